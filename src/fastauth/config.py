@@ -1,0 +1,252 @@
+"""Configuration: `FastAuthConfig` and `JWTConfig`.
+
+Readable from code, from `FASTAUTH_*` environment variables (nested with `__`, e.g.
+`FASTAUTH_JWT__ALGORITHM`), from a `.env` file, and from the common FastAPI names `SECRET_KEY`,
+`ALGORITHM`, `ACCESS_TOKEN_EXPIRE_MINUTES` and `REFRESH_TOKEN_EXPIRE_DAYS` when the prefixed ones are
+absent. Everything is checked at construction; errors say what to fix and never echo a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from fastauth.errors import ConfigError
+from fastauth.keys.pem import (
+    HMAC_ALGORITHMS,
+    HMAC_MIN_SECRET,
+    Algorithm,
+    PrivateKey,
+    PublicKey,
+    load_pem_pair,
+)
+
+__all__ = ["FastAuthConfig", "FastAuthSecurityWarning", "JWTConfig"]
+
+
+class FastAuthSecurityWarning(UserWarning):
+    """A configuration that works but weakens security (e.g. tokens that never expire)."""
+
+
+def _friendly(error: ValidationError, model: str) -> ConfigError:
+    """Turn pydantic's error into a ConfigError that never repeats the input (it may hold secrets)."""
+    lines: list[str] = []
+    for item in error.errors(include_input=False, include_url=False, include_context=False):
+        where = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if message.startswith("invalid ") and "\n" in message:  # a nested model's ConfigError
+            inner = [line.strip() for line in message.splitlines()[1:]]
+        else:
+            inner = [message]
+        lines.extend(f"  {where}: {m}" if where else f"  {m}" for m in inner)
+    return ConfigError(f"invalid {model}:\n" + "\n".join(lines))
+
+
+class JWTConfig(BaseModel):
+    """How tokens are signed and for how long they live. Times are in seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    algorithm: Algorithm = "HS256"
+    access_token_ttl: int | None = Field(default=900, gt=0)
+    refresh_token_ttl: int | None = Field(default=7 * 24 * 3600, gt=0)
+    #: Absolute cap of a login session; refreshing never extends it.
+    session_max_age: int = Field(default=30 * 24 * 3600, gt=0)
+    #: Opt-in to `None` lifetimes (tokens valid forever). Off by default; warns when used.
+    allow_unlimited_ttl: bool = False
+    issuer: str = Field(default="fastauth", min_length=1)
+    audience: str = Field(default="fastauth", min_length=1)
+    #: Clock skew tolerated on `exp`, `nbf` and `iat`.
+    leeway: int = Field(default=5, ge=0, le=300)
+    private_key: SecretStr | None = None
+    public_key: str | None = None
+    jwks_enabled: bool = True
+    #: Seconds between automatic signing-key rotations (asymmetric algorithms); `None` never rotates.
+    key_rotation_interval: int | None = Field(default=None, gt=0)
+    #: `max-age` of the JWKS document, and so how early the next key is published.
+    jwks_cache_max_age: int = Field(default=300, ge=0)
+
+    _private: PrivateKey | None = PrivateAttr(default=None)
+    _public: PublicKey | None = PrivateAttr(default=None)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise _friendly(error, "JWTConfig") from None
+
+    @model_validator(mode="after")
+    def _check(self) -> JWTConfig:
+        for name in ("access_token_ttl", "refresh_token_ttl"):
+            if getattr(self, name) is None:
+                if not self.allow_unlimited_ttl:
+                    raise ValueError(
+                        f"{name}=None makes tokens valid forever; give a lifetime in seconds, or set "
+                        "allow_unlimited_ttl=True to accept that risk."
+                    )
+                warnings.warn(
+                    f"{name}=None: these tokens never expire; only revocation can end them.",
+                    FastAuthSecurityWarning,
+                    stacklevel=2,
+                )
+        if self.algorithm in HMAC_ALGORITHMS:
+            if self.private_key is not None or self.public_key is not None:
+                raise ValueError(
+                    f"{self.algorithm} signs with `secret`; private_key/public_key are for RS*, PS*, ES* and "
+                    "EdDSA. Remove the keys or choose an asymmetric algorithm."
+                )
+        elif self.private_key is not None or self.public_key is not None:
+            private_pem = self.private_key.get_secret_value() if self.private_key else None
+            self._private, self._public = load_pem_pair(self.algorithm, private_pem, self.public_key)
+        return self
+
+    @property
+    def is_hmac(self) -> bool:
+        return self.algorithm in HMAC_ALGORITHMS
+
+    @property
+    def has_pem_keys(self) -> bool:
+        return self._public is not None
+
+    def pem_keys(self) -> tuple[PrivateKey | None, PublicKey | None]:
+        """The parsed PEM pair (parsed once, at construction)."""
+        return self._private, self._public
+
+
+_LEGACY_NAMES = ("SECRET_KEY", "ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS")
+
+
+class _LegacyNamesSource(PydanticBaseSettingsSource):
+    """`SECRET_KEY`, `ALGORITHM`, `ACCESS_TOKEN_EXPIRE_MINUTES`, `REFRESH_TOKEN_EXPIRE_DAYS`.
+
+    Lowest priority: a `FASTAUTH_*` variable of the same meaning always wins.
+    """
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def _raw(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        env_file = self.config.get("env_file")
+        if isinstance(env_file, str | Path) and Path(env_file).is_file():
+            for key, value in dotenv_values(env_file).items():
+                if key.upper() in _LEGACY_NAMES and value is not None:
+                    found[key.upper()] = value
+        for key, value in os.environ.items():
+            if key.upper() in _LEGACY_NAMES:
+                found[key.upper()] = value
+        return found
+
+    def __call__(self) -> dict[str, Any]:
+        raw = self._raw()
+        out: dict[str, Any] = {}
+        jwt: dict[str, Any] = {}
+        if "SECRET_KEY" in raw:
+            out["secret"] = raw["SECRET_KEY"]
+        if "ALGORITHM" in raw:
+            jwt["algorithm"] = raw["ALGORITHM"]
+        for name, field, unit in (
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "access_token_ttl", 60),
+            ("REFRESH_TOKEN_EXPIRE_DAYS", "refresh_token_ttl", 86400),
+        ):
+            if name in raw:
+                try:
+                    jwt[field] = int(raw[name]) * unit
+                except ValueError:
+                    raise ConfigError(f"{name} must be a whole number, got {raw[name]!r}.") from None
+        if jwt:
+            out["jwt"] = jwt
+        return out
+
+
+class FastAuthConfig(BaseSettings):
+    """Everything fastauth needs to know. Only `secret` is required."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FASTAUTH_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    #: Signs HS* tokens and CSRF tokens and encrypts stored private keys. Never shown in repr or errors.
+    secret: SecretStr
+    jwt: JWTConfig = Field(default_factory=JWTConfig)
+
+    database_url: str = "sqlite+aiosqlite:///./fastauth.db"
+    redis_url: str | None = None
+    route_prefix: str = "/auth"
+
+    token_delivery: Literal["json", "cookie"] = "json"
+    cookie_secure: bool = True
+    cookie_domain: str | None = None
+
+    password_min_length: int = Field(default=8, ge=1, le=1024)
+    password_max_length: int = Field(default=1024, ge=8, le=4096)
+
+    rate_limit_enabled: bool = True
+    #: `limits` notation; login is limited per account and per client IP, registration per IP.
+    login_rate_limit_per_account: str = "10/minute"
+    login_rate_limit_per_ip: str = "30/minute"
+    register_rate_limit_per_ip: str = "20/hour"
+    rate_limit_storage_uri: str = "memory://"
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise _friendly(error, "FastAuthConfig") from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            _LegacyNamesSource(settings_cls),
+            file_secret_settings,
+        )
+
+    @model_validator(mode="after")
+    def _check(self) -> FastAuthConfig:
+        secret = self.secret.get_secret_value()
+        if not secret:
+            raise ValueError("secret is empty; generate one with `fastauth generate-secret`.")
+        algorithm = self.jwt.algorithm
+        if algorithm in HMAC_ALGORITHMS:
+            need = HMAC_MIN_SECRET[algorithm]
+            if len(secret) < need:
+                raise ValueError(
+                    f"secret is too short for {algorithm}: it needs at least {need} characters. "
+                    "Generate one with `fastauth generate-secret`."
+                )
+        elif len(secret) < 32:
+            warnings.warn(
+                "secret is shorter than 32 characters; it also signs CSRF tokens and encrypts stored keys. "
+                "Use `fastauth generate-secret`.",
+                FastAuthSecurityWarning,
+                stacklevel=2,
+            )
+        if not self.route_prefix.startswith("/") or self.route_prefix.endswith("/"):
+            raise ValueError(
+                "route_prefix must start with '/' and not end with one, like '/auth' "
+                f"(got {self.route_prefix!r})."
+            )
+        if self.password_max_length < self.password_min_length:
+            raise ValueError("password_max_length must not be below password_min_length.")
+        return self

@@ -1,0 +1,218 @@
+"""Issue and verify access and refresh tokens: the key ring, the codec and the claim rules together.
+
+Framework-free and without I/O. Revocation is not checked here; it belongs to the session layer,
+which keys it on `sid`/`jti` (never on the token text, which has several spellings).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastauth.errors import ConfigError, HookError
+from fastauth.tokens import codec
+from fastauth.tokens.claims import (
+    ACCESS,
+    ACCESS_TYP,
+    REFRESH,
+    REFRESH_TYP,
+    RESERVED_CLAIMS,
+    validate_claims,
+    validate_typ,
+)
+from fastauth.tokens.keyring import KeyRing
+
+__all__ = ["IssuedToken", "TokenEngine", "VerifiedToken", "new_token_id"]
+
+
+def new_token_id() -> str:
+    """128 random bits, URL-safe: for `jti` and `sid`."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    claims: dict[str, Any]
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims["jti"])
+
+    @property
+    def expires_at(self) -> int | None:
+        exp = self.claims.get("exp")
+        return int(exp) if exp is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token whose signature and claims passed. `claims` is the whole payload."""
+
+    claims: dict[str, Any]
+    kid: str
+
+    @property
+    def sub(self) -> str:
+        return str(self.claims["sub"])
+
+    @property
+    def sid(self) -> str:
+        return str(self.claims["sid"])
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims["jti"])
+
+    @property
+    def type(self) -> str:
+        return str(self.claims["type"])
+
+    @property
+    def expires_at(self) -> int | None:
+        exp = self.claims.get("exp")
+        return int(exp) if exp is not None else None
+
+
+class TokenEngine:
+    """Signs with the key ring's active key; verifies with the key its `kid` names."""
+
+    def __init__(
+        self,
+        keyring: KeyRing,
+        *,
+        issuer: str = "fastauth",
+        audience: str = "fastauth",
+        access_ttl: int | None = 900,
+        refresh_ttl: int | None = 7 * 24 * 3600,
+        leeway: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keyring = keyring  # swapped whole on rotation
+        self.issuer = issuer
+        self.audience = audience
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        self.leeway = leeway
+        self.clock = clock
+
+    @classmethod
+    def from_config(
+        cls, config: Any, keyring: KeyRing | None = None, clock: Callable[[], float] = time.time
+    ) -> TokenEngine:
+        jwt = config.jwt
+        return cls(
+            keyring if keyring is not None else KeyRing.from_config(config),
+            issuer=jwt.issuer,
+            audience=jwt.audience,
+            access_ttl=jwt.access_token_ttl,
+            refresh_ttl=jwt.refresh_token_ttl,
+            leeway=jwt.leeway,
+            clock=clock,
+        )
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def _issue(
+        self,
+        kind: str,
+        typ: str,
+        sub: str,
+        sid: str,
+        ttl: int | None,
+        *,
+        jti: str | None,
+        not_after: int | None,
+        extra: Mapping[str, Any] | None,
+        now: int | None,
+    ) -> IssuedToken:
+        key = self.keyring.active
+        if key is None:
+            raise ConfigError("no signing key is active; give a private key or initialise the key store")
+        issued_at = self._now() if now is None else now
+        claims: dict[str, Any] = {}
+        if extra:
+            clash = RESERVED_CLAIMS.intersection(extra)
+            if clash:
+                raise HookError(f"custom claims may not set reserved claims: {sorted(clash)}")
+            claims.update(extra)
+        claims.update(
+            sub=sub,
+            type=kind,
+            iat=issued_at,
+            iss=self.issuer,
+            aud=[self.audience],
+            jti=jti or new_token_id(),
+            sid=sid,
+        )
+        exp = issued_at + ttl if ttl is not None else None
+        if not_after is not None:
+            exp = not_after if exp is None else min(exp, not_after)
+        if exp is not None:
+            claims["exp"] = exp
+        try:
+            token = codec.encode(claims, key, typ)
+        except (TypeError, ValueError) as error:
+            raise HookError(f"custom claims must be JSON-serialisable: {error}") from None
+        return IssuedToken(token, claims)
+
+    def issue_access(
+        self,
+        sub: str,
+        sid: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        not_after: int | None = None,
+        now: int | None = None,
+    ) -> IssuedToken:
+        """An access token (`typ: at+jwt`). `not_after` caps `exp` (the session's absolute end)."""
+        return self._issue(
+            ACCESS, ACCESS_TYP, sub, sid, self.access_ttl, jti=None, not_after=not_after, extra=extra, now=now
+        )
+
+    def issue_refresh(
+        self,
+        sub: str,
+        sid: str,
+        *,
+        jti: str | None = None,
+        not_after: int | None = None,
+        now: int | None = None,
+    ) -> IssuedToken:
+        """A refresh token (`typ: rt+jwt`); its `jti` is what the session store consumes on rotation."""
+        return self._issue(
+            REFRESH,
+            REFRESH_TYP,
+            sub,
+            sid,
+            self.refresh_ttl,
+            jti=jti,
+            not_after=not_after,
+            extra=None,
+            now=now,
+        )
+
+    def verify(self, token: object, expected_type: str, *, now: int | None = None) -> VerifiedToken:
+        """Structure, key, signature, `typ` and claims; raises a `TokenError` subclass on any failure."""
+        header, claims = codec.verify(token, self.keyring)
+        validate_typ(header, expected_type)
+        validate_claims(
+            claims,
+            expected_type=expected_type,
+            issuer=self.issuer,
+            audience=self.audience,
+            leeway=self.leeway,
+            now=self._now() if now is None else now,
+            require_exp=(self.access_ttl if expected_type == ACCESS else self.refresh_ttl) is not None,
+        )
+        return VerifiedToken(claims, header["kid"])
+
+    def verify_access(self, token: object, *, now: int | None = None) -> VerifiedToken:
+        return self.verify(token, ACCESS, now=now)
+
+    def verify_refresh(self, token: object, *, now: int | None = None) -> VerifiedToken:
+        return self.verify(token, REFRESH, now=now)

@@ -1,0 +1,192 @@
+"""Keys bound to exactly one algorithm, looked up by `kid`.
+
+A `SigningKey` is parsed once (when the key ring is built) and holds joserfc's key and algorithm
+objects, so verifying a token costs one dictionary lookup plus the signature check itself. Nothing
+here ever reads an algorithm or key material from a token: the token only names a `kid`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from joserfc import jws as _jws  # importing jws registers the algorithm objects
+from joserfc.jwa import JWSAlgModel
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
+
+from fastauth.errors import ConfigError
+from fastauth.keys.pem import (
+    ASYMMETRIC_ALGORITHMS,
+    EC_CURVES,
+    HMAC_ALGORITHMS,
+    HMAC_MIN_SECRET,
+    RSA_ALGORITHMS,
+    PrivateKey,
+    PublicKey,
+    load_pem_pair,
+)
+from fastauth.tokens.claims import ACCESS_TYP, REFRESH_TYP
+
+__all__ = ["KeyRing", "SigningKey"]
+
+_JoseKey = OctKey | RSAKey | ECKey | OKPKey
+_PUBLIC_MEMBERS = frozenset({"kty", "n", "e", "crv", "x", "y"})
+
+
+def _alg_model(alg: str) -> JWSAlgModel:
+    if alg not in HMAC_ALGORITHMS and alg not in ASYMMETRIC_ALGORITHMS:
+        raise ConfigError(f"unsupported algorithm {alg!r}")
+    return _jws.JWSRegistry.algorithms[alg]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SigningKey:
+    """One key, one algorithm, one `kid`. `can_sign` is False for verification-only keys."""
+
+    kid: str
+    alg: str
+    key: _JoseKey = field(repr=False)
+    model: JWSAlgModel = field(repr=False)
+    can_sign: bool
+
+    @classmethod
+    def from_secret(cls, secret: str | bytes, alg: str = "HS256", kid: str | None = None) -> SigningKey:
+        """An HMAC key. Refuses secrets shorter than the hash output (32/48/64 bytes)."""
+        if alg not in HMAC_ALGORITHMS:
+            raise ConfigError(f"{alg} is not an HMAC algorithm; use from_pem or from_keys.")
+        raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+        if len(raw) < HMAC_MIN_SECRET[alg]:
+            raise ConfigError(f"{alg} needs a secret of at least {HMAC_MIN_SECRET[alg]} bytes.")
+        if kid is None:
+            # Derived through HMAC so the kid reveals nothing about the secret.
+            digest = hmac.new(raw, b"fastauth key id", hashlib.sha256).digest()
+            kid = "hs-" + base64.urlsafe_b64encode(digest[:12]).decode("ascii")
+        key = OctKey.import_key(raw)
+        return cls._make(kid, alg, key, can_sign=True)
+
+    @classmethod
+    def from_keys(
+        cls, alg: str, private: PrivateKey | None, public: PublicKey, kid: str | None = None
+    ) -> SigningKey:
+        """An asymmetric key from `cryptography` objects; `kid` defaults to the RFC 7638 thumbprint."""
+        if alg not in ASYMMETRIC_ALGORITHMS:
+            raise ConfigError(f"{alg} is not an asymmetric algorithm; use from_secret.")
+        key_cls: type[RSAKey] | type[ECKey] | type[OKPKey]
+        if alg in RSA_ALGORITHMS:
+            key_cls = RSAKey
+        elif alg in EC_CURVES:
+            key_cls = ECKey
+        else:
+            key_cls = OKPKey
+        key = key_cls.import_key(private if private is not None else public)  # type: ignore[arg-type]
+        return cls._make(kid or key.thumbprint(), alg, key, can_sign=private is not None)
+
+    @classmethod
+    def from_pem(
+        cls, alg: str, private_pem: str | None, public_pem: str | None = None, kid: str | None = None
+    ) -> SigningKey:
+        """An asymmetric key from PEM text, checked as `JWTConfig` checks it."""
+        private, public = load_pem_pair(alg, private_pem, public_pem)
+        return cls.from_keys(alg, private, public, kid)
+
+    @classmethod
+    def _make(cls, kid: str, alg: str, key: _JoseKey, *, can_sign: bool) -> SigningKey:
+        if not kid or len(kid) > 128:
+            raise ConfigError("a key id (kid) must be 1 to 128 characters.")
+        model = _alg_model(alg)
+        model.check_key(key)  # joserfc's own type/curve check: a second line behind load_pem_pair
+        return cls(kid=kid, alg=alg, key=key, model=model, can_sign=can_sign)
+
+    @property
+    def is_hmac(self) -> bool:
+        return self.alg in HMAC_ALGORITHMS
+
+    def header_segment(self, typ: str) -> str:
+        """The encoded protected header fastauth writes for this key: `{alg, kid, typ}`, in that order."""
+        header = json.dumps({"alg": self.alg, "kid": self.kid, "typ": typ}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(header.encode()).rstrip(b"=").decode("ascii")
+
+    def sign(self, signing_input: bytes) -> bytes:
+        if not self.can_sign:
+            raise ConfigError(f"key {self.kid} is for verification only; it has no private part.")
+        return self.model.sign(signing_input, self.key)
+
+    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        return bool(self.model.verify(signing_input, signature, self.key))
+
+    def public_jwk(self) -> dict[str, Any]:
+        """The JWK to publish: public members only. HMAC keys are never published."""
+        if self.is_hmac:
+            raise ConfigError("HMAC keys are secret and are never published in a JWKS.")
+        members = {k: v for k, v in self.key.as_dict(private=False).items() if k in _PUBLIC_MEMBERS}
+        return {**members, "kid": self.kid, "use": "sig", "alg": self.alg}
+
+
+class KeyRing:
+    """The key that signs now, and every key that may verify, by `kid`.
+
+    Immutable: rotation builds a new ring and swaps it in, so a request never sees half a change.
+    HMAC and asymmetric keys never share a ring (RFC 8725 §3.1; no mixed allow-list).
+    """
+
+    __slots__ = ("_by_kid", "active", "known_headers")
+
+    def __init__(self, keys: Iterable[SigningKey], active_kid: str | None = None) -> None:
+        by_kid: dict[str, SigningKey] = {}
+        for key in keys:
+            if key.kid in by_kid:
+                raise ConfigError(f"two keys share the kid {key.kid!r}")
+            by_kid[key.kid] = key
+        if not by_kid:
+            raise ConfigError("a key ring needs at least one key")
+        if len({key.is_hmac for key in by_kid.values()}) > 1:
+            raise ConfigError("HMAC and asymmetric keys cannot share one key ring")
+        self._by_kid = by_kid
+        #: The exact header segments this ring's keys write, pre-parsed: the verifier's fast path. Built
+        #: here from our own keys only, so nothing a client sends can enter it.
+        self.known_headers: dict[str, tuple[dict[str, Any], SigningKey]] = {
+            key.header_segment(typ): ({"alg": key.alg, "kid": key.kid, "typ": typ}, key)
+            for key in by_kid.values()
+            for typ in (ACCESS_TYP, REFRESH_TYP)
+        }
+        active: SigningKey | None = None
+        if active_kid is not None:
+            active = by_kid.get(active_kid)
+            if active is None or not active.can_sign:
+                raise ConfigError(f"the active key {active_kid!r} is not in the ring or cannot sign")
+        else:
+            signers = [key for key in by_kid.values() if key.can_sign]
+            active = signers[0] if len(signers) == 1 else None
+        self.active = active
+
+    @classmethod
+    def from_config(cls, config: Any) -> KeyRing:
+        """The ring a `FastAuthConfig` describes: its secret (HS*) or its PEM pair."""
+        jwt = config.jwt
+        if jwt.is_hmac:
+            return cls([SigningKey.from_secret(config.secret.get_secret_value(), jwt.algorithm)])
+        private, public = jwt.pem_keys()
+        if public is None:
+            raise ConfigError(
+                f"{jwt.algorithm} needs keys: give jwt.private_key (PEM), or let the key store create them "
+                "with `await auth.initialize_jwks()`."
+            )
+        return cls([SigningKey.from_keys(jwt.algorithm, private, public)])
+
+    def get(self, kid: str) -> SigningKey | None:
+        return self._by_kid.get(kid)
+
+    def __iter__(self) -> Any:
+        return iter(self._by_kid.values())
+
+    def __len__(self) -> int:
+        return len(self._by_kid)
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """The public JWKS document (empty for HMAC rings: secrets are never published)."""
+        return {"keys": [key.public_jwk() for key in self._by_kid.values() if not key.is_hmac]}
