@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from fastauth.errors import ConfigError
 from fastauth.keys.pem import (
@@ -185,9 +185,17 @@ class FastAuthConfig(BaseSettings):
     redis_url: str | None = None
     route_prefix: str = "/auth"
 
-    token_delivery: Literal["json", "cookie"] = "json"
+    #: "json": both tokens in the response body (Bearer header). "cookie": both in HTTP-only cookies, with
+    #: CSRF protection. "refresh_cookie": access token in the body, refresh token in an HTTP-only cookie.
+    token_delivery: Literal["json", "cookie", "refresh_cookie"] = "json"
     cookie_secure: bool = True
     cookie_domain: str | None = None
+
+    #: Create fastauth's tables at start-up when missing (idempotent; turn off if you run migrations).
+    auto_create_tables: bool = True
+    #: Seconds a user stays in the per-process cache behind `get_current_user` (changes made through
+    #: fastauth invalidate it at once; this bounds changes made behind its back).
+    user_cache_ttl: float = Field(default=30.0, ge=0)
 
     password_min_length: int = Field(default=8, ge=1, le=1024)
     password_max_length: int = Field(default=1024, ge=8, le=4096)
@@ -204,6 +212,10 @@ class FastAuthConfig(BaseSettings):
             super().__init__(**data)
         except ValidationError as error:
             raise _friendly(error, "FastAuthConfig") from None
+        except SettingsError as error:  # e.g. FASTAUTH_JWT holding JSON that does not parse
+            raise ConfigError(
+                f"invalid FastAuthConfig: {error}; check the FASTAUTH_* variables and the .env file."
+            ) from None
 
     @classmethod
     def settings_customise_sources(

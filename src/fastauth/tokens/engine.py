@@ -117,48 +117,52 @@ class TokenEngine:
     def _now(self) -> int:
         return int(self.clock())
 
-    def _issue(
+    def _claims(
         self,
         kind: str,
-        typ: str,
         sub: str,
         sid: str,
         ttl: int | None,
-        *,
         jti: str | None,
         not_after: int | None,
-        extra: Mapping[str, Any] | None,
         now: int | None,
-    ) -> IssuedToken:
-        key = self.keyring.active
-        if key is None:
-            raise ConfigError("no signing key is active; give a private key or initialise the key store")
+    ) -> dict[str, Any]:
         issued_at = self._now() if now is None else now
-        claims: dict[str, Any] = {}
-        if extra:
-            clash = RESERVED_CLAIMS.intersection(extra)
-            if clash:
-                raise HookError(f"custom claims may not set reserved claims: {sorted(clash)}")
-            claims.update(extra)
-        claims.update(
-            sub=sub,
-            type=kind,
-            iat=issued_at,
-            iss=self.issuer,
-            aud=[self.audience],
-            jti=jti or new_token_id(),
-            sid=sid,
-        )
+        claims: dict[str, Any] = {
+            "sub": sub,
+            "type": kind,
+            "iat": issued_at,
+            "iss": self.issuer,
+            "aud": [self.audience],
+            "jti": jti or new_token_id(),
+            "sid": sid,
+        }
         exp = issued_at + ttl if ttl is not None else None
         if not_after is not None:
             exp = not_after if exp is None else min(exp, not_after)
         if exp is not None:
             claims["exp"] = exp
+        return claims
+
+    def _sign(self, claims: dict[str, Any], typ: str) -> IssuedToken:
+        key = self.keyring.active
+        if key is None:
+            raise ConfigError("no signing key is active; give a private key or initialise the key store")
         try:
             token = codec.encode(claims, key, typ)
         except (TypeError, ValueError) as error:
             raise HookError(f"custom claims must be JSON-serialisable: {error}") from None
         return IssuedToken(token, claims)
+
+    def access_claims(
+        self, sub: str, sid: str, *, not_after: int | None = None, now: int | None = None
+    ) -> dict[str, Any]:
+        """The claims `issue_access` would sign, for a `modify_jwt` hook to extend before `sign_access`."""
+        return self._claims(ACCESS, sub, sid, self.access_ttl, None, not_after, now)
+
+    def sign_access(self, claims: dict[str, Any]) -> IssuedToken:
+        """Sign claims built by `access_claims` (plus custom claims checked by `claims.custom_claims`)."""
+        return self._sign(claims, ACCESS_TYP)
 
     def issue_access(
         self,
@@ -170,9 +174,13 @@ class TokenEngine:
         now: int | None = None,
     ) -> IssuedToken:
         """An access token (`typ: at+jwt`). `not_after` caps `exp` (the session's absolute end)."""
-        return self._issue(
-            ACCESS, ACCESS_TYP, sub, sid, self.access_ttl, jti=None, not_after=not_after, extra=extra, now=now
-        )
+        claims = self.access_claims(sub, sid, not_after=not_after, now=now)
+        if extra:
+            clash = RESERVED_CLAIMS.intersection(extra)
+            if clash:
+                raise HookError(f"custom claims may not set reserved claims: {sorted(clash)}")
+            claims = {**extra, **claims}
+        return self.sign_access(claims)
 
     def issue_refresh(
         self,
@@ -184,17 +192,7 @@ class TokenEngine:
         now: int | None = None,
     ) -> IssuedToken:
         """A refresh token (`typ: rt+jwt`); its `jti` is what the session store consumes on rotation."""
-        return self._issue(
-            REFRESH,
-            REFRESH_TYP,
-            sub,
-            sid,
-            self.refresh_ttl,
-            jti=jti,
-            not_after=not_after,
-            extra=None,
-            now=now,
-        )
+        return self._sign(self._claims(REFRESH, sub, sid, self.refresh_ttl, jti, not_after, now), REFRESH_TYP)
 
     def verify(self, token: object, expected_type: str, *, now: int | None = None) -> VerifiedToken:
         """Structure, key, signature, `typ` and claims; raises a `TokenError` subclass on any failure."""

@@ -1,0 +1,163 @@
+"""Accounts: register, authenticate, change password, and a small cache of users for the hot path.
+
+Framework-free. Login answers the same `InvalidCredentials` for an unknown email, a wrong password
+and an inactive account, after the same amount of hashing work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from cuid2 import Cuid
+from email_validator import EmailNotValidError, validate_email
+
+from fastauth.adapters.base import User, UserStore
+from fastauth.errors import InvalidCredentials, PasswordPolicyError
+from fastauth.hooks import EventHooks
+from fastauth.passwords import PasswordHasher
+
+__all__ = ["Accounts", "UserCache", "normalize_email"]
+
+_CUID = Cuid(length=25)
+
+
+def normalize_email(email: str) -> str:
+    """The one spelling an email is stored and looked up under; raises ValueError when it is not an email."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from None
+    return result.normalized.lower()
+
+
+class UserCache:
+    """Users by id for `get_current_user`, so a protected request costs no database query.
+
+    Every change made through fastauth invalidates the entry; `ttl` bounds how long a change made
+    behind fastauth's back (another tool writing the table) can go unseen.
+    """
+
+    def __init__(
+        self, ttl: float = 30.0, max_size: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ):
+        self.ttl = ttl
+        self.max_size = max_size
+        self._clock = clock
+        self._users: OrderedDict[str, tuple[float, User]] = OrderedDict()
+
+    def get(self, user_id: str) -> User | None:
+        entry = self._users.get(user_id)
+        if entry is None:
+            return None
+        if self._clock() - entry[0] > self.ttl:
+            del self._users[user_id]
+            return None
+        return entry[1]
+
+    def put(self, user: User) -> None:
+        self._users[user.id] = (self._clock(), user)
+        self._users.move_to_end(user.id)
+        while len(self._users) > self.max_size:
+            self._users.popitem(last=False)
+
+    def invalidate(self, user_id: str) -> None:
+        self._users.pop(user_id, None)
+
+
+class Accounts:
+    def __init__(
+        self,
+        store: UserStore,
+        hasher: PasswordHasher,
+        hooks: EventHooks,
+        *,
+        password_min_length: int = 8,
+        password_max_length: int = 1024,
+        cache: UserCache | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.hasher = hasher
+        self.hooks = hooks
+        self.password_min_length = password_min_length
+        self.password_max_length = password_max_length
+        self.cache = cache if cache is not None else UserCache()
+        self.clock = clock
+
+    def check_password(self, password: str) -> None:
+        """Length only (NIST SP 800-63B): any Unicode, no composition rules, never truncated."""
+        if not isinstance(password, str) or len(password) < self.password_min_length:
+            raise PasswordPolicyError(f"password must be at least {self.password_min_length} characters long")
+        if len(password) > self.password_max_length:
+            raise PasswordPolicyError(f"password must be at most {self.password_max_length} characters long")
+
+    async def register(
+        self, email: str, password: str, *, is_superuser: bool = False, is_verified: bool = False
+    ) -> User:
+        """Create an account: `EmailTaken` for a known (normalised) email, ValueError for a non-email."""
+        normalized = normalize_email(email)
+        self.check_password(password)
+        user = User(
+            id=_CUID.generate(),
+            email=normalized,
+            hashed_password=await self.hasher.hash(password),
+            is_superuser=is_superuser,
+            is_verified=is_verified,
+            created_at=int(self.clock()),
+        )
+        await self.store.create_user(user)
+        await self.hooks.on_signup(user)
+        return user
+
+    async def authenticate(self, email: str, password: str, ip: str | None = None) -> User:
+        """The user for these credentials, or `InvalidCredentials` after a full hash check either way."""
+        user: User | None
+        try:
+            user = await self.store.get_user_by_email(normalize_email(email))
+        except ValueError:
+            user = None
+        if len(password) > self.password_max_length:
+            valid, new_hash = False, None  # never hash unbounded input
+            await self.hasher.verify("", None)
+        else:
+            valid, new_hash = await self.hasher.verify(password, user.hashed_password if user else None)
+        if user is None or not valid or not user.is_active:
+            await self.hooks.on_failed_login(email, ip)
+            raise InvalidCredentials("invalid email or password")
+        if new_hash is not None:  # parameters changed since this hash was made
+            user.hashed_password = new_hash
+            await self.save(user)
+        return user
+
+    async def get_user(self, user_id: str, *, fresh: bool = False) -> User | None:
+        if not fresh:
+            cached = self.cache.get(user_id)
+            if cached is not None:
+                return cached
+        user = await self.store.get_user(user_id)
+        if user is not None:
+            self.cache.put(user)
+        else:
+            self.cache.invalidate(user_id)
+        return user
+
+    async def save(self, user: User) -> None:
+        """Write a changed user and drop it from the cache (every process must see the change)."""
+        await self.store.update_user(user)
+        self.cache.invalidate(user.id)
+
+    async def change_password(self, user: User, current: str, new: str) -> User:
+        current_user = await self.get_user(user.id, fresh=True)
+        if current_user is None:
+            raise InvalidCredentials("invalid email or password")
+        valid, _ = await self.hasher.verify(
+            current[: self.password_max_length + 1], current_user.hashed_password
+        )
+        if not valid or len(current) > self.password_max_length:
+            raise InvalidCredentials("current password is wrong")
+        self.check_password(new)
+        current_user.hashed_password = await self.hasher.hash(new)
+        await self.save(current_user)
+        return current_user

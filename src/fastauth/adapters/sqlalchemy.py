@@ -1,0 +1,301 @@
+"""SQLAlchemy 2 async storage: SQLite (aiosqlite) as the embedded default, PostgreSQL (asyncpg) in production.
+
+    adapter = SQLAlchemyAdapter(engine_url="sqlite+aiosqlite:///./fastauth.db")
+    await adapter.create_tables()
+
+Plain `sqlite:///` and `postgresql://` URLs are accepted and given their async driver. Every
+database failure that is not a logic error becomes `StoreUnavailable`, which the HTTP layer answers
+with 503: a broken database never looks like a wrong password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    delete,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from fastauth.adapters.base import SessionRecord, User
+from fastauth.errors import EmailTaken, StoreUnavailable
+
+__all__ = ["Base", "SQLAlchemyAdapter", "SessionRow", "UserRow", "async_url"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UserRow(Base):
+    __tablename__ = "fastauth_users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    hashed_password: Mapped[str] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Space-separated role names.
+    roles: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SessionRow(Base):
+    __tablename__ = "fastauth_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("fastauth_users.id", ondelete="CASCADE"))
+    refresh_jti: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (
+        Index("ix_fastauth_sessions_user", "user_id"),
+        Index("ix_fastauth_sessions_expires", "expires_at"),
+        Index("ix_fastauth_sessions_revoked", "revoked_at"),
+    )
+
+
+def async_url(url: str) -> str:
+    """Give a plain SQLite/PostgreSQL URL its async driver."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        hashed_password=row.hashed_password,
+        is_active=bool(row.is_active),
+        is_verified=bool(row.is_verified),
+        is_superuser=bool(row.is_superuser),
+        roles=tuple(row.roles.split()) if row.roles else (),
+        created_at=int(row.created_at),
+    )
+
+
+def _session(row: Any) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        user_id=row.user_id,
+        refresh_jti=row.refresh_jti,
+        created_at=int(row.created_at),
+        last_used_at=int(row.last_used_at),
+        expires_at=int(row.expires_at),
+        ip=row.ip,
+        user_agent=row.user_agent,
+        revoked_at=int(row.revoked_at) if row.revoked_at is not None else None,
+    )
+
+
+_USERS: Table = UserRow.__table__  # type: ignore[assignment]
+_SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
+
+
+class SQLAlchemyAdapter:
+    """Users and sessions in one SQL database. Implements `UserStore` and `SessionStore`."""
+
+    def __init__(
+        self, engine_url: str | None = None, *, engine: AsyncEngine | None = None, **engine_kwargs: Any
+    ):
+        if engine is None:
+            if engine_url is None:
+                raise ValueError("give engine_url (e.g. 'sqlite+aiosqlite:///./fastauth.db') or engine")
+            url = async_url(engine_url)
+            if url.startswith("sqlite"):
+                engine_kwargs.setdefault("connect_args", {"timeout": 30})
+            else:
+                engine_kwargs.setdefault("pool_pre_ping", True)
+            engine = create_async_engine(url, **engine_kwargs)
+            if url.startswith("sqlite"):
+                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        self.engine = engine
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except (OperationalError, DBAPIError, OSError, ConnectionError) as error:
+            raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
+
+    async def create_tables(self) -> None:
+        """Create fastauth's tables if they do not exist (idempotent)."""
+        async with self._tx() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    # users
+
+    async def create_user(self, user: User) -> None:
+        try:
+            async with self._tx() as conn:
+                await conn.execute(
+                    _USERS.insert().values(
+                        id=user.id,
+                        email=user.email,
+                        hashed_password=user.hashed_password,
+                        is_active=user.is_active,
+                        is_verified=user.is_verified,
+                        is_superuser=user.is_superuser,
+                        roles=" ".join(user.roles),
+                        created_at=user.created_at,
+                    )
+                )
+        except IntegrityError:
+            raise EmailTaken("email already registered") from None
+
+    async def get_user(self, user_id: str) -> User | None:
+        async with self._tx() as conn:
+            row = (await conn.execute(select(_USERS).where(_USERS.c.id == user_id))).first()
+        return _user(row) if row is not None else None
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        async with self._tx() as conn:
+            row = (await conn.execute(select(_USERS).where(_USERS.c.email == email))).first()
+        return _user(row) if row is not None else None
+
+    async def update_user(self, user: User) -> None:
+        try:
+            async with self._tx() as conn:
+                await conn.execute(
+                    update(_USERS)
+                    .where(_USERS.c.id == user.id)
+                    .values(
+                        email=user.email,
+                        hashed_password=user.hashed_password,
+                        is_active=user.is_active,
+                        is_verified=user.is_verified,
+                        is_superuser=user.is_superuser,
+                        roles=" ".join(user.roles),
+                    )
+                )
+        except IntegrityError:
+            raise EmailTaken("email already registered") from None
+
+    # sessions
+
+    async def create_session(self, session: SessionRecord) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                _SESSIONS.insert().values(
+                    id=session.id,
+                    user_id=session.user_id,
+                    refresh_jti=session.refresh_jti,
+                    created_at=session.created_at,
+                    last_used_at=session.last_used_at,
+                    expires_at=session.expires_at,
+                    ip=session.ip,
+                    user_agent=session.user_agent,
+                    revoked_at=session.revoked_at,
+                )
+            )
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        async with self._tx() as conn:
+            row = (await conn.execute(select(_SESSIONS).where(_SESSIONS.c.id == session_id))).first()
+        return _session(row) if row is not None else None
+
+    async def rotate_refresh(self, session_id: str, old_jti: str, new_jti: str, now: int) -> bool:
+        async with self._tx() as conn:
+            result = await conn.execute(
+                update(_SESSIONS)
+                .where(
+                    _SESSIONS.c.id == session_id,
+                    _SESSIONS.c.refresh_jti == old_jti,
+                    _SESSIONS.c.revoked_at.is_(None),
+                    _SESSIONS.c.expires_at > now,
+                )
+                .values(refresh_jti=new_jti, last_used_at=now)
+            )
+        return bool(result.rowcount == 1)
+
+    async def revoke_session(self, session_id: str, now: int) -> bool:
+        async with self._tx() as conn:
+            result = await conn.execute(
+                update(_SESSIONS)
+                .where(_SESSIONS.c.id == session_id, _SESSIONS.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return bool(result.rowcount == 1)
+
+    async def revoke_user_sessions(
+        self, user_id: str, now: int, except_session: str | None = None
+    ) -> list[str]:
+        conditions = [_SESSIONS.c.user_id == user_id, _SESSIONS.c.revoked_at.is_(None)]
+        if except_session is not None:
+            conditions.append(_SESSIONS.c.id != except_session)
+        async with self._tx() as conn:
+            ids = [row.id for row in await conn.execute(select(_SESSIONS.c.id).where(*conditions))]
+            if ids:
+                await conn.execute(
+                    update(_SESSIONS)
+                    .where(_SESSIONS.c.id.in_(ids), _SESSIONS.c.revoked_at.is_(None))
+                    .values(revoked_at=now)
+                )
+        return ids
+
+    async def list_sessions(self, user_id: str, now: int) -> list[SessionRecord]:
+        async with self._tx() as conn:
+            rows = await conn.execute(
+                select(_SESSIONS)
+                .where(
+                    _SESSIONS.c.user_id == user_id,
+                    _SESSIONS.c.revoked_at.is_(None),
+                    _SESSIONS.c.expires_at > now,
+                )
+                .order_by(_SESSIONS.c.created_at.desc(), _SESSIONS.c.id)
+            )
+            return [_session(row) for row in rows]
+
+    async def revoked_since(self, since: int) -> list[tuple[str, int]]:
+        async with self._tx() as conn:
+            rows = await conn.execute(
+                select(_SESSIONS.c.id, _SESSIONS.c.revoked_at).where(_SESSIONS.c.revoked_at >= since)
+            )
+            return [(row.id, int(row.revoked_at)) for row in rows]
+
+    async def prune_sessions(self, before: int) -> int:
+        async with self._tx() as conn:
+            result = await conn.execute(
+                delete(_SESSIONS).where((_SESSIONS.c.expires_at < before) | (_SESSIONS.c.revoked_at < before))
+            )
+        return int(result.rowcount or 0)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,150 @@
+"""Login sessions: each one a refresh-token family that can be listed and revoked.
+
+Start: a new session row and a token pair. Refresh: the presented refresh token's `jti` is consumed
+with one compare-and-set; the winner gets a new pair, and a `jti` that is no longer current means the
+token was used before, so the whole session is revoked (RFC 9700 §4.14.2). Revocation is keyed on the
+session id, never on token text, and reaches the session's access tokens through the revocation list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastauth.accounts import Accounts
+from fastauth.adapters.base import SessionRecord, SessionStore, User
+from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed
+from fastauth.hooks import EventHooks
+from fastauth.revocation import RevocationList
+from fastauth.tokens.claims import custom_claims
+from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
+
+__all__ = ["Sessions", "TokenPair"]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int | None
+    session_id: str
+    refresh_expires_at: int | None
+    token_type: str = "bearer"
+
+
+class Sessions:
+    def __init__(
+        self,
+        store: SessionStore,
+        accounts: Accounts,
+        engine: TokenEngine,
+        revocation: RevocationList,
+        hooks: EventHooks,
+        *,
+        session_max_age: int,
+    ) -> None:
+        self.store = store
+        self.accounts = accounts
+        self.engine = engine
+        self.revocation = revocation
+        self.hooks = hooks
+        self.session_max_age = session_max_age
+
+    def now(self) -> int:
+        return int(self.engine.clock())
+
+    @property
+    def revocation_horizon(self) -> int:
+        """How long after revocation a token of the session could still verify."""
+        return (self.engine.access_ttl or self.session_max_age) + self.engine.leeway + 1
+
+    async def _pair(self, user: User, session: SessionRecord, refresh_jti: str, now: int) -> TokenPair:
+        base = self.engine.access_claims(user.id, session.id, not_after=session.expires_at, now=now)
+        modified = await self.hooks.modify_jwt(dict(base), user)
+        access = self.engine.sign_access({**custom_claims(base, modified), **base})
+        refresh = self.engine.issue_refresh(
+            user.id, session.id, jti=refresh_jti, not_after=session.expires_at, now=now
+        )
+        expires_in = access.expires_at - now if access.expires_at is not None else None
+        return TokenPair(access.token, refresh.token, expires_in, session.id, refresh.expires_at)
+
+    async def start(self, user: User, *, ip: str | None = None, user_agent: str | None = None) -> TokenPair:
+        """A fresh session (never reusing one: no fixation) and its first token pair."""
+        if not await self.hooks.allow_signin(user):
+            raise SigninNotAllowed("sign-in refused")
+        now = self.now()
+        jti = new_token_id()
+        session = SessionRecord(
+            id=new_token_id(),
+            user_id=user.id,
+            refresh_jti=jti,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + self.session_max_age,
+            ip=ip,
+            user_agent=(user_agent or "")[:512] or None,
+        )
+        await self.store.create_session(session)
+        return await self._pair(user, session, jti, now)
+
+    async def refresh(self, refresh_token: object) -> tuple[User, TokenPair]:
+        """Rotate: exactly one caller per refresh token wins; a reused token revokes its session."""
+        token = self.engine.verify_refresh(refresh_token)
+        now = self.now()
+        session = await self.store.get_session(token.sid)
+        if session is None or session.user_id != token.sub or session.revoked_at is not None:
+            raise RevokedToken("session revoked")
+        if session.expires_at <= now:
+            raise ExpiredToken("session has reached its maximum age")
+        if session.refresh_jti != token.jti:
+            await self._reuse_detected(session, now)
+        user = await self.accounts.get_user(token.sub, fresh=True)
+        if user is None or not user.is_active:
+            await self.revoke(session.id)
+            raise RevokedToken("user is gone or inactive")
+        if not await self.hooks.allow_signin(user):
+            raise SigninNotAllowed("sign-in refused")
+        new_jti = new_token_id()
+        if not await self.store.rotate_refresh(session.id, token.jti, new_jti, now):
+            # Lost the race, or it was used between our read and our write: reuse all the same.
+            await self._reuse_detected(session, now)
+        self.accounts.cache.put(user)
+        pair = await self._pair(user, session, new_jti, now)
+        await self.hooks.on_token_refresh(user)
+        return user, pair
+
+    async def _reuse_detected(self, session: SessionRecord, now: int) -> None:
+        await self.revoke(session.id)
+        await self.hooks.on_refresh_reuse(session.user_id, session.id)
+        raise RevokedToken("refresh token reuse")
+
+    async def check_access(self, access_token: object) -> VerifiedToken:
+        """Verify an access token and refuse it if its session was revoked (a memory lookup)."""
+        token = self.engine.verify_access(access_token)
+        if await self.revocation.is_revoked(token.sid, self.now()):
+            raise RevokedToken("session revoked")
+        return token
+
+    async def revoke(self, session_id: str) -> bool:
+        now = self.now()
+        revoked = await self.store.revoke_session(session_id, now)
+        await self.revocation.revoke([session_id], now + self.revocation_horizon)
+        return revoked
+
+    async def revoke_all(self, user_id: str, *, except_session: str | None = None) -> list[str]:
+        now = self.now()
+        ids = await self.store.revoke_user_sessions(user_id, now, except_session=except_session)
+        await self.revocation.revoke(ids, now + self.revocation_horizon)
+        return ids
+
+    async def list(self, user_id: str) -> list[SessionRecord]:
+        return await self.store.list_sessions(user_id, self.now())
+
+    async def warm(self) -> None:
+        """Load sessions revoked recently enough that their tokens could still be presented."""
+        now = self.now()
+        for sid, revoked_at in await self.store.revoked_since(now - self.revocation_horizon):
+            await self.revocation.revoke([sid], revoked_at + self.revocation_horizon)
+
+    async def prune(self) -> int:
+        """Delete sessions that ended long enough ago that no token of theirs can verify."""
+        return await self.store.prune_sessions(self.now() - self.revocation_horizon)

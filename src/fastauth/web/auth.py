@@ -1,0 +1,237 @@
+"""`FastAuth`: the object an application creates, mounts, and takes its dependencies from.
+
+auth = FastAuth(FastAuthConfig())
+auth.mount(app)
+
+@app.get("/private")
+async def private(user: User = Depends(auth.get_current_user)) -> dict: ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.security import OAuth2PasswordBearer
+
+from fastauth.accounts import Accounts, UserCache
+from fastauth.adapters.base import SessionStore, User, UserStore
+from fastauth.config import FastAuthConfig
+from fastauth.errors import StoreUnavailable, TokenError
+from fastauth.hooks import EventHooks
+from fastauth.passwords import PasswordHasher
+from fastauth.revocation import MemoryRevocationList, RevocationList
+from fastauth.sessions import Sessions
+from fastauth.tokens.engine import TokenEngine, VerifiedToken
+from fastauth.web.ratelimit import RateLimits
+from fastauth.web.transports import SAFE_METHODS, CookieTransport, CsrfTokens, RawToken, bearer_token
+
+__all__ = ["FastAuth", "forbidden", "unauthorized", "unavailable"]
+
+INVALID_TOKEN = "Invalid or expired token"
+
+
+def unauthorized(token_given: bool) -> HTTPException:
+    """401 with `WWW-Authenticate: Bearer` (RFC 6750 §3); one body for every kind of bad token."""
+    if token_given:
+        return HTTPException(401, INVALID_TOKEN, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return HTTPException(401, "Not authenticated", headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(detail: str = "Not enough permissions") -> HTTPException:
+    return HTTPException(403, detail)
+
+
+def unavailable() -> HTTPException:
+    return HTTPException(
+        503, "Authentication store unavailable; try again shortly", headers={"Retry-After": "1"}
+    )
+
+
+class FastAuth:
+    """Configuration, storage, token engine and sessions wired together, plus the FastAPI parts."""
+
+    def __init__(
+        self,
+        config: FastAuthConfig | None = None,
+        *,
+        adapter: Any = None,
+        hooks: EventHooks | None = None,
+        password_hasher: PasswordHasher | None = None,
+        revocation: RevocationList | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config if config is not None else FastAuthConfig()
+        cfg = self.config
+        self.hooks = hooks if hooks is not None else EventHooks()
+        self._owns_adapter = adapter is None
+        if adapter is None:
+            from fastauth.adapters.sqlalchemy import SQLAlchemyAdapter
+
+            adapter = SQLAlchemyAdapter(cfg.database_url)
+        self.adapter = adapter
+        users: UserStore = adapter
+        session_store: SessionStore = adapter
+        self.engine = TokenEngine.from_config(cfg, clock=clock)
+        self.accounts = Accounts(
+            users,
+            password_hasher if password_hasher is not None else PasswordHasher(),
+            self.hooks,
+            password_min_length=cfg.password_min_length,
+            password_max_length=cfg.password_max_length,
+            cache=UserCache(ttl=cfg.user_cache_ttl),
+            clock=clock,
+        )
+        self.sessions = Sessions(
+            session_store,
+            self.accounts,
+            self.engine,
+            revocation if revocation is not None else MemoryRevocationList(),
+            self.hooks,
+            session_max_age=cfg.jwt.session_max_age,
+        )
+        self.rate_limits = RateLimits(
+            enabled=cfg.rate_limit_enabled,
+            storage_uri=cfg.rate_limit_storage_uri,
+            login_per_account=cfg.login_rate_limit_per_account,
+            login_per_ip=cfg.login_rate_limit_per_ip,
+            register_per_ip=cfg.register_rate_limit_per_ip,
+        )
+        self.cookies = CookieTransport(
+            secure=cfg.cookie_secure, refresh_path=cfg.route_prefix, domain=cfg.cookie_domain
+        )
+        self.csrf = CsrfTokens(cfg.secret.get_secret_value())
+        self.access_from_cookie = cfg.token_delivery == "cookie"
+        self._started = False
+        self._start_lock = asyncio.Lock()
+        self._oauth2 = OAuth2PasswordBearer(tokenUrl=f"{cfg.route_prefix}/login", auto_error=False)
+        self._make_dependencies()
+        from fastauth.web.routes import build_router
+
+        self.router = build_router(self)
+
+    # lifecycle
+
+    async def startup(self) -> None:
+        """Create tables (if configured), warm the revocation list, prune dead sessions. Idempotent."""
+        async with self._start_lock:
+            if self._started:
+                return
+            if self.config.auto_create_tables and hasattr(self.adapter, "create_tables"):
+                await self.adapter.create_tables()
+            await self.sessions.warm()
+            await self.sessions.prune()
+            self._started = True
+
+    async def shutdown(self) -> None:
+        if self._owns_adapter and hasattr(self.adapter, "dispose"):
+            await self.adapter.dispose()
+        self._started = False
+
+    async def ensure_started(self) -> None:
+        if not self._started:
+            await self.startup()
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        await self.startup()
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+    def mount(self, app: FastAPI) -> None:
+        """Add the routes and run `startup`/`shutdown` inside the app's own lifespan."""
+        app.include_router(self.router)
+        inner = app.router.lifespan_context
+
+        @asynccontextmanager
+        async def lifespan(a: Any) -> AsyncIterator[Any]:
+            async with self.lifespan(a), inner(a) as state:
+                yield state
+
+        app.router.lifespan_context = lifespan
+
+    # dependencies
+
+    async def authenticate(self, request: Request) -> VerifiedToken:
+        """The verified, unrevoked access token of the request, or the right HTTPException."""
+        if not self._started:
+            await self.ensure_started()
+        raw: RawToken | None = bearer_token(request)
+        if raw is None and self.access_from_cookie:
+            raw = self.cookies.access(request)
+        if raw is None:
+            raise unauthorized(False)
+        try:
+            token = await self.sessions.check_access(raw.value)
+        except TokenError:
+            raise unauthorized(True) from None
+        except StoreUnavailable:
+            raise unavailable() from None
+        if raw.source == "cookie" and request.method not in SAFE_METHODS:
+            self.check_csrf(request, token.sid)
+        request.state.fastauth_token = token
+        return token
+
+    def check_csrf(self, request: Request, session_id: str) -> None:
+        if not self.csrf.check(session_id, request.headers.get("x-csrf-token"), self.cookies.csrf(request)):
+            raise forbidden("CSRF token missing or invalid")
+
+    async def load_user(self, token: VerifiedToken) -> User:
+        try:
+            user = await self.accounts.get_user(token.sub)
+        except StoreUnavailable:
+            raise unavailable() from None
+        if user is None or not user.is_active:
+            raise unauthorized(True)
+        return user
+
+    def _make_dependencies(self) -> None:
+        oauth2 = self._oauth2
+
+        async def get_current_claims(request: Request, _: str | None = Security(oauth2)) -> dict[str, Any]:
+            """Verified claims, without a database read: for hot paths."""
+            return (await self.authenticate(request)).claims
+
+        async def get_current_user(request: Request, _: str | None = Security(oauth2)) -> User:
+            """The active user of a valid, unrevoked access token; 401 otherwise."""
+            return await self.load_user(await self.authenticate(request))
+
+        async def get_current_superuser(request: Request, _: str | None = Security(oauth2)) -> User:
+            """As `get_current_user`, and 403 unless the user is a superuser."""
+            user = await self.load_user(await self.authenticate(request))
+            if not user.is_superuser:
+                raise forbidden()
+            return user
+
+        async def get_optional_user(request: Request, _: str | None = Security(oauth2)) -> User | None:
+            """The user, or None for no/bad token: never raises."""
+            try:
+                return await self.load_user(await self.authenticate(request))
+            except HTTPException:
+                return None
+
+        self.get_current_claims: Callable[..., Awaitable[dict[str, Any]]] = get_current_claims
+        self.get_current_user: Callable[..., Awaitable[User]] = get_current_user
+        self.get_current_superuser: Callable[..., Awaitable[User]] = get_current_superuser
+        self.get_optional_user: Callable[..., Awaitable[User | None]] = get_optional_user
+
+    def require_roles(self, *roles: str, any_of: bool = False) -> Callable[..., Awaitable[User]]:
+        """A dependency: the current user, 403 unless they hold every role (or one, with `any_of`)."""
+        wanted: Sequence[str] = roles
+        oauth2 = self._oauth2
+
+        async def dependency(request: Request, _: str | None = Security(oauth2)) -> User:
+            user = await self.load_user(await self.authenticate(request))
+            held = set(user.roles)
+            ok = any(r in held for r in wanted) if any_of else all(r in held for r in wanted)
+            if not ok and not user.is_superuser:
+                raise forbidden()
+            return user
+
+        return dependency

@@ -1,0 +1,56 @@
+"""Login and registration throttling through the `limits` library, checked before any hashing."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+__all__ = ["RateLimited", "RateLimits"]
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many attempts")
+        self.retry_after = retry_after
+
+
+def _async_uri(uri: str) -> str:
+    return uri if uri.startswith("async+") else "async+" + uri
+
+
+class RateLimits:
+    """Per-account and per-IP login limits, per-IP registration limits."""
+
+    def __init__(
+        self,
+        *,
+        enabled: bool,
+        storage_uri: str,
+        login_per_account: str,
+        login_per_ip: str,
+        register_per_ip: str,
+    ) -> None:
+        self.enabled = enabled
+        self._limiter = MovingWindowRateLimiter(storage_from_string(_async_uri(storage_uri)))
+        self.login_per_account = parse(login_per_account)
+        self.login_per_ip = parse(login_per_ip)
+        self.register_per_ip = parse(register_per_ip)
+
+    async def _hit(self, item: RateLimitItem, *key: str) -> None:
+        if not await self._limiter.hit(item, *key):
+            stats = await self._limiter.get_window_stats(item, *key)
+            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+    async def check_login(self, account: str, ip: str | None) -> None:
+        if not self.enabled:
+            return
+        await self._hit(self.login_per_ip, "fastauth-login-ip", ip or "unknown")
+        await self._hit(self.login_per_account, "fastauth-login-account", account)
+
+    async def check_register(self, ip: str | None) -> None:
+        if self.enabled:
+            await self._hit(self.register_per_ip, "fastauth-register-ip", ip or "unknown")

@@ -1,0 +1,368 @@
+"""The HTTP contract under `route_prefix`: register, login, refresh, logout, me, sessions, change-password."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from fastauth.adapters.base import User
+from fastauth.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    PasswordPolicyError,
+    SigninNotAllowed,
+    StoreUnavailable,
+    TokenError,
+)
+from fastauth.sessions import TokenPair
+from fastauth.web.auth import forbidden, unauthorized, unavailable
+from fastauth.web.ratelimit import RateLimited
+
+if TYPE_CHECKING:
+    from fastauth.web.auth import FastAuth
+
+__all__ = ["build_router"]
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_BODY = 16 * 1024
+
+
+class Credentials(BaseModel):
+    email: str
+    password: str
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str | None = None
+
+
+class ChangePasswordIn(BaseModel):
+    current_password: str
+    new_password: str
+
+
+class TokenOut(BaseModel):
+    access_token: str | None = None
+    refresh_token: str | None = None
+    token_type: str = "bearer"
+    expires_in: int | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    is_active: bool
+    is_verified: bool
+    is_superuser: bool
+    roles: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            email=user.email,
+            is_active=user.is_active,
+            is_verified=user.is_verified,
+            is_superuser=user.is_superuser,
+            roles=list(user.roles),
+            created_at=_dt(user.created_at),
+        )
+
+
+class SessionOut(BaseModel):
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool
+
+
+def _dt(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _too_many(error: RateLimited) -> HTTPException:
+    return HTTPException(
+        429, "Too many attempts; try again later", headers={"Retry-After": str(error.retry_after)}
+    )
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """JSON object or HTML/OAuth2 form, read with a size cap. 422 when it is neither."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise HTTPException(413, "Request body too large")
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise HTTPException(422, "Request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise HTTPException(422, "Request body must be a JSON object")
+    return data
+
+
+def _model(model: type[Any], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in error.errors())
+        raise HTTPException(422, f"Missing or invalid fields: {fields}") from None
+
+
+def build_router(auth: FastAuth) -> APIRouter:
+    cfg = auth.config
+    router = APIRouter(prefix=cfg.route_prefix, tags=["auth"])
+    delivery = cfg.token_delivery
+
+    def token_response(pair: TokenPair, status: int = 200) -> Response:
+        body = TokenOut(token_type="bearer", expires_in=pair.expires_in)
+        if delivery in ("json", "refresh_cookie"):
+            body.access_token = pair.access_token
+        if delivery == "json":
+            body.refresh_token = pair.refresh_token
+        response = Response(
+            body.model_dump_json(exclude_none=True),
+            status_code=status,
+            media_type="application/json",
+            headers=NO_STORE,
+        )
+        now = auth.sessions.now()
+        refresh_age = (pair.refresh_expires_at - now) if pair.refresh_expires_at else None
+        if delivery == "cookie":
+            auth.cookies.set_access(response, pair.access_token, pair.expires_in)
+            auth.cookies.set_csrf(response, auth.csrf.issue(pair.session_id), refresh_age)
+        if delivery in ("cookie", "refresh_cookie"):
+            auth.cookies.set_refresh(response, pair.refresh_token, refresh_age)
+            if delivery == "refresh_cookie":
+                auth.cookies.set_csrf(response, auth.csrf.issue(pair.session_id), refresh_age)
+        return response
+
+    def cleared(status: int = 204) -> Response:
+        response = Response(status_code=status, headers=NO_STORE)
+        if delivery != "json":
+            auth.cookies.clear(response)
+        return response
+
+    @router.post("/register", status_code=201, response_model=TokenOut)
+    async def register(request: Request) -> Response:
+        """Create an account and sign it in."""
+        await auth.ensure_started()
+        try:
+            await auth.rate_limits.check_register(_ip(request))
+        except RateLimited as error:
+            raise _too_many(error) from None
+        creds = _model(Credentials, await _body(request))
+        try:
+            user = await auth.accounts.register(creds.email, creds.password)
+            pair = await auth.sessions.start(
+                user, ip=_ip(request), user_agent=request.headers.get("user-agent")
+            )
+        except PasswordPolicyError as error:
+            raise HTTPException(422, str(error)) from None
+        except EmailTaken:
+            raise HTTPException(409, "This email is already registered") from None
+        except ValueError as error:
+            raise HTTPException(422, f"Invalid email address: {error}") from None
+        except SigninNotAllowed:
+            raise forbidden("Sign-in not allowed") from None
+        except StoreUnavailable:
+            raise unavailable() from None
+        await auth.hooks.on_signin(user)
+        return token_response(pair, 201)
+
+    @router.post(
+        "/login",
+        response_model=TokenOut,
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                            "required": ["username", "password"],
+                        }
+                    },
+                    "application/json": {"schema": Credentials.model_json_schema()},
+                },
+                "required": True,
+            }
+        },
+    )
+    async def login(request: Request) -> Response:
+        """Email and password, as JSON `{email, password}` or the OAuth2 form (`username`, `password`)."""
+        await auth.ensure_started()
+        data = await _body(request)
+        if "email" not in data and "username" in data:
+            data["email"] = data["username"]
+        creds = _model(Credentials, data)
+        ip = _ip(request)
+        try:
+            await auth.rate_limits.check_login(creds.email.strip().lower(), ip)
+        except RateLimited as error:
+            raise _too_many(error) from None
+        try:
+            user = await auth.accounts.authenticate(creds.email, creds.password, ip)
+            pair = await auth.sessions.start(user, ip=ip, user_agent=request.headers.get("user-agent"))
+        except InvalidCredentials:
+            raise HTTPException(
+                401, "Invalid email or password", headers={"WWW-Authenticate": "Bearer"}
+            ) from None
+        except SigninNotAllowed:
+            raise forbidden("Sign-in not allowed") from None
+        except StoreUnavailable:
+            raise unavailable() from None
+        await auth.hooks.on_signin(user)
+        return token_response(pair)
+
+    @router.post("/refresh", response_model=TokenOut)
+    async def refresh(request: Request) -> Response:
+        """Rotate: a new pair for a refresh token (body or cookie); the old one is spent."""
+        await auth.ensure_started()
+        body = _model(RefreshIn, await _body(request))
+        raw: str | None = body.refresh_token
+        from_cookie = False
+        if raw is None and delivery != "json":
+            raw, from_cookie = auth.cookies.refresh(request), True
+        if not raw:
+            raise unauthorized(False)
+        try:
+            if from_cookie:
+                auth.check_csrf(request, auth.engine.verify_refresh(raw).sid)
+            _, pair = await auth.sessions.refresh(raw)
+        except TokenError:
+            raise unauthorized(True) from None
+        except SigninNotAllowed:
+            raise forbidden("Sign-in not allowed") from None
+        except StoreUnavailable:
+            raise unavailable() from None
+        return token_response(pair)
+
+    @router.post("/logout", status_code=204)
+    async def logout(request: Request) -> Response:
+        """End the session of the access token and/or of the refresh token (body or cookie).
+
+        An expired access token is fine as long as the refresh token identifies the session.
+        """
+        await auth.ensure_started()
+        body = _model(RefreshIn, await _body(request))
+        sessions: dict[str, str] = {}
+        try:
+            token = await auth.authenticate(request)
+            sessions[token.sid] = token.sub
+        except HTTPException as error:
+            if error.status_code not in (401,):
+                raise
+        raw = body.refresh_token
+        from_cookie = False
+        if raw is None and delivery != "json":
+            raw, from_cookie = auth.cookies.refresh(request), True
+        if raw:
+            try:
+                refresh_token = auth.engine.verify_refresh(raw)
+            except TokenError:
+                refresh_token = None
+            if refresh_token is not None and (not sessions or refresh_token.sub in sessions.values()):
+                if from_cookie and not sessions:
+                    auth.check_csrf(request, refresh_token.sid)
+                sessions[refresh_token.sid] = refresh_token.sub
+        if not sessions:
+            raise unauthorized(bool(raw) or bool(request.headers.get("authorization")))
+        try:
+            for sid in sessions:
+                await auth.sessions.revoke(sid)
+            user = await auth.accounts.get_user(next(iter(sessions.values())))
+        except StoreUnavailable:
+            raise unavailable() from None
+        if user is not None:
+            await auth.hooks.on_signout(user)
+        return cleared()
+
+    @router.get("/me", response_model=UserOut)
+    async def me(user: User = Depends(auth.get_current_user)) -> UserOut:
+        """The signed-in user (never the password hash)."""
+        return UserOut.of(user)
+
+    @router.get("/sessions", response_model=list[SessionOut])
+    async def list_sessions(
+        request: Request, user: User = Depends(auth.get_current_user)
+    ) -> list[SessionOut]:
+        """The user's live sessions; `current` marks the caller's."""
+        current = request.state.fastauth_token.sid
+        try:
+            records = await auth.sessions.list(user.id)
+        except StoreUnavailable:
+            raise unavailable() from None
+        return [
+            SessionOut(
+                id=s.id,
+                created_at=_dt(s.created_at),
+                last_used_at=_dt(s.last_used_at),
+                expires_at=_dt(s.expires_at),
+                ip=s.ip,
+                user_agent=s.user_agent,
+                current=s.id == current,
+            )
+            for s in records
+        ]
+
+    @router.delete("/sessions/{session_id}", status_code=204)
+    async def revoke_session(
+        request: Request, session_id: str, user: User = Depends(auth.get_current_user)
+    ) -> Response:
+        """Revoke one of the user's sessions (404 for anyone else's)."""
+        try:
+            record = await auth.sessions.store.get_session(session_id)
+            if record is None or record.user_id != user.id or record.revoked_at is not None:
+                raise HTTPException(404, "No such session")
+            await auth.sessions.revoke(session_id)
+        except StoreUnavailable:
+            raise unavailable() from None
+        if session_id == request.state.fastauth_token.sid:
+            return cleared()
+        return Response(status_code=204)
+
+    @router.delete("/sessions", status_code=204)
+    async def revoke_all_sessions(user: User = Depends(auth.get_current_user)) -> Response:
+        """Sign out everywhere, this session included."""
+        try:
+            await auth.sessions.revoke_all(user.id)
+        except StoreUnavailable:
+            raise unavailable() from None
+        await auth.hooks.on_signout(user)
+        return cleared()
+
+    @router.post("/change-password", status_code=204)
+    async def change_password(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+        """Needs the current password; every other session of the user is revoked."""
+        body = _model(ChangePasswordIn, await _body(request))
+        try:
+            await auth.accounts.change_password(user, body.current_password, body.new_password)
+            await auth.sessions.revoke_all(user.id, except_session=request.state.fastauth_token.sid)
+        except InvalidCredentials:
+            raise HTTPException(400, "The current password is wrong") from None
+        except PasswordPolicyError as error:
+            raise HTTPException(422, str(error)) from None
+        except StoreUnavailable:
+            raise unavailable() from None
+        return Response(status_code=204)
+
+    _ = unauthorized
+    return router
