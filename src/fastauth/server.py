@@ -1,0 +1,103 @@
+"""The app behind `fastauth serve`: a complete auth server configured from the environment.
+
+With no secret configured anywhere it runs in development mode: a random secret is created once and
+kept in `.fastauth-dev-secret` in the working folder (so tokens survive a restart), cookies are
+allowed over plain HTTP, and a banner says so loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from fastauth.config import FastAuthConfig
+from fastauth.web.auth import FastAuth
+
+__all__ = ["DEV_SECRET_FILE", "create_app", "create_app_from_env", "load_config"]
+
+DEV_SECRET_FILE = ".fastauth-dev-secret"
+_SECRET_NAMES = ("FASTAUTH_SECRET", "SECRET_KEY")
+
+
+def _secret_configured() -> bool:
+    names = {name.upper() for name in os.environ}
+    if Path(".env").is_file():
+        names |= {name.upper() for name, value in dotenv_values(".env").items() if value}
+    return any(name in names for name in _SECRET_NAMES)
+
+
+def _dev_secret() -> str:
+    path = Path(DEV_SECRET_FILE)
+    if path.is_file():
+        secret = path.read_text().strip()
+        if len(secret) >= 64:
+            return secret
+    secret = secrets.token_urlsafe(64)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def load_config() -> tuple[FastAuthConfig, bool]:
+    """(config, development mode?) from FASTAUTH_* variables and .env."""
+    if _secret_configured():
+        return FastAuthConfig(), False
+    overrides: dict[str, Any] = {"secret": _dev_secret()}
+    if "FASTAUTH_COOKIE_SECURE" not in os.environ:
+        overrides["cookie_secure"] = False
+    return FastAuthConfig(**overrides), True
+
+
+def create_app(config: FastAuthConfig | None = None, *, dev_mode: bool = False) -> FastAPI:
+    config = config if config is not None else FastAuthConfig()
+    app = FastAPI(
+        title="fastauth",
+        description="Authentication server: register, login, refresh rotation, sessions, logout.",
+        version=_version(),
+    )
+    auth = FastAuth(config)
+    auth.mount(app)
+    app.state.fastauth = auth
+    app.state.dev_mode = dev_mode
+
+    @app.get("/health", tags=["server"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """uvicorn factory (`fastauth.server:create_app_from_env`), one call per worker process."""
+    config, dev_mode = load_config()
+    if dev_mode:
+        banner(config)
+    return create_app(config, dev_mode=dev_mode)
+
+
+def banner(config: FastAuthConfig) -> None:
+    line = "=" * 78
+    print(
+        f"{line}\n fastauth is running in DEVELOPMENT MODE\n"
+        f" - no FASTAUTH_SECRET set: using a random secret kept in ./{DEV_SECRET_FILE}\n"
+        f" - database: {make_url(config.database_url).render_as_string(hide_password=True)}\n"
+        " - cookies are sent over plain HTTP (cookie_secure=False)\n"
+        " Set FASTAUTH_SECRET (see `fastauth generate-secret`) before using this anywhere real.\n"
+        f"{line}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _version() -> str:
+    from fastauth import __version__
+
+    return __version__
