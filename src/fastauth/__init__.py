@@ -10,5 +10,14 @@ from fastauth.errors import ConfigError, FastAuthError, TokenError
 from fastauth.hooks import EventHooks
 from fastauth.web.auth import FastAuth
 
-__all__ = ["ConfigError", "EventHooks", "FastAuth", "FastAuthConfig", "FastAuthError", "JWTConfig", "TokenError", "User"]
+__all__ = [
+    "ConfigError",
+    "EventHooks",
+    "FastAuth",
+    "FastAuthConfig",
+    "FastAuthError",
+    "JWTConfig",
+    "TokenError",
+    "User",
+]
 __version__ = "0.1.0"

@@ -40,6 +40,8 @@ def _friendly(error: ValidationError, model: str) -> ConfigError:
     for item in error.errors(include_input=False, include_url=False, include_context=False):
         where = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing" and where == "secret":
+            message = "is required: set FASTAUTH_SECRET (create one with `fastauth generate-secret`)"
         if message.startswith("invalid ") and "\n" in message:  # a nested model's ConfigError
             inner = [line.strip() for line in message.splitlines()[1:]]
         else:
@@ -128,16 +130,22 @@ class _LegacyNamesSource(PydanticBaseSettingsSource):
     Lowest priority: a `FASTAUTH_*` variable of the same meaning always wins.
     """
 
+    def __init__(self, settings_cls: type[BaseSettings], env_file: Any) -> None:
+        super().__init__(settings_cls)
+        #: The dotenv source's file(s), so `_env_file=...` given at construction applies here too.
+        self.env_file = env_file
+
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
         return None, field_name, False
 
     def _raw(self) -> dict[str, str]:
         found: dict[str, str] = {}
-        env_file = self.config.get("env_file")
-        if isinstance(env_file, str | Path) and Path(env_file).is_file():
-            for key, value in dotenv_values(env_file).items():
-                if key.upper() in _LEGACY_NAMES and value is not None:
-                    found[key.upper()] = value
+        env_files = [self.env_file] if isinstance(self.env_file, str | Path) else list(self.env_file or ())
+        for env_file in env_files:  # later files win, as in pydantic-settings
+            if Path(env_file).is_file():
+                for key, value in dotenv_values(env_file).items():
+                    if key.upper() in _LEGACY_NAMES and value is not None:
+                        found[key.upper()] = value
         for key, value in os.environ.items():
             if key.upper() in _LEGACY_NAMES:
                 found[key.upper()] = value
@@ -230,7 +238,9 @@ class FastAuthConfig(BaseSettings):
             init_settings,
             env_settings,
             dotenv_settings,
-            _LegacyNamesSource(settings_cls),
+            _LegacyNamesSource(
+                settings_cls, getattr(dotenv_settings, "env_file", cls.model_config.get("env_file"))
+            ),
             file_secret_settings,
         )
 
