@@ -35,7 +35,8 @@ _ENV_NAMES = ("SECRET_KEY", "ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.startswith("FASTAUTH_") and not name.startswith("FASTAUTH_TEST_") or name in _ENV_NAMES:
+        upper = name.upper()  # pydantic-settings reads names case-insensitively
+        if (upper.startswith("FASTAUTH_") and not upper.startswith("FASTAUTH_TEST_")) or upper in _ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
 
 
@@ -72,8 +73,12 @@ class _Cluster:
         if self.root:
             shutil.chown(self.dir, "postgres", "postgres")
         self._run([initdb, "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        self._run([pg_ctl, "-D", self.data, "-o", options, "-l", os.path.join(self.dir, "log"), "-w", "start"])
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        )
+        self._run(
+            [pg_ctl, "-D", self.data, "-o", options, "-l", os.path.join(self.dir, "log"), "-w", "start"]
+        )
 
     def _run(self, argv: list[str]) -> None:
         if self.root:
@@ -132,7 +137,11 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_config(database_url: str, **overrides: Any) -> FastAuthConfig:
-    values: dict[str, Any] = {"secret": TEST_SECRET, "database_url": database_url, "rate_limit_enabled": False}
+    values: dict[str, Any] = {
+        "secret": TEST_SECRET,
+        "database_url": database_url,
+        "rate_limit_enabled": False,
+    }
     values.update(overrides)
     return FastAuthConfig(**values)
 
@@ -143,8 +152,12 @@ class AuthApp:
     def __init__(self, auth: FastAuth, app: FastAPI, client: httpx.AsyncClient) -> None:
         self.auth, self.app, self.client = auth, app, client
 
-    async def register(self, email: str = "alice@example.com", password: str = "correct horse") -> dict[str, Any]:
-        response = await self.client.post(f"{self.auth.config.route_prefix}/register", json={"email": email, "password": password})
+    async def register(
+        self, email: str = "alice@example.com", password: str = "correct horse"
+    ) -> dict[str, Any]:
+        response = await self.client.post(
+            f"{self.auth.config.route_prefix}/register", json={"email": email, "password": password}
+        )
         assert response.status_code == 201, response.text
         return dict(response.json())
 
