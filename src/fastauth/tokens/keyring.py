@@ -28,6 +28,7 @@ from fastauth.keys.pem import (
     RSA_ALGORITHMS,
     PrivateKey,
     PublicKey,
+    _check_fits,
     load_pem_pair,
 )
 from fastauth.tokens.claims import ACCESS_TYP, REFRESH_TYP
@@ -66,7 +67,13 @@ class SigningKey:
             # Derived through HMAC so the kid reveals nothing about the secret.
             digest = hmac.new(raw, b"fastauth key id", hashlib.sha256).digest()
             kid = "hs-" + base64.urlsafe_b64encode(digest[:12]).decode("ascii")
-        key = OctKey.import_key(raw)
+        try:
+            key = OctKey.import_key(raw)
+        except ValueError:  # joserfc refuses a public key (PEM, DER, OpenSSH, certificate) as a secret
+            raise ConfigError(
+                f"the {alg} secret looks like an asymmetric public key; use random bytes "
+                "(`fastauth generate-secret`) or an asymmetric algorithm with private_key."
+            ) from None
         return cls._make(kid, alg, key, can_sign=True)
 
     @classmethod
@@ -76,6 +83,11 @@ class SigningKey:
         """An asymmetric key from `cryptography` objects; `kid` defaults to the RFC 7638 thumbprint."""
         if alg not in ASYMMETRIC_ALGORITHMS:
             raise ConfigError(f"{alg} is not an asymmetric algorithm; use from_secret.")
+        # The same type/curve/size checks as PEM keys get: a wrong key is a ConfigError saying what to
+        # fix, never joserfc's TypeError, and never an RSA key under 2048 bits or an Ed448 key.
+        if private is not None:
+            _check_fits(alg, private, "private key")
+        _check_fits(alg, public, "public key")
         key_cls: type[RSAKey] | type[ECKey] | type[OKPKey]
         if alg in RSA_ALGORITHMS:
             key_cls = RSAKey
