@@ -6,13 +6,14 @@ which keys it on `sid`/`jti` (never on the token text, which has several spellin
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastauth.errors import ConfigError, HookError
+from fastauth.errors import ConfigError, HookError, TokenError
 from fastauth.tokens import codec
 from fastauth.tokens.claims import (
     ACCESS,
@@ -127,6 +128,9 @@ class TokenEngine:
         not_after: int | None,
         now: int | None,
     ) -> dict[str, Any]:
+        for name, value in (("sub", sub), ("sid", sid)):
+            if type(value) is not str or not 0 < len(value) <= 256:
+                raise ValueError(f"{name} must be a non-empty string of at most 256 characters")
         issued_at = self._now() if now is None else now
         claims: dict[str, Any] = {
             "sub": sub,
@@ -161,7 +165,15 @@ class TokenEngine:
         return self._claims(ACCESS, sub, sid, self.access_ttl, None, not_after, now)
 
     def sign_access(self, claims: dict[str, Any]) -> IssuedToken:
-        """Sign claims built by `access_claims` (plus custom claims checked by `claims.custom_claims`)."""
+        """Sign claims built by `access_claims` (plus custom claims checked by `claims.custom_claims`).
+
+        Custom claims are checked against the verifier's own parser first, so a hook can never mint a
+        token that every later request would refuse.
+        """
+        try:
+            codec.json_loads_strict(json.dumps(claims, separators=(",", ":"), allow_nan=False).encode())
+        except (TokenError, TypeError, ValueError) as error:
+            raise HookError(f"custom claims would make an unreadable token: {error}") from None
         return self._sign(claims, ACCESS_TYP)
 
     def issue_access(

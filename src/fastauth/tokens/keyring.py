@@ -29,6 +29,7 @@ from fastauth.keys.pem import (
     PrivateKey,
     PublicKey,
     _check_fits,
+    _public_der,
     load_pem_pair,
 )
 from fastauth.tokens.claims import ACCESS_TYP, REFRESH_TYP
@@ -87,6 +88,10 @@ class SigningKey:
         # fix, never joserfc's TypeError, and never an RSA key under 2048 bits or an Ed448 key.
         if private is not None:
             _check_fits(alg, private, "private key")
+            if _public_der(private.public_key()) != _public_der(public):
+                raise ConfigError(
+                    "the public key does not belong to the private key; give the matching pair."
+                )
         _check_fits(alg, public, "public key")
         key_cls: type[RSAKey] | type[ECKey] | type[OKPKey]
         if alg in RSA_ALGORITHMS:
