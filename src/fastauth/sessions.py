@@ -83,8 +83,10 @@ class Sessions:
             ip=ip,
             user_agent=(user_agent or "")[:512] or None,
         )
+        # Sign first: a failing `modify_jwt` hook must not leave a session row without tokens behind.
+        pair = await self._pair(user, session, jti, now)
         await self.store.create_session(session)
-        return await self._pair(user, session, jti, now)
+        return pair
 
     async def refresh(self, refresh_token: object) -> tuple[User, TokenPair]:
         """Rotate: exactly one caller per refresh token wins; a reused token revokes its session."""
@@ -104,11 +106,12 @@ class Sessions:
         if not await self.hooks.allow_signin(user):
             raise SigninNotAllowed("sign-in refused")
         new_jti = new_token_id()
+        # Sign before consuming: a failing `modify_jwt` hook must not spend the presented token.
+        pair = await self._pair(user, session, new_jti, now)
         if not await self.store.rotate_refresh(session.id, token.jti, new_jti, now):
             # Lost the race, or it was used between our read and our write: reuse all the same.
             await self._reuse_detected(session, now)
         self.accounts.cache.put(user)
-        pair = await self._pair(user, session, new_jti, now)
         await self.hooks.on_token_refresh(user)
         return user, pair
 

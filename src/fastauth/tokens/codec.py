@@ -40,8 +40,12 @@ ALLOWED_HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
 MAX_JSON_CONTAINERS = 256
 
 
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_SIXBITS = {char: value for value, char in enumerate(_ALPHABET)}
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+#: Bits of the last character that carry no data, by `len(segment) % 4`: they must be zero.
+_UNUSED_BITS = {2: 0x0F, 3: 0x03}
+_PADDING = {0: b"", 2: b"==", 3: b"="}
 
 
 def b64url_encode(data: bytes) -> str:
@@ -51,17 +55,22 @@ def b64url_encode(data: bytes) -> str:
 def b64url_decode(segment: str) -> bytes:
     """Decode canonical unpadded base64url only: no padding, no `+`/`/`, no whitespace, no stray bits.
 
-    Decoding is lenient, so the result is re-encoded and must give back exactly the input: any
-    second spelling of the same bytes (padding, non-zero unused bits, ignored characters) fails.
+    Canonical means one spelling per byte string: the alphabet alone, a length that is not 1 mod 4,
+    and zero unused low bits in the last character (else `...Q` and `...R` would decode alike).
     """
     try:
         raw = segment.encode("ascii")
-        data = binascii.a2b_base64(raw.translate(_TO_STANDARD) + b"=" * (-len(raw) % 4))
-    except (binascii.Error, ValueError):
+    except UnicodeEncodeError:
         raise MalformedToken("segment is not canonical base64url") from None
-    if not raw or binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=") != raw:
+    rem = len(raw) % 4
+    if (
+        not raw
+        or rem == 1
+        or raw.translate(None, _ALPHABET)
+        or (rem and _SIXBITS[raw[-1]] & _UNUSED_BITS[rem])
+    ):
         raise MalformedToken("segment is not canonical base64url")
-    return data
+    return binascii.a2b_base64(raw.translate(_TO_STANDARD) + _PADDING[rem])
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ValidationError
 
+from fastauth.accounts import normalize_email
 from fastauth.adapters.base import User
 from fastauth.errors import (
     EmailTaken,
@@ -215,7 +216,12 @@ def build_router(auth: FastAuth) -> APIRouter:
         creds = _model(Credentials, data)
         ip = _ip(request)
         try:
-            await auth.rate_limits.check_login(creds.email.strip().lower(), ip)
+            # One budget per account, whatever the spelling (case, NFC/NFD, punycode domain).
+            account = normalize_email(creds.email)
+        except ValueError:
+            account = creds.email.strip().lower()
+        try:
+            await auth.rate_limits.check_login(account, ip)
         except RateLimited as error:
             raise _too_many(error) from None
         try:

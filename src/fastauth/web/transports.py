@@ -42,10 +42,11 @@ def bearer_token(request: Request) -> RawToken | None:
         return None
     if len(values) > 1:
         return BAD_HEADER
-    scheme, _, token = values[0].partition(" ")
-    if scheme.lower() != "bearer":
+    value = values[0]
+    if value[:6].lower() != "bearer" or value[6:7] not in ("", " ", "\t"):
         return None  # another scheme (Basic, ...) is not ours to judge
-    if not token or token != token.strip() or any(c in token for c in " \t,\"'"):
+    token = value[7:]
+    if value[6:7] != " " or not token or token != token.strip() or any(c in token for c in " \t,\"'"):
         return BAD_HEADER
     return RawToken(token, "header")
 

@@ -1,0 +1,248 @@
+"""The `fastauth` command line.
+
+Commands live on the one Typer `app`; the small helpers below (`fail`, `echo_json`, `load_config`,
+`write_file`, ...) are shared so later commands (`serve`, `create-user`, `keys ...`) report errors and
+read the configuration the same way. Conventions: results go to stdout, diagnostics to stderr; exit
+code 1 means "refused / failed", 2 means "wrong usage or configuration". Nothing here ever prints the
+secret, a private key, or (on refusal) the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shlex
+import sys
+import tempfile
+import warnings
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic_settings import SettingsError
+
+from fastauth.config import FastAuthConfig, FastAuthSecurityWarning
+from fastauth.errors import ConfigError, TokenError
+from fastauth.keys.pem import (
+    ASYMMETRIC_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    MIN_RSA_BITS,
+    RSA_ALGORITHMS,
+    generate_private_key,
+    private_key_to_pem,
+    public_key_to_pem,
+)
+from fastauth.tokens import ACCESS, REFRESH, TokenEngine
+from fastauth.tokens.codec import MAX_TOKEN_LENGTH, decode_unverified
+from fastauth.tokens.keyring import SigningKey
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="fastauth: JWT authentication for FastAPI. Secrets, keys and token inspection.",
+    # A traceback with locals would print the secret, a private key or a token; older typer showed them.
+    pretty_exceptions_show_locals=False,
+)
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+SECRET_BYTES = 64
+MAX_RSA_BITS = 16384
+PRIVATE_FILE = "private.pem"
+PUBLIC_FILE = "public.pem"
+#: Key algorithms in the order `--help` lists them.
+KEY_ALGORITHMS = tuple(
+    alg
+    for alg in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+    if alg in ASYMMETRIC_ALGORITHMS
+)
+
+
+class TokenKind(StrEnum):
+    """The token types `decode --verify --type` accepts."""
+
+    access = ACCESS
+    refresh = REFRESH
+
+
+# --- shared helpers ----------------------------------------------------------------------------------
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    """Print `message` on stderr and end the command with `code` (no traceback)."""
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def echo_json(value: Any) -> None:
+    """Pretty JSON on stdout. `ensure_ascii` escapes control and bidi characters an untrusted token may
+    carry, so decoding a hostile token cannot rewrite the terminal."""
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=True, sort_keys=False))
+
+
+def load_config() -> FastAuthConfig:
+    """`FastAuthConfig()` from the environment and `.env`; configuration errors end with exit code 2.
+
+    Warnings (e.g. a short secret next to PEM keys) are shown as one `warning:` line each on stderr.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FastAuthSecurityWarning)
+        try:
+            config = FastAuthConfig()
+        except (ConfigError, SettingsError) as error:
+            fail(f"configuration error: {error}", EXIT_USAGE)
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
+    return config
+
+
+def read_token(argument: str) -> str:
+    """The token from the argument, or from stdin when it is `-` (keeps it out of shell history)."""
+    if argument == "-":
+        # Read a little more than the longest acceptable token; the codec refuses anything longer.
+        argument = sys.stdin.read(MAX_TOKEN_LENGTH * 2)
+    token = argument.strip()
+    if not token:
+        fail("error: no token given", EXIT_FAILED)
+    return token
+
+
+def write_file(path: Path, data: str, *, mode: int, overwrite: bool) -> None:
+    """Write `data` to `path`, created with `mode` from the start (never briefly wider).
+
+    Without `overwrite` an existing path (even a dangling symlink) is an error. With it, the new file
+    is written beside the old one and renamed over it, so a reader never sees a half-written key and
+    the old file's (possibly wider) mode is not inherited.
+    """
+    if overwrite:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp uses 0o600
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    os.fchmod(fd, mode)  # the umask can only narrow `mode`; make it exact
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(data)
+
+
+def key_algorithm(value: str) -> str:
+    """The canonical spelling of an asymmetric algorithm name (case-insensitive), or exit 2."""
+    by_upper = {alg.upper(): alg for alg in KEY_ALGORITHMS}
+    canonical = by_upper.get(value.upper())
+    if canonical is not None:
+        return canonical
+    if value.upper() in HMAC_ALGORITHMS:
+        fail(
+            f"error: {value.upper()} signs with the shared secret, it has no key pair. Generate a secret "
+            "with `fastauth generate-secret`, or choose one of: " + ", ".join(KEY_ALGORITHMS) + ".",
+            EXIT_USAGE,
+        )
+    fail(f"error: unknown algorithm {value!r}; choose one of: " + ", ".join(KEY_ALGORITHMS) + ".", EXIT_USAGE)
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+
+@app.command("generate-secret")
+def generate_secret() -> None:
+    """Print a new secret for FASTAUTH_SECRET: 64 random bytes, URL-safe base64 (86 characters)."""
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(SECRET_BYTES)).rstrip(b"=").decode("ascii")
+    typer.echo(secret)
+
+
+@app.command("generate-keys")
+def generate_keys(
+    algorithm: Annotated[
+        str, typer.Option("--algorithm", "-a", help="One of: " + ", ".join(KEY_ALGORITHMS) + ".")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for private.pem and public.pem.")],
+    bits: Annotated[
+        int, typer.Option(help=f"RSA key size (RS*/PS* only), at least {MIN_RSA_BITS}.")
+    ] = MIN_RSA_BITS,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
+) -> None:
+    """Write a new key pair: OUT/private.pem (mode 0600) and OUT/public.pem."""
+    alg = key_algorithm(algorithm)
+    if bits < MIN_RSA_BITS:
+        fail(f"error: --bits {bits} is too small; RSA keys need at least {MIN_RSA_BITS} bits.", EXIT_USAGE)
+    if bits > MAX_RSA_BITS:
+        fail(f"error: --bits {bits} is too large; at most {MAX_RSA_BITS}.", EXIT_USAGE)
+    if out.exists() and not out.is_dir():
+        fail(f"error: {out} exists and is not a directory.", EXIT_USAGE)
+    private_path, public_path = out / PRIVATE_FILE, out / PUBLIC_FILE
+    if not force:
+        existing = [str(p) for p in (private_path, public_path) if p.exists() or p.is_symlink()]
+        if existing:
+            verb = "exists" if len(existing) == 1 else "exist"
+            fail(f"error: {' and '.join(existing)} already {verb}; use --force to replace.", EXIT_FAILED)
+
+    private = generate_private_key(alg, bits)
+    public = private.public_key()
+    kid = SigningKey.from_keys(alg, private, public).kid
+    try:
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_file(private_path, private_key_to_pem(private), mode=0o600, overwrite=force)
+        write_file(public_path, public_key_to_pem(public), mode=0o644, overwrite=force)
+    except FileExistsError as error:  # created by someone else since the check above
+        fail(f"error: {error.filename} already exists; use --force to replace.", EXIT_FAILED)
+    except OSError as error:
+        fail(f"error: cannot write the keys: {error.strerror} ({error.filename})", EXIT_FAILED)
+
+    size = f" ({bits} bits)" if alg in RSA_ALGORITHMS else ""
+    typer.echo(f"algorithm: {alg}{size}")
+    typer.echo(f"private key: {private_path} (mode 0600, keep it secret)")
+    typer.echo(f"public key: {public_path}")
+    typer.echo(f"kid: {kid}")
+    quoted = shlex.quote(str(private_path))
+    typer.echo(f'use: FASTAUTH_JWT__ALGORITHM={alg} FASTAUTH_JWT__PRIVATE_KEY="$(cat {quoted})"')
+
+
+@app.command()
+def decode(
+    token: Annotated[str, typer.Argument(help="The token, or - to read it from stdin.")],
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Check signature and claims with the configuration.")
+    ] = False,
+    kind: Annotated[
+        TokenKind, typer.Option("--type", help="Token type expected by --verify.")
+    ] = TokenKind.access,
+) -> None:
+    """Show a token's header and claims: UNVERIFIED, or with --verify checked against the config
+    (FASTAUTH_* environment variables and .env)."""
+    text = read_token(token)
+    if not verify:
+        try:
+            header, claims = decode_unverified(text)
+        except TokenError as error:
+            fail(f"error: not a readable token: {error.reason}", EXIT_FAILED)
+        typer.echo("UNVERIFIED: the signature and claims were NOT checked (use --verify).")
+        echo_json({"header": header, "claims": claims})
+        return
+
+    config = load_config()
+    try:
+        engine = TokenEngine.from_config(config)
+    except ConfigError as error:
+        fail(f"configuration error: {error}", EXIT_USAGE)
+    try:
+        verified = engine.verify(text, kind.value)
+    except TokenError as error:
+        fail(f"REFUSED: {error.reason}", EXIT_FAILED)
+    header, _ = decode_unverified(text)  # the signature already holds; this only re-reads the header
+    typer.echo(f"VERIFIED: {kind.value} token, signature and claims checked (kid {verified.kid}).")
+    echo_json({"header": header, "claims": verified.claims})
+
+
+def main() -> None:
+    app()

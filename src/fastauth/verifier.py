@@ -1,0 +1,231 @@
+"""Verify fastauth tokens in another service, trusting nothing but the auth server's JWKS.
+
+    verifier = JWKSVerifier("https://auth.example.com/.well-known/jwks.json",
+                            issuer="https://auth.example.com", audience="my-api")
+
+    @app.get("/orders")
+    async def orders(claims: dict = Depends(verifier.get_current_claims)): ...
+
+No database, no keys to configure. The JWKS is fetched with httpx and cached for its
+`Cache-Control: max-age`; a token with an unknown `kid` triggers at most one re-fetch per
+`min_refetch_interval` seconds (forged kids cannot turn the verifier into a JWKS hammer); if the
+auth server is down the last good JWKS keeps serving. Only the configured URL is ever fetched: a
+`jku`, `x5u` or `jwk` inside a token is refused like any other unknown header. Validation is the
+server's own: the same strict parser, key binding and claim rules.
+
+Optional revocation polling (`revocation_url`) asks the auth server every few seconds which
+sessions were revoked, so a logout reaches this service within that interval instead of when the
+access token expires; the trade-off is one small request per interval and a dependency on the
+auth server being reachable for freshness (not for availability).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+import httpx
+from joserfc.jwk import import_key
+
+from fastauth.errors import RevokedToken, TokenError, UnknownKey
+from fastauth.keys.pem import ASYMMETRIC_ALGORITHMS, public_key_to_pem
+from fastauth.tokens import codec
+from fastauth.tokens.claims import ACCESS, validate_claims, validate_typ
+from fastauth.tokens.engine import VerifiedToken
+from fastauth.tokens.keyring import KeyRing, SigningKey
+
+__all__ = ["JWKSVerifier"]
+
+log = logging.getLogger("fastauth.verifier")
+_MAX_AGE = re.compile(r"max-age=(\d+)")
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
+_MAX_JWKS_BYTES = 256 * 1024
+
+
+class JWKSVerifier:
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: Iterable[str] = (
+            "RS256",
+            "RS384",
+            "RS512",
+            "PS256",
+            "PS384",
+            "PS512",
+            "ES256",
+            "ES384",
+            "ES512",
+            "EdDSA",
+        ),
+        leeway: int = 5,
+        min_refetch_interval: float = 10.0,
+        default_max_age: int = 300,
+        timeout: float = 5.0,
+        revocation_url: str | None = None,
+        revocation_poll_interval: float = 5.0,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        allowed = frozenset(algorithms)
+        if not allowed or not allowed <= ASYMMETRIC_ALGORITHMS:
+            raise ValueError(
+                "JWKSVerifier verifies asymmetric algorithms only (RS*, PS*, ES*, EdDSA); HMAC secrets are "
+                "never published in a JWKS."
+            )
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = allowed
+        self.leeway = leeway
+        self.min_refetch_interval = min_refetch_interval
+        self.default_max_age = default_max_age
+        self.revocation_url = revocation_url
+        self.revocation_poll_interval = revocation_poll_interval
+        self.clock = clock
+        self._client = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._owns_client = http_client is None
+        self._ring: KeyRing | None = None
+        self._expires = 0.0
+        self._last_fetch = float("-inf")
+        self._lock = asyncio.Lock()
+        self._revoked: dict[str, int] = {}
+        self._revocations_checked = float("-inf")
+        self.fetch_count = 0
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    # JWKS
+
+    def _parse(self, document: Any) -> KeyRing:
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise ValueError("not a JWK Set")
+        keys: list[SigningKey] = []
+        for jwk in document["keys"]:
+            try:
+                if not isinstance(jwk, dict) or _PRIVATE_MEMBERS & jwk.keys():
+                    raise ValueError("private or malformed member")
+                kid, alg = jwk.get("kid"), jwk.get("alg")
+                if not isinstance(kid, str) or alg not in self.algorithms or jwk.get("use", "sig") != "sig":
+                    raise ValueError(
+                        "key without kid, with an algorithm we do not accept, or not for signing"
+                    )
+                public = import_key({k: v for k, v in jwk.items() if k in {"kty", "n", "e", "crv", "x", "y"}})
+                keys.append(
+                    SigningKey.from_pem(
+                        str(alg), None, public_key_to_pem(cast(Any, public.public_key)), kid=kid
+                    )
+                )
+            except Exception as error:  # one bad key must not take the others down
+                log.warning("ignoring a key of the JWKS: %s", type(error).__name__)
+        if not keys:
+            raise ValueError("no usable key in the JWKS")
+        return KeyRing(keys)
+
+    async def _fetch(self) -> None:
+        self._last_fetch = self.clock()
+        self.fetch_count += 1
+        try:
+            response = await self._client.get(self.jwks_url, headers={"Accept": "application/json"})
+            response.raise_for_status()
+            if len(response.content) > _MAX_JWKS_BYTES:
+                raise ValueError("JWKS too large")
+            ring = self._parse(response.json())
+        except Exception as error:
+            # Keep serving the last good keys; try again after min_refetch_interval.
+            log.warning("JWKS fetch from %s failed: %s", self.jwks_url, type(error).__name__)
+            self._expires = self.clock() + self.min_refetch_interval
+            return
+        match = _MAX_AGE.search(response.headers.get("cache-control", ""))
+        max_age = int(match.group(1)) if match else self.default_max_age
+        self._ring = ring
+        self._expires = self.clock() + min(max_age, 86400)
+
+    async def _keyring(self) -> KeyRing:
+        if self.clock() >= self._expires:
+            async with self._lock:
+                if self.clock() >= self._expires:  # a failed fetch also pushes _expires forward
+                    await self._fetch()
+        if self._ring is None:
+            raise UnknownKey("no JWKS available")
+        return self._ring
+
+    async def _refetch_for_unknown_kid(self) -> bool:
+        async with self._lock:
+            if self.clock() - self._last_fetch < self.min_refetch_interval:
+                return False
+            await self._fetch()
+            return True
+
+    # revocation
+
+    async def _poll_revocations(self) -> None:
+        if (
+            self.revocation_url is None
+            or self.clock() - self._revocations_checked < self.revocation_poll_interval
+        ):
+            return
+        self._revocations_checked = self.clock()
+        try:
+            response = await self._client.get(self.revocation_url)
+            response.raise_for_status()
+            data = response.json()
+            now = int(self.clock())
+            self._revoked = {
+                str(item["sid"]): int(item["until"])
+                for item in data.get("sessions", [])
+                if int(item["until"]) > now
+            }
+        except Exception as error:
+            log.warning("revocation poll failed: %s", type(error).__name__)
+
+    # verification
+
+    async def verify(self, token: object, expected_type: str = ACCESS) -> VerifiedToken:
+        """Verified claims, or a `TokenError` subclass."""
+        ring = await self._keyring()
+        try:
+            header, claims = codec.verify(token, ring)
+        except UnknownKey:
+            if not await self._refetch_for_unknown_kid() or self._ring is None:
+                raise
+            header, claims = codec.verify(token, self._ring)
+        validate_typ(header, expected_type)
+        validate_claims(
+            claims,
+            expected_type=expected_type,
+            issuer=self.issuer,
+            audience=self.audience,
+            leeway=self.leeway,
+            now=int(self.clock()),
+        )
+        if self.revocation_url is not None:
+            await self._poll_revocations()
+            if claims["sid"] in self._revoked:
+                raise RevokedToken("session revoked")
+        return VerifiedToken(claims, header["kid"])
+
+    async def get_current_claims(self, request: Any) -> dict[str, Any]:
+        """FastAPI dependency: the verified claims of the request's bearer token, or 401."""
+        from fastapi import HTTPException
+
+        from fastauth.web.transports import bearer_token
+
+        raw = bearer_token(request)
+        if raw is None:
+            raise HTTPException(401, "Not authenticated", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            return (await self.verify(raw.value)).claims
+        except TokenError:
+            raise HTTPException(
+                401, "Invalid or expired token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            ) from None
