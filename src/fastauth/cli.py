@@ -43,7 +43,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="fastauth: JWT authentication for FastAPI. Secrets, keys and token inspection.",
+    help="fastauth: JWT authentication for FastAPI. Auth server, users, secrets, keys, token inspection.",
     # A traceback with locals would print the secret, a private key or a token; older typer showed them.
     pretty_exceptions_show_locals=False,
 )
@@ -242,6 +242,93 @@ def decode(
     header, _ = decode_unverified(text)  # the signature already holds; this only re-reads the header
     typer.echo(f"VERIFIED: {kind.value} token, signature and claims checked (kid {verified.kid}).")
     echo_json({"header": header, "claims": verified.claims})
+
+
+def _server_config() -> tuple[FastAuthConfig, bool]:
+    """The configuration `serve` and `create-user` use: the environment, or development mode."""
+    from fastauth.server import load_config as server_config
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FastAuthSecurityWarning)
+        try:
+            result = server_config()
+        except (ConfigError, SettingsError) as error:
+            fail(f"configuration error: {error}", EXIT_USAGE)
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
+    return result
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (share state through the database).")
+    ] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the auth server (uvicorn): the /auth routes, OpenAPI docs at /docs.
+
+    Configured by FASTAUTH_* variables or .env; with no secret configured it runs in development mode.
+    """
+    import uvicorn
+
+    from fastauth.server import BANNER_SHOWN, banner
+
+    config, dev_mode = _server_config()
+    if dev_mode:
+        banner(config)
+        os.environ[BANNER_SHOWN] = "1"  # inherited by the workers, which then stay quiet
+    uvicorn.run(
+        "fastauth.server:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Argument(help="The new user's email.")],
+    superuser: Annotated[bool, typer.Option("--superuser", help="Make the user a superuser.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin instead of prompting.")
+    ] = False,
+) -> None:
+    """Add a user to the configured database (FASTAUTH_DATABASE_URL)."""
+    import asyncio
+
+    from fastauth.errors import EmailTaken, PasswordPolicyError
+    from fastauth.web.auth import FastAuth
+
+    config, _ = _server_config()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def run() -> str:
+        auth = FastAuth(config)
+        try:
+            await auth.startup()
+            user = await auth.accounts.register(email, password, is_superuser=superuser, is_verified=True)
+            return user.id
+        finally:
+            await auth.shutdown()
+
+    try:
+        user_id = asyncio.run(run())
+    except EmailTaken:
+        fail(f"error: {email} is already registered", EXIT_FAILED)
+    except PasswordPolicyError as error:
+        fail(f"error: {error}", EXIT_FAILED)
+    except ValueError as error:
+        fail(f"error: not a valid email: {error}", EXIT_FAILED)
+    kind = "superuser" if superuser else "user"
+    typer.echo(f"created {kind} {email} (id {user_id})")
 
 
 def main() -> None:

@@ -20,9 +20,11 @@ from sqlalchemy.engine import make_url
 from fastauth.config import FastAuthConfig
 from fastauth.web.auth import FastAuth
 
-__all__ = ["DEV_SECRET_FILE", "create_app", "create_app_from_env", "load_config"]
+__all__ = ["BANNER_SHOWN", "DEV_SECRET_FILE", "create_app", "create_app_from_env", "load_config"]
 
 DEV_SECRET_FILE = ".fastauth-dev-secret"
+#: Set by `fastauth serve` after printing the banner, so worker processes do not repeat it.
+BANNER_SHOWN = "FASTAUTH_SERVE_BANNER_SHOWN"
 _SECRET_NAMES = ("FASTAUTH_SECRET", "SECRET_KEY")
 
 
@@ -78,7 +80,7 @@ def create_app(config: FastAuthConfig | None = None, *, dev_mode: bool = False) 
 def create_app_from_env() -> FastAPI:
     """uvicorn factory (`fastauth.server:create_app_from_env`), one call per worker process."""
     config, dev_mode = load_config()
-    if dev_mode:
+    if dev_mode and not os.environ.get(BANNER_SHOWN):
         banner(config)
     return create_app(config, dev_mode=dev_mode)
 

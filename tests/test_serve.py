@@ -1,0 +1,189 @@
+"""`fastauth serve` and `fastauth create-user` as real processes, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith("FASTAUTH_") and k.upper() not in {"SECRET_KEY", "ALGORITHM"}
+    }
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def server(cwd: Path, *args: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    assert FASTAUTH, "the fastauth console script is not installed"
+    port = _free_port()
+    proc = subprocess.Popen(
+        [FASTAUTH, "serve", "--port", str(port), "--log-level", "warning", *args],
+        cwd=cwd,
+        env=_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"server did not start:\n{proc.communicate()[0]}")
+        time.sleep(0.1)
+    try:
+        yield base, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _output(proc: subprocess.Popen[str]) -> str:
+    proc.terminate()
+    return proc.communicate(timeout=10)[0]
+
+
+def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) -> None:
+    with server(tmp_path) as (base, proc):
+        r = httpx.post(f"{base}/auth/register", json={"email": "dev@example.com", "password": "password123"})
+        assert r.status_code == 201
+        tokens = r.json()
+        me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert me.status_code == 200 and me.json()["email"] == "dev@example.com"
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert httpx.get(f"{base}/openapi.json").json()["paths"]["/auth/login"]
+        out = _output(proc)
+    assert "DEVELOPMENT MODE" in out
+    secret_file = tmp_path / ".fastauth-dev-secret"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert secret_file.read_text().strip() not in out  # the secret is never printed
+    assert (tmp_path / "fastauth.db").exists()
+
+    # A restart keeps the secret, so the tokens issued before stay valid.
+    with server(tmp_path) as (base, _):
+        me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert me.status_code == 200
+        r = httpx.post(f"{base}/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert r.status_code == 200
+
+
+def test_serve_with_configuration_is_not_in_development_mode(tmp_path: Path) -> None:
+    secret = "configured-secret-" + "q" * 50
+    db = tmp_path / "custom.db"
+    with server(tmp_path, FASTAUTH_SECRET=secret, FASTAUTH_DATABASE_URL=f"sqlite+aiosqlite:///{db}") as (
+        base,
+        proc,
+    ):
+        r = httpx.post(f"{base}/auth/register", json={"email": "prod@example.com", "password": "password123"})
+        assert r.status_code == 201
+        out = _output(proc)
+    assert "DEVELOPMENT MODE" not in out
+    assert secret not in out
+    assert db.exists()
+    assert not (tmp_path / ".fastauth-dev-secret").exists()
+
+
+def test_serve_refuses_a_bad_configuration_with_a_clear_message(tmp_path: Path) -> None:
+    assert FASTAUTH
+    result = subprocess.run(
+        [FASTAUTH, "serve", "--port", str(_free_port())],
+        cwd=tmp_path,
+        env=_env(FASTAUTH_SECRET="too-short"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "secret is too short for HS256" in result.stderr
+    assert "too-short" not in result.stderr + result.stdout
+
+
+def test_create_user_then_login_through_the_server(tmp_path: Path) -> None:
+    assert FASTAUTH
+    secret = "configured-secret-" + "z" * 50
+    env = _env(FASTAUTH_SECRET=secret)
+    created = subprocess.run(
+        [FASTAUTH, "create-user", "Admin@Example.com", "--superuser", "--password-stdin"],
+        cwd=tmp_path,
+        env=env,
+        input="a strong password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "created superuser Admin@Example.com" in created.stdout
+    again = subprocess.run(
+        [FASTAUTH, "create-user", "admin@example.com", "--password-stdin"],
+        cwd=tmp_path,
+        env=env,
+        input="another password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 1 and "already registered" in again.stderr
+    short = subprocess.run(
+        [FASTAUTH, "create-user", "b@example.com", "--password-stdin"],
+        cwd=tmp_path,
+        env=env,
+        input="short\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+
+    with server(tmp_path, FASTAUTH_SECRET=secret) as (base, _):
+        r = httpx.post(
+            f"{base}/auth/login", data={"username": "admin@example.com", "password": "a strong password"}
+        )
+        assert r.status_code == 200
+        me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+        assert me.json()["is_superuser"] is True and me.json()["is_verified"] is True
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_serve_with_several_workers_shares_one_database(tmp_path: Path, workers: int) -> None:
+    secret = "configured-secret-" + "w" * 50
+    with server(tmp_path, "--workers", str(workers), FASTAUTH_SECRET=secret) as (base, _):
+        r = httpx.post(f"{base}/auth/register", json={"email": "w@example.com", "password": "password123"})
+        assert r.status_code == 201
+        token = r.json()["access_token"]
+        # New connections land on either worker; every one accepts the token.
+        for _ in range(6):
+            with httpx.Client() as client:
+                assert (
+                    client.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+                    == 200
+                )
