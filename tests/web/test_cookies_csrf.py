@@ -30,8 +30,8 @@ CSRF_FAILED = {"detail": "CSRF token missing or invalid"}
 def cookie_names(secure: bool) -> tuple[str, str, str]:
     """(access, refresh, csrf) cookie names: `__Host-`/`__Secure-` prefixes when Secure."""
     if secure:
-        return "__Host-fastauth_access", "__Secure-fastauth_refresh", "__Host-fastauth_csrf"
-    return "fastauth_access", "fastauth_refresh", "fastauth_csrf"
+        return "__Host-fastauth_access", "__Secure-fastauth_refresh", "__Host-csrf_token"
+    return "fastauth_access", "fastauth_refresh", "csrf_token"
 
 
 class Browser:
@@ -344,11 +344,11 @@ async def test_browser_flow_with_the_client_cookie_jar(make_app: Any) -> None:
     assert set_cookies(r)["fastauth_refresh"].attr("path") == "/api/v1/auth"
     assert (await c.get("/private")).status_code == 200
     assert (await c.post("/private")).status_code == 403
-    csrf = c.cookies["fastauth_csrf"]
+    csrf = c.cookies["csrf_token"]
     assert (await c.post("/private", headers={"X-CSRF-Token": csrf})).status_code == 200
     r = await c.post("/api/v1/auth/refresh", headers={"X-CSRF-Token": csrf})
     assert r.status_code == 200
-    csrf = c.cookies["fastauth_csrf"]
+    csrf = c.cookies["csrf_token"]
     sessions = await c.get("/api/v1/auth/sessions")
     assert sessions.status_code == 200 and [s["current"] for s in sessions.json()] == [True]
     r = await c.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})

@@ -1,5 +1,5 @@
 """Storage behind small protocols: `base` says what fastauth needs, the modules beside it provide it."""
 
-from fastauth.adapters.base import SessionRecord, SessionStore, User, UserStore
+from fastauth.adapters.base import KeyRecord, KeyStore, SessionRecord, SessionStore, User, UserStore
 
-__all__ = ["SessionRecord", "SessionStore", "User", "UserStore"]
+__all__ = ["KeyRecord", "KeyStore", "SessionRecord", "SessionStore", "User", "UserStore"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["SessionRecord", "SessionStore", "User", "UserStore"]
+__all__ = ["KeyRecord", "KeyStore", "SessionRecord", "SessionStore", "User", "UserStore"]
 
 
 @dataclass(slots=True)
@@ -82,3 +82,27 @@ class SessionStore(Protocol):
 
     async def prune_sessions(self, before: int) -> int:
         """Delete sessions that ended (expired or revoked) before `before`; returns how many."""
+
+
+@dataclass(slots=True)
+class KeyRecord:
+    """A stored signing key; its state follows from the times (see `fastauth.keys.manager`)."""
+
+    kid: str
+    algorithm: str
+    generation: int
+    public_pem: str
+    private_sealed: str
+    created_at: int
+    activate_at: int
+    retired_at: int | None = None
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    async def list_keys(self) -> list[KeyRecord]: ...
+
+    async def insert_key(self, record: KeyRecord) -> bool:
+        """Insert; False (not an error) when another process took the generation or kid first."""
+
+    async def retire_key(self, kid: str, now: int) -> bool: ...

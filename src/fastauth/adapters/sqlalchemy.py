@@ -31,10 +31,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from fastauth.adapters.base import SessionRecord, User
+from fastauth.adapters.base import KeyRecord, SessionRecord, User
 from fastauth.errors import EmailTaken, StoreUnavailable
 
-__all__ = ["Base", "SQLAlchemyAdapter", "SessionRow", "UserRow", "async_url"]
+__all__ = ["Base", "KeyRow", "SQLAlchemyAdapter", "SessionRow", "UserRow", "async_url"]
 
 
 class Base(DeclarativeBase):
@@ -73,6 +73,23 @@ class SessionRow(Base):
         Index("ix_fastauth_sessions_expires", "expires_at"),
         Index("ix_fastauth_sessions_revoked", "revoked_at"),
     )
+
+
+class KeyRow(Base):
+    """Signing keys shared by every process (asymmetric algorithms without configured PEM keys)."""
+
+    __tablename__ = "fastauth_keys"
+
+    kid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    #: Unique: when two processes rotate at once, one insert wins and the other reads its key.
+    generation: Mapped[int] = mapped_column(BigInteger, unique=True)
+    public_pem: Mapped[str] = mapped_column(Text)
+    #: The private key, AES-GCM sealed under a key derived from `secret` (never stored in clear).
+    private_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    activate_at: Mapped[int] = mapped_column(BigInteger)
+    retired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 def async_url(url: str) -> str:
@@ -116,10 +133,11 @@ def _session(row: Any) -> SessionRecord:
 
 _USERS: Table = UserRow.__table__  # type: ignore[assignment]
 _SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
+_KEYS: Table = KeyRow.__table__  # type: ignore[assignment]
 
 
 class SQLAlchemyAdapter:
-    """Users and sessions in one SQL database. Implements `UserStore` and `SessionStore`."""
+    """Users, sessions and signing keys in one SQL database: `UserStore`, `SessionStore`, `KeyStore`."""
 
     def __init__(
         self, engine_url: str | None = None, *, engine: AsyncEngine | None = None, **engine_kwargs: Any
@@ -291,6 +309,51 @@ class SQLAlchemyAdapter:
                 delete(_SESSIONS).where((_SESSIONS.c.expires_at < before) | (_SESSIONS.c.revoked_at < before))
             )
         return int(result.rowcount or 0)
+
+    # signing keys
+
+    async def list_keys(self) -> list[KeyRecord]:
+        async with self._tx() as conn:
+            rows = await conn.execute(select(_KEYS).order_by(_KEYS.c.generation))
+            return [
+                KeyRecord(
+                    kid=row.kid,
+                    algorithm=row.algorithm,
+                    generation=int(row.generation),
+                    public_pem=row.public_pem,
+                    private_sealed=row.private_sealed,
+                    created_at=int(row.created_at),
+                    activate_at=int(row.activate_at),
+                    retired_at=int(row.retired_at) if row.retired_at is not None else None,
+                )
+                for row in rows
+            ]
+
+    async def insert_key(self, record: KeyRecord) -> bool:
+        try:
+            async with self._tx() as conn:
+                await conn.execute(
+                    _KEYS.insert().values(
+                        kid=record.kid,
+                        algorithm=record.algorithm,
+                        generation=record.generation,
+                        public_pem=record.public_pem,
+                        private_sealed=record.private_sealed,
+                        created_at=record.created_at,
+                        activate_at=record.activate_at,
+                        retired_at=record.retired_at,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def retire_key(self, kid: str, now: int) -> bool:
+        async with self._tx() as conn:
+            result = await conn.execute(
+                update(_KEYS).where(_KEYS.c.kid == kid, _KEYS.c.retired_at.is_(None)).values(retired_at=now)
+            )
+        return bool(result.rowcount == 1)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

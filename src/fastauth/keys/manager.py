@@ -19,8 +19,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal
 
+from fastauth.adapters.base import KeyRecord, KeyStore
 from fastauth.errors import ConfigError
 from fastauth.keys.pem import generate_private_key, private_key_to_pem, public_key_to_pem
 from fastauth.keys.sealing import seal, unseal
@@ -31,34 +32,12 @@ __all__ = ["KeyManager", "KeyRecord", "KeyState", "KeyStore"]
 State = Literal["next", "active", "retiring", "retired"]
 
 
-@dataclass(slots=True)
-class KeyRecord:
-    kid: str
-    algorithm: str
-    generation: int
-    public_pem: str
-    private_sealed: str
-    created_at: int
-    activate_at: int
-    retired_at: int | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class KeyState:
     record: KeyRecord
     state: State
     #: When a retiring key stops verifying (None for other states).
     verifies_until: int | None = None
-
-
-@runtime_checkable
-class KeyStore(Protocol):
-    async def list_keys(self) -> list[KeyRecord]: ...
-
-    async def insert_key(self, record: KeyRecord) -> bool:
-        """Insert; False (not an error) when another process took the generation or kid first."""
-
-    async def retire_key(self, kid: str, now: int) -> bool: ...
 
 
 class KeyManager:

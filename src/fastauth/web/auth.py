@@ -147,6 +147,7 @@ class FastAuth:
     def mount(self, app: FastAPI) -> None:
         """Add the routes and run `startup`/`shutdown` inside the app's own lifespan."""
         app.include_router(self.router)
+        app.state.fastauth = self  # how `fastauth.dependencies` finds this instance
         inner = app.router.lifespan_context
 
         @asynccontextmanager

@@ -83,7 +83,7 @@ class CookieTransport:
         self.refresh_path = refresh_path
         host = "__Host-" if secure and domain is None else ""
         self.access_name = f"{host}fastauth_access"
-        self.csrf_name = f"{host}fastauth_csrf"
+        self.csrf_name = f"{host}csrf_token"
         self.refresh_name = f"{'__Secure-' if secure else ''}fastauth_refresh"
 
     def access(self, request: Request) -> RawToken | None:
