@@ -9,14 +9,18 @@ session id, never on token text, and reaches the session's access tokens through
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastauth.accounts import Accounts
 from fastauth.adapters.base import SessionRecord, SessionStore, User
-from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed
+from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed, UnknownKey
 from fastauth.hooks import EventHooks
 from fastauth.revocation import RevocationList
-from fastauth.tokens.claims import custom_claims
+from fastauth.tokens.claims import ACCESS, REFRESH, custom_claims
 from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
+
+if TYPE_CHECKING:
+    from fastauth.keys.manager import KeyManager
 
 __all__ = ["Sessions", "TokenPair"]
 
@@ -48,6 +52,9 @@ class Sessions:
         self.revocation = revocation
         self.hooks = hooks
         self.session_max_age = session_max_age
+        #: Set when keys come from a shared key store: signing checks rotation first, and a token
+        #: with an unknown kid triggers one (rate-limited) reload before it is refused.
+        self.keys: KeyManager | None = None
 
     def now(self) -> int:
         return int(self.engine.clock())
@@ -57,7 +64,18 @@ class Sessions:
         """How long after revocation a token of the session could still verify."""
         return (self.engine.access_ttl or self.session_max_age) + self.engine.leeway + 1
 
+    async def _verify(self, token: object, kind: str) -> VerifiedToken:
+        try:
+            return self.engine.verify(token, kind)
+        except UnknownKey:
+            # Maybe another process just published a key we have not loaded yet.
+            if self.keys is None or not await self.keys.reload_for_unknown_kid():
+                raise
+            return self.engine.verify(token, kind)
+
     async def _pair(self, user: User, session: SessionRecord, refresh_jti: str, now: int) -> TokenPair:
+        if self.keys is not None:
+            await self.keys.maybe_refresh()  # lazy rotation check, cheap unless something is due
         base = self.engine.access_claims(user.id, session.id, not_after=session.expires_at, now=now)
         modified = await self.hooks.modify_jwt(dict(base), user)
         access = self.engine.sign_access({**custom_claims(base, modified), **base})
@@ -90,7 +108,7 @@ class Sessions:
 
     async def refresh(self, refresh_token: object) -> tuple[User, TokenPair]:
         """Rotate: exactly one caller per refresh token wins; a reused token revokes its session."""
-        token = self.engine.verify_refresh(refresh_token)
+        token = await self._verify(refresh_token, REFRESH)
         now = self.now()
         session = await self.store.get_session(token.sid)
         if session is None or session.user_id != token.sub or session.revoked_at is not None:
@@ -122,7 +140,7 @@ class Sessions:
 
     async def check_access(self, access_token: object) -> VerifiedToken:
         """Verify an access token and refuse it if its session was revoked (a memory lookup)."""
-        token = self.engine.verify_access(access_token)
+        token = await self._verify(access_token, ACCESS)
         if await self.revocation.is_revoked(token.sid, self.now()):
             raise RevokedToken("session revoked")
         return token

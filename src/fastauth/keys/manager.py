@@ -72,7 +72,7 @@ class KeyManager:
         self.ring: KeyRing | None = None
         self.records: list[KeyRecord] = []
         self._parsed: dict[str, SigningKey] = {}
-        self._next_check = 0.0
+        self.next_check = 0.0
         self._last_unknown_reload = 0.0
         self._lock = asyncio.Lock()
 
@@ -153,14 +153,14 @@ class KeyManager:
                     continue
                 break
             ring, next_check = self._build(int(self.clock()))
-            self.ring, self._next_check = ring, next_check
+            self.ring, self.next_check = ring, next_check
             if ring is not None and self.on_ring is not None:
                 self.on_ring(ring)
             return ring
 
     async def maybe_refresh(self) -> None:
         """Cheap unless a key changes state or the reload interval has passed."""
-        if self.clock() >= self._next_check:
+        if self.clock() >= self.next_check:
             await self.refresh()
 
     async def reload_for_unknown_kid(self, min_interval: float = 1.0) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastauth.errors import ConfigError, HookError, TokenError
+from fastauth.errors import ConfigError, HookError, TokenError, UnknownKey
 from fastauth.tokens import codec
 from fastauth.tokens.claims import (
     ACCESS,
@@ -83,7 +83,7 @@ class TokenEngine:
 
     def __init__(
         self,
-        keyring: KeyRing,
+        keyring: KeyRing | None,
         *,
         issuer: str = "fastauth",
         audience: str = "fastauth",
@@ -92,7 +92,9 @@ class TokenEngine:
         leeway: int = 5,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.keyring = keyring  # swapped whole on rotation
+        #: Swapped whole on rotation. None until a key store has loaded keys: issuing then raises
+        #: ConfigError and verifying refuses every token.
+        self.keyring = keyring
         self.issuer = issuer
         self.audience = audience
         self.access_ttl = access_ttl
@@ -104,9 +106,14 @@ class TokenEngine:
     def from_config(
         cls, config: Any, keyring: KeyRing | None = None, clock: Callable[[], float] = time.time
     ) -> TokenEngine:
+        """An engine for `config`: keys from `keyring`, else from the secret or PEM pair it names.
+
+        For an asymmetric algorithm without PEM keys the engine starts with no keys; a key store
+        (`fastauth.keys.manager.KeyManager`) fills them in.
+        """
         jwt = config.jwt
         return cls(
-            keyring if keyring is not None else KeyRing.from_config(config),
+            keyring if keyring is not None else (KeyRing.from_config(config) if _static_keys(jwt) else None),
             issuer=jwt.issuer,
             audience=jwt.audience,
             access_ttl=jwt.access_token_ttl,
@@ -149,9 +156,12 @@ class TokenEngine:
         return claims
 
     def _sign(self, claims: dict[str, Any], typ: str) -> IssuedToken:
-        key = self.keyring.active
+        key = self.keyring.active if self.keyring is not None else None
         if key is None:
-            raise ConfigError("no signing key is active; give a private key or initialise the key store")
+            raise ConfigError(
+                "no signing key is loaded: give jwt.private_key (PEM), or let fastauth create and share keys "
+                "through the database with `await auth.initialize_jwks()` (FastAuth.startup does it)"
+            )
         try:
             token = codec.encode(claims, key, typ)
         except (TypeError, ValueError) as error:
@@ -208,7 +218,10 @@ class TokenEngine:
 
     def verify(self, token: object, expected_type: str, *, now: int | None = None) -> VerifiedToken:
         """Structure, key, signature, `typ` and claims; raises a `TokenError` subclass on any failure."""
-        header, claims = codec.verify(token, self.keyring)
+        ring = self.keyring
+        if ring is None:
+            raise UnknownKey("no verification keys are loaded")
+        header, claims = codec.verify(token, ring)
         validate_typ(header, expected_type)
         validate_claims(
             claims,
@@ -226,3 +239,8 @@ class TokenEngine:
 
     def verify_refresh(self, token: object, *, now: int | None = None) -> VerifiedToken:
         return self.verify(token, REFRESH, now=now)
+
+
+def _static_keys(jwt: Any) -> bool:
+    """Keys that come from the configuration itself (HMAC secret or PEM pair), not from a key store."""
+    return bool(jwt.is_hmac or jwt.has_pem_keys)

@@ -10,6 +10,8 @@ async def private(user: User = Depends(auth.get_current_user)) -> dict: ...
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -23,16 +25,19 @@ from fastauth.adapters.base import SessionStore, User, UserStore
 from fastauth.config import FastAuthConfig
 from fastauth.errors import StoreUnavailable, TokenError
 from fastauth.hooks import EventHooks
+from fastauth.keys.manager import KeyManager
 from fastauth.passwords import PasswordHasher
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.sessions import Sessions
 from fastauth.tokens.engine import TokenEngine, VerifiedToken
+from fastauth.tokens.keyring import KeyRing
 from fastauth.web.ratelimit import RateLimits
 from fastauth.web.transports import SAFE_METHODS, CookieTransport, CsrfTokens, RawToken, bearer_token
 
 __all__ = ["FastAuth", "forbidden", "unauthorized", "unavailable"]
 
 INVALID_TOKEN = "Invalid or expired token"
+log = logging.getLogger("fastauth")
 
 
 def unauthorized(token_given: bool) -> HTTPException:
@@ -77,6 +82,23 @@ class FastAuth:
         users: UserStore = adapter
         session_store: SessionStore = adapter
         self.engine = TokenEngine.from_config(cfg, clock=clock)
+        #: Shared, rotating keys in the database: for asymmetric algorithms without PEM keys.
+        self.keys: KeyManager | None = None
+        if self.engine.keyring is None:
+            jwt = cfg.jwt
+            longest = max(
+                jwt.access_token_ttl or jwt.session_max_age, jwt.refresh_token_ttl or jwt.session_max_age
+            )
+            self.keys = KeyManager(
+                adapter,
+                secret=cfg.secret.get_secret_value(),
+                algorithm=jwt.algorithm,
+                token_lifetime=min(longest, jwt.session_max_age) + jwt.leeway,
+                rotation_interval=jwt.key_rotation_interval,
+                publish_ahead=jwt.jwks_cache_max_age,
+                clock=clock,
+                on_ring=self._use_ring,
+            )
         self.accounts = Accounts(
             users,
             password_hasher if password_hasher is not None else PasswordHasher(),
@@ -106,13 +128,16 @@ class FastAuth:
         )
         self.csrf = CsrfTokens(cfg.secret.get_secret_value())
         self.access_from_cookie = cfg.token_delivery == "cookie"
+        self.sessions.keys = self.keys
         self._started = False
         self._start_lock = asyncio.Lock()
+        self._key_task: asyncio.Task[None] | None = None
         self._oauth2 = OAuth2PasswordBearer(tokenUrl=f"{cfg.route_prefix}/login", auto_error=False)
         self._make_dependencies()
-        from fastauth.web.routes import build_router
+        from fastauth.web.routes import build_router, build_wellknown_router
 
         self.router = build_router(self)
+        self.wellknown_router = build_wellknown_router(self)
 
     # lifecycle
 
@@ -123,11 +148,43 @@ class FastAuth:
                 return
             if self.config.auto_create_tables and hasattr(self.adapter, "create_tables"):
                 await self.adapter.create_tables()
+            await self.initialize_jwks()
             await self.sessions.warm()
             await self.sessions.prune()
             self._started = True
 
+    def _use_ring(self, ring: KeyRing) -> None:
+        self.engine.keyring = ring
+
+    async def initialize_jwks(self) -> None:
+        """Load (or, on an empty database, create) the shared signing keys and start their rotation.
+
+        Needed only for asymmetric algorithms without PEM keys; `startup()` calls it, and so does the
+        lifespan that `mount()` installs. Idempotent.
+        """
+        if self.keys is None:
+            return
+        await self.keys.initialize()
+        if self._key_task is None or self._key_task.done():
+            self._key_task = asyncio.create_task(self._key_loop(), name="fastauth-key-rotation")
+
+    async def _key_loop(self) -> None:
+        """Background rotation: wake when a key changes state or the reload interval passes."""
+        assert self.keys is not None
+        keys = self.keys
+        while True:
+            await asyncio.sleep(min(60.0, max(0.2, keys.next_check - keys.clock())))
+            try:
+                await keys.maybe_refresh()
+            except Exception as error:  # a database hiccup must not end rotation for good
+                log.warning("key refresh failed: %s", type(error).__name__)
+
     async def shutdown(self) -> None:
+        if self._key_task is not None:
+            self._key_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._key_task
+            self._key_task = None
         if self._owns_adapter and hasattr(self.adapter, "dispose"):
             await self.adapter.dispose()
         self._started = False
@@ -147,6 +204,8 @@ class FastAuth:
     def mount(self, app: FastAPI) -> None:
         """Add the routes and run `startup`/`shutdown` inside the app's own lifespan."""
         app.include_router(self.router)
+        if self.config.jwt.jwks_enabled:
+            app.include_router(self.wellknown_router)
         app.state.fastauth = self  # how `fastauth.dependencies` finds this instance
         inner = app.router.lifespan_context
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,7 +28,7 @@ from fastauth.web.ratelimit import RateLimited
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
 
-__all__ = ["build_router"]
+__all__ = ["build_router", "build_wellknown_router"]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_BODY = 16 * 1024
@@ -371,4 +373,48 @@ def build_router(auth: FastAuth) -> APIRouter:
         return Response(status_code=204)
 
     _ = unauthorized
+    return router
+
+
+def build_wellknown_router(auth: FastAuth) -> APIRouter:
+    """`/.well-known/jwks.json` and RFC 8414 metadata, at the application root."""
+    router = APIRouter(tags=["keys"])
+    cfg = auth.config
+    jwks_path = "/.well-known/jwks.json"
+
+    @router.get(jwks_path)
+    async def jwks(request: Request) -> Response:
+        """The public signing keys (next, active and retiring): public members only, never a secret."""
+        await auth.ensure_started()
+        if auth.keys is not None:
+            with contextlib.suppress(StoreUnavailable):  # serve the keys we have; verifiers keep working
+                await auth.keys.maybe_refresh()
+        ring = auth.engine.keyring
+        if cfg.jwt.is_hmac or ring is None:
+            raise HTTPException(
+                404, f"{cfg.jwt.algorithm} tokens are verified with the shared secret; no JWKS"
+            )
+        body = json.dumps(ring.jwks(), separators=(",", ":"), sort_keys=True).encode()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {"Cache-Control": f"public, max-age={cfg.jwt.jwks_cache_max_age}", "ETag": etag}
+        if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/jwk-set+json", headers=headers)
+
+    @router.get("/.well-known/oauth-authorization-server")
+    async def metadata(request: Request) -> dict[str, Any]:
+        """RFC 8414 authorization server metadata, so standard tools can find the JWKS."""
+        base = str(request.base_url).rstrip("/")
+        data: dict[str, Any] = {
+            "issuer": cfg.jwt.issuer,
+            "token_endpoint": f"{base}{cfg.route_prefix}/login",
+            "grant_types_supported": ["password", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "response_types_supported": ["token"],
+            "token_endpoint_auth_signing_alg_values_supported": [cfg.jwt.algorithm],
+        }
+        if not cfg.jwt.is_hmac:
+            data["jwks_uri"] = f"{base}{jwks_path}"
+        return data
+
     return router
