@@ -17,9 +17,10 @@ import shlex
 import sys
 import tempfile
 import warnings
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic_settings import SettingsError
@@ -40,6 +41,8 @@ from fastauth.tokens.codec import MAX_TOKEN_LENGTH, decode_unverified
 from fastauth.tokens.keyring import SigningKey
 
 __all__ = ["app", "main"]
+
+T = TypeVar("T")
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -233,6 +236,8 @@ def decode(
     config = load_config()
     try:
         engine = TokenEngine.from_config(config)
+        if engine.keyring is None:  # keys live in the database's key store
+            engine = _run_with_auth(config, lambda auth: _engine_of(auth))
     except ConfigError as error:
         fail(f"configuration error: {error}", EXIT_USAGE)
     try:
@@ -329,6 +334,104 @@ def create_user(
         fail(f"error: not a valid email: {error}", EXIT_FAILED)
     kind = "superuser" if superuser else "user"
     typer.echo(f"created {kind} {email} (id {user_id})")
+
+
+def _run_with_auth(config: FastAuthConfig, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `action(auth)` against a started FastAuth for `config` (database, key store), then close it."""
+    import asyncio
+
+    from fastauth.errors import StoreUnavailable
+    from fastauth.web.auth import FastAuth
+
+    async def run() -> T:
+        auth = FastAuth(config)
+        try:
+            await auth.startup()
+            return await action(auth)
+        finally:
+            await auth.shutdown()
+
+    try:
+        return asyncio.run(run())
+    except StoreUnavailable as error:
+        fail(f"error: the database is unavailable ({error})", EXIT_FAILED)
+
+
+async def _engine_of(auth: Any) -> TokenEngine:
+    return auth.engine  # type: ignore[no-any-return]
+
+
+keys_app = typer.Typer(
+    no_args_is_help=True, help="Signing keys stored in the database (asymmetric algorithms)."
+)
+app.add_typer(keys_app, name="keys")
+
+
+def _stamp(epoch: int | None) -> str:
+    from datetime import UTC, datetime
+
+    return "-" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _key_store_or_exit(auth: Any) -> Any:
+    if auth.keys is None:
+        fail(
+            f"error: {auth.config.jwt.algorithm} keys come from the configuration (secret or PEM pair), "
+            "not from the database; nothing to list, rotate or retire here.",
+            EXIT_USAGE,
+        )
+    return auth.keys
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every stored key with its state: next, active, retiring, retired."""
+    config, _ = _server_config()
+
+    async def action(auth: Any) -> list[Any]:
+        return list(_key_store_or_exit(auth).states())
+
+    states = _run_with_auth(config, action)
+    typer.echo(f"{'kid':<45} {'alg':<6} {'state':<9} {'activates (UTC)':<20} {'verifies until / retired'}")
+    for state in states:
+        record = state.record
+        end = _stamp(record.retired_at) if state.state == "retired" else _stamp(state.verifies_until)
+        typer.echo(
+            f"{record.kid:<45} {record.algorithm:<6} {state.state:<9} {_stamp(record.activate_at):<20} {end}"
+        )
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="Sign with the new key at once instead of after the publish lead time."),
+    ] = False,
+) -> None:
+    """Publish a new signing key; it signs after the JWKS cache lifetime (or at once with --now)."""
+    config, _ = _server_config()
+
+    async def action(auth: Any) -> Any:
+        return await _key_store_or_exit(auth).rotate(immediately=now)
+
+    try:
+        record = _run_with_auth(config, action)
+    except ConfigError as error:
+        fail(f"error: {error}", EXIT_FAILED)
+    typer.echo(f"new key {record.kid} ({record.algorithm}), signs from {_stamp(record.activate_at)} UTC")
+
+
+@keys_app.command("retire")
+def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to retire.")]) -> None:
+    """Emergency: refuse every token signed by KID from now on (a new key takes over if it was active)."""
+    config, _ = _server_config()
+
+    async def action(auth: Any) -> bool:
+        return bool(await _key_store_or_exit(auth).retire(kid))
+
+    if not _run_with_auth(config, action):
+        fail(f"error: no live key {kid!r} in the store", EXIT_FAILED)
+    typer.echo(f"retired {kid}: its tokens are refused (other processes notice within their reload interval)")
 
 
 def main() -> None:
