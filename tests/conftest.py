@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,67 @@ def postgres_server() -> Iterator[str]:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:{cluster.port}"
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A throw-away `redis-server` on 127.0.0.1 (or FASTAUTH_TEST_REDIS_URL); yields its URL."""
+    url = os.environ.get("FASTAUTH_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _missing("redis-server not installed (apt-get install redis-server)")
+        return
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="fastauth-redis-")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+async def redis_url(redis_server: str) -> AsyncIterator[str]:
+    """The Redis URL, flushed after the test."""
+    yield redis_server
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_server)
+    try:
+        await client.flushall()
+    finally:
+        await client.aclose()
 
 
 _db_counter = 0

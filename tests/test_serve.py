@@ -173,17 +173,36 @@ def test_create_user_then_login_through_the_server(tmp_path: Path) -> None:
         assert me.json()["is_superuser"] is True and me.json()["is_verified"] is True
 
 
-@pytest.mark.parametrize("workers", [2])
-def test_serve_with_several_workers_shares_one_database(tmp_path: Path, workers: int) -> None:
+def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
+    assert FASTAUTH
+    result = subprocess.run(
+        [FASTAUTH, "serve", "--workers", "2", "--port", str(_free_port())],
+        cwd=tmp_path,
+        env=_env(FASTAUTH_SECRET="configured-secret-" + "w" * 50),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "--workers 2 needs FASTAUTH_REDIS_URL" in result.stderr
+
+
+@pytest.mark.redis
+def test_serve_with_several_workers_shares_database_and_redis(tmp_path: Path, redis_server: str) -> None:
     secret = "configured-secret-" + "w" * 50
-    with server(tmp_path, "--workers", str(workers), FASTAUTH_SECRET=secret) as (base, _):
+    with server(tmp_path, "--workers", "2", FASTAUTH_SECRET=secret, FASTAUTH_REDIS_URL=redis_server) as (
+        base,
+        _,
+    ):
         r = httpx.post(f"{base}/auth/register", json={"email": "w@example.com", "password": "password123"})
         assert r.status_code == 201
-        token = r.json()["access_token"]
-        # New connections land on either worker; every one accepts the token.
+        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        # New connections land on either worker; every one accepts the token...
         for _ in range(6):
             with httpx.Client() as client:
-                assert (
-                    client.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
-                    == 200
-                )
+                assert client.get(f"{base}/auth/me", headers=headers).status_code == 200
+        # ...and after a logout on one of them, every one refuses it.
+        assert httpx.post(f"{base}/auth/logout", headers=headers).status_code == 204
+        for _ in range(6):
+            with httpx.Client() as client:
+                assert client.get(f"{base}/auth/me", headers=headers).status_code == 401

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from cuid2 import Cuid
 from email_validator import EmailNotValidError, validate_email
@@ -65,6 +65,9 @@ class UserCache:
     def invalidate(self, user_id: str) -> None:
         self._users.pop(user_id, None)
 
+    def clear(self) -> None:
+        self._users.clear()
+
 
 class Accounts:
     def __init__(
@@ -85,6 +88,8 @@ class Accounts:
         self.password_max_length = password_max_length
         self.cache = cache if cache is not None else UserCache()
         self.clock = clock
+        #: Tells other processes that a user changed (set by FastAuth when Redis is configured).
+        self.notify: Callable[[str], Awaitable[None]] | None = None
 
     def check_password(self, password: str) -> None:
         """Length only (NIST SP 800-63B): any Unicode, no composition rules, never truncated."""
@@ -144,9 +149,11 @@ class Accounts:
         return user
 
     async def save(self, user: User) -> None:
-        """Write a changed user and drop it from the cache (every process must see the change)."""
+        """Write a changed user and drop it from the cache, here and (through `notify`) everywhere."""
         await self.store.update_user(user)
         self.cache.invalidate(user.id)
+        if self.notify is not None:
+            await self.notify(f"user:{user.id}")
 
     async def change_password(self, user: User, current: str, new: str) -> User:
         current_user = await self.get_user(user.id, fresh=True)

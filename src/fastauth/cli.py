@@ -282,6 +282,13 @@ def serve(
     from fastauth.server import BANNER_SHOWN, banner
 
     config, dev_mode = _server_config()
+    if workers > 1 and not config.redis_url:
+        fail(
+            f"error: --workers {workers} needs FASTAUTH_REDIS_URL. Each worker keeps revocations and rate "
+            "limits in its own memory, so a logout on one worker would not be seen by the others. Set "
+            "FASTAUTH_REDIS_URL=redis://host:6379/0, or run one worker.",
+            EXIT_USAGE,
+        )
     if dev_mode:
         banner(config)
         os.environ[BANNER_SHOWN] = "1"  # inherited by the workers, which then stay quiet
@@ -412,7 +419,8 @@ def keys_rotate(
     config, _ = _server_config()
 
     async def action(auth: Any) -> Any:
-        return await _key_store_or_exit(auth).rotate(immediately=now)
+        _key_store_or_exit(auth)
+        return await auth.rotate_keys(immediately=now)
 
     try:
         record = _run_with_auth(config, action)
@@ -427,7 +435,8 @@ def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to retire.")
     config, _ = _server_config()
 
     async def action(auth: Any) -> bool:
-        return bool(await _key_store_or_exit(auth).retire(kid))
+        _key_store_or_exit(auth)
+        return bool(await auth.retire_key(kid))
 
     if not _run_with_auth(config, action):
         fail(f"error: no live key {kid!r} in the store", EXIT_FAILED)

@@ -190,7 +190,11 @@ class FastAuthConfig(BaseSettings):
     jwt: JWTConfig = Field(default_factory=JWTConfig)
 
     database_url: str = "sqlite+aiosqlite:///./fastauth.db"
+    #: Redis for many processes: shared revocation, rate limits and cache invalidation.
     redis_url: str | None = None
+    #: When Redis is unreachable, GET/HEAD/OPTIONS go on without the revocation check (a revoked token
+    #: may pass until Redis is back) instead of 503. Writes always fail closed.
+    redis_fail_open_reads: bool = False
     route_prefix: str = "/auth"
 
     #: "json": both tokens in the response body (Bearer header). "cookie": both in HTTP-only cookies, with
@@ -198,6 +202,14 @@ class FastAuthConfig(BaseSettings):
     token_delivery: Literal["json", "cookie", "refresh_cookie"] = "json"
     cookie_secure: bool = True
     cookie_domain: str | None = None
+    #: Per-request cookie delivery for browsers next to API clients: with it, a register, login or refresh
+    #: request carrying the header `X-Fastauth-Delivery: cookie` gets "cookie" delivery (tokens in
+    #: HTTP-only cookies, CSRF enforced), and access cookies are accepted; other requests keep
+    #: `token_delivery`. `fastauth serve` turns it on.
+    cookie_opt_in: bool = False
+    #: Serve the sign-in page at `/` (`auth.mount(app)`); needs cookie delivery (`cookie_opt_in` or
+    #: `token_delivery="cookie"`). `fastauth serve` turns it on.
+    ui_enabled: bool = False
 
     #: Create fastauth's tables at start-up when missing (idempotent; turn off if you run migrations).
     auto_create_tables: bool = True
@@ -268,6 +280,11 @@ class FastAuthConfig(BaseSettings):
             raise ValueError(
                 "route_prefix must start with '/' and not end with one, like '/auth' "
                 f"(got {self.route_prefix!r})."
+            )
+        if self.ui_enabled and not (self.cookie_opt_in or self.token_delivery == "cookie"):
+            raise ValueError(
+                "ui_enabled needs cookie delivery for the browser: set cookie_opt_in=True "
+                "(FASTAUTH_COOKIE_OPT_IN=true) or token_delivery='cookie'."
             )
         if self.password_max_length < self.password_min_length:
             raise ValueError("password_max_length must not be below password_min_length.")

@@ -22,8 +22,9 @@ from fastapi.security import OAuth2PasswordBearer
 
 from fastauth.accounts import Accounts, UserCache
 from fastauth.adapters.base import SessionStore, User, UserStore
+from fastauth.adapters.redis import RedisEvents
 from fastauth.config import FastAuthConfig
-from fastauth.errors import StoreUnavailable, TokenError
+from fastauth.errors import ConfigError, StoreUnavailable, TokenError
 from fastauth.hooks import EventHooks
 from fastauth.keys.manager import KeyManager
 from fastauth.passwords import PasswordHasher
@@ -108,6 +109,20 @@ class FastAuth:
             cache=UserCache(ttl=cfg.user_cache_ttl),
             clock=clock,
         )
+        #: Shared state for many processes: revocation, rate limits and cache invalidation in Redis.
+        self.redis: Any = None
+        self.events: RedisEvents | None = None
+        rate_limit_uri = cfg.rate_limit_storage_uri
+        if cfg.redis_url:
+            from fastauth.adapters.redis import RedisEvents, RedisRevocationList, redis_client
+
+            self.redis = redis_client(cfg.redis_url)
+            if revocation is None:
+                revocation = RedisRevocationList(self.redis)
+            self.events = RedisEvents(self.redis)
+            self.accounts.notify = self.events.publish
+            if rate_limit_uri == "memory://":
+                rate_limit_uri = cfg.redis_url
         self.sessions = Sessions(
             session_store,
             self.accounts,
@@ -118,7 +133,7 @@ class FastAuth:
         )
         self.rate_limits = RateLimits(
             enabled=cfg.rate_limit_enabled,
-            storage_uri=cfg.rate_limit_storage_uri,
+            storage_uri=rate_limit_uri,
             login_per_account=cfg.login_rate_limit_per_account,
             login_per_ip=cfg.login_rate_limit_per_ip,
             register_per_ip=cfg.register_rate_limit_per_ip,
@@ -151,7 +166,52 @@ class FastAuth:
             await self.initialize_jwks()
             await self.sessions.warm()
             await self.sessions.prune()
+            if self.events is not None:
+                self.events.start(self._on_event)
             self._started = True
+
+    async def _on_event(self, message: str) -> None:
+        """Another process changed something this one caches."""
+        kind, _, value = message.partition(":")
+        if kind == "user":
+            self.accounts.cache.invalidate(value)
+        elif kind == "keys" and self.keys is not None:
+            await self.keys.refresh()
+        elif kind == "reset":
+            self.accounts.cache.clear()
+            if self.keys is not None and self._started:
+                await self.keys.refresh()
+
+    async def _publish(self, message: str) -> None:
+        if self.events is not None:
+            await self.events.publish(message)
+
+    async def set_user_active(self, user_id: str, active: bool) -> User | None:
+        """Activate or deactivate a user; deactivation ends every session of theirs at once."""
+        user = await self.accounts.get_user(user_id, fresh=True)
+        if user is None:
+            return None
+        user.is_active = active
+        await self.accounts.save(user)
+        if not active:
+            await self.sessions.revoke_all(user.id)
+        return user
+
+    async def rotate_keys(self, *, immediately: bool = False) -> Any:
+        """Publish a new signing key (see `KeyManager.rotate`) and tell the other processes."""
+        if self.keys is None:
+            raise ConfigError("keys come from the configuration (secret or PEM pair); nothing to rotate")
+        record = await self.keys.rotate(immediately=immediately)
+        await self._publish("keys")
+        return record
+
+    async def retire_key(self, kid: str) -> bool:
+        """Emergency retirement; with Redis, every process refuses the key's tokens at once."""
+        if self.keys is None:
+            raise ConfigError("keys come from the configuration (secret or PEM pair); nothing to retire")
+        done = await self.keys.retire(kid)
+        await self._publish("keys")
+        return done
 
     def _use_ring(self, ring: KeyRing) -> None:
         self.engine.keyring = ring
@@ -185,6 +245,11 @@ class FastAuth:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._key_task
             self._key_task = None
+        if self.events is not None:
+            await self.events.stop()
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()
         if self._owns_adapter and hasattr(self.adapter, "dispose"):
             await self.adapter.dispose()
         self._started = False
@@ -232,7 +297,14 @@ class FastAuth:
         except TokenError:
             raise unauthorized(True) from None
         except StoreUnavailable:
-            raise unavailable() from None
+            if not (self.config.redis_fail_open_reads and request.method in SAFE_METHODS):
+                raise unavailable() from None
+            # Opt-in: reads go on without the revocation check while Redis is down.
+            log.warning("revocation store unavailable; serving a read without the revocation check")
+            try:
+                token = self.engine.verify_access(raw.value)
+            except TokenError:
+                raise unauthorized(True) from None
         if raw.source == "cookie" and request.method not in SAFE_METHODS:
             self.check_csrf(request, token.sid)
         request.state.fastauth_token = token

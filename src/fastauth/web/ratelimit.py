@@ -9,6 +9,8 @@ from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+from fastauth.errors import StoreUnavailable
+
 __all__ = ["RateLimited", "RateLimits"]
 
 
@@ -35,14 +37,21 @@ class RateLimits:
         register_per_ip: str,
     ) -> None:
         self.enabled = enabled
-        self._limiter = MovingWindowRateLimiter(storage_from_string(_async_uri(storage_uri)))
+        uri = _async_uri(storage_uri)
+        options = {"implementation": "redispy"} if uri.startswith(("async+redis", "async+rediss")) else {}
+        self._limiter = MovingWindowRateLimiter(storage_from_string(uri, **options))
         self.login_per_account = parse(login_per_account)
         self.login_per_ip = parse(login_per_ip)
         self.register_per_ip = parse(register_per_ip)
 
     async def _hit(self, item: RateLimitItem, *key: str) -> None:
-        if not await self._limiter.hit(item, *key):
-            stats = await self._limiter.get_window_stats(item, *key)
+        try:
+            allowed = await self._limiter.hit(item, *key)
+            if not allowed:
+                stats = await self._limiter.get_window_stats(item, *key)
+        except Exception as error:  # the storage (Redis) is down: fail closed, never unlimited
+            raise StoreUnavailable(f"rate-limit storage unavailable: {type(error).__name__}") from error
+        if not allowed:
             raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
 
     async def check_login(self, account: str, ip: str | None) -> None:

@@ -171,6 +171,8 @@ def build_router(auth: FastAuth) -> APIRouter:
             await auth.rate_limits.check_register(_ip(request))
         except RateLimited as error:
             raise _too_many(error) from None
+        except StoreUnavailable:
+            raise unavailable() from None
         creds = _model(Credentials, await _body(request))
         try:
             user = await auth.accounts.register(creds.email, creds.password)
@@ -226,6 +228,8 @@ def build_router(auth: FastAuth) -> APIRouter:
             await auth.rate_limits.check_login(account, ip)
         except RateLimited as error:
             raise _too_many(error) from None
+        except StoreUnavailable:
+            raise unavailable() from None
         try:
             user = await auth.accounts.authenticate(creds.email, creds.password, ip)
             pair = await auth.sessions.start(user, ip=ip, user_agent=request.headers.get("user-agent"))

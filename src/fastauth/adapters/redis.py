@@ -1,0 +1,122 @@
+"""Redis: what several processes or machines must share.
+
+- `RedisRevocationList`: revoked session ids, each key expiring when the last token it guards would
+  (SET ... EXAT), so the list prunes itself. One round trip per check (EXISTS); a Redis failure is
+  `StoreUnavailable` (the HTTP layer answers 503: fail closed).
+- `RedisEvents`: pub/sub so every process drops a changed user from its cache and reloads the keys
+  after an emergency retirement at once. Pub/sub is lossy across reconnects, so a reconnect drops the
+  whole user cache, and `user_cache_ttl` bounds anything missed.
+
+Install with `pip install fastauth[redis]`; configure with `FASTAUTH_REDIS_URL=redis://host:6379/0`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from fastauth.errors import StoreUnavailable
+
+__all__ = ["RedisEvents", "RedisRevocationList", "redis_client"]
+
+log = logging.getLogger("fastauth.redis")
+
+
+def redis_client(url: str) -> Any:
+    """An asyncio redis-py client with short timeouts (a slow Redis must not hang requests)."""
+    try:
+        from redis.asyncio import Redis
+    except ImportError as error:  # pragma: no cover - depends on the install
+        from fastauth.errors import ConfigError
+
+        raise ConfigError("FASTAUTH_REDIS_URL needs redis-py: pip install 'fastauth[redis]'") from error
+    return Redis.from_url(
+        url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15, retry_on_timeout=False
+    )
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+
+
+class RedisRevocationList:
+    """`RevocationList` shared by every process through Redis."""
+
+    def __init__(self, client: Any, prefix: str = "fastauth:") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._errors = _errors()
+
+    def _key(self, session_id: str) -> str:
+        return f"{self.prefix}revoked:{session_id}"
+
+    async def revoke(self, session_ids: Iterable[str], until: int) -> None:
+        ids = list(session_ids)
+        if not ids:
+            return
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for sid in ids:
+                    pipe.set(self._key(sid), b"1", exat=until)
+                await pipe.execute()
+        except self._errors as error:
+            raise StoreUnavailable(f"redis unavailable: {type(error).__name__}") from error
+
+    async def is_revoked(self, session_id: str, now: int) -> bool:
+        try:
+            return bool(await self.client.exists(self._key(session_id)))
+        except self._errors as error:
+            raise StoreUnavailable(f"redis unavailable: {type(error).__name__}") from error
+
+
+class RedisEvents:
+    """Cross-process invalidation over one pub/sub channel: `user:<id>`, `keys`, `reset`."""
+
+    def __init__(self, client: Any, channel: str = "fastauth:events") -> None:
+        self.client = client
+        self.channel = channel
+        self._task: asyncio.Task[None] | None = None
+        self._errors = _errors()
+
+    async def publish(self, message: str) -> None:
+        try:
+            await self.client.publish(self.channel, message)
+        except self._errors as error:
+            # The change itself is stored; other processes catch up through their cache TTL.
+            log.warning("could not publish %s: %s", message.split(":")[0], type(error).__name__)
+
+    def start(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._listen(handler), name="fastauth-redis-events")
+
+    async def _listen(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                await handler("reset")  # anything published while we were away is lost: start clean
+                async for message in pubsub.listen():
+                    data = message.get("data")
+                    if isinstance(data, bytes):
+                        await handler(data.decode("utf-8", "replace"))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("redis events interrupted (%s); reconnecting", type(error).__name__)
+                await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
