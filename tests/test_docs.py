@@ -78,7 +78,7 @@ class Fence:
     @property
     def skipped(self) -> bool:
         info = self.info.strip()
-        return bool(_NO_RUN.match(info)) and ".no-run" in info.split()
+        return bool(_NO_RUN.match(info)) and ".no-run" in info.strip("{} \t").split()
 
     @property
     def looks_like_python(self) -> bool:
@@ -196,6 +196,11 @@ def test_extract_fences_follows_the_convention() -> None:
     assert namespace["c"] == 3
 
 
+def test_bare_no_run_fence_is_shown_not_run() -> None:
+    fences = extract_fences("```{.python .no-run}\nraise SystemExit\n```\n")
+    assert [(f.runs, f.skipped) for f in fences] == [(False, True)]
+
+
 @pytest.mark.parametrize(
     "info", ["py", "python3", "pycon", "python no-run", "{.py}", "Python", "python title=x no-run"]
 )
@@ -233,7 +238,7 @@ def test_page_examples_run(page: Path) -> None:
         if not fence.runs:
             continue
         # Leading blank lines make line numbers in tracebacks those of the Markdown file.
-        code = compile("\n" * (fence.line - 1) + fence.code, str(page), "exec")
+        code = compile("\n" * (fence.line - 1) + fence.code, str(page), "exec", dont_inherit=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FastAuthSecurityWarning)
             try:

@@ -1,0 +1,290 @@
+"""A drop-in `JWTStrategy` for fastapi-users, built on fastauth's token engine.
+
+Swap one import in an existing fastapi-users application::
+
+    # from fastapi_users.authentication import JWTStrategy
+    from fastauth.contrib.fastapi_users import JWTStrategy
+
+The constructor is fastapi-users' own (`secret`, `lifetime_seconds`, `token_audience`, `algorithm`,
+`public_key`), and so is the strategy protocol (`read_token`, `write_token`, `destroy_token`). What
+changes:
+
+- Tokens are fastauth tokens: header `{alg, kid, typ: "at+jwt"}`, claims `sub`, `aud` (the
+  `token_audience` list), `iat`, `exp`, `jti`, `iss`, `sid` and `type: "access"`, signed and verified by
+  fastauth's strict codec (no PyJWT). Every claim is checked on the way in.
+- `destroy_token` (called by fastapi-users' logout route) revokes the token by its id, instead of
+  raising `StrategyDestroyNotSupportedError`: after logout the same token gets 401. The revocation list
+  is in memory and shared by every `JWTStrategy` of the process (so the usual "new strategy per request"
+  dependency keeps it); pass `revocation=` (any `fastauth.revocation.RevocationList`) to share it
+  between workers.
+- An HS* secret shorter than the hash output (32 characters for HS256) is refused with `ConfigError`;
+  fastapi-users accepts any secret.
+- Tokens issued by fastapi-users' own strategy (no `kid`, no `typ`) are refused: users sign in again
+  once after the swap.
+- `lifetime_seconds=None` still means "no expiry", and warns (`FastAuthSecurityWarning`).
+
+fastapi-users stays an optional dependency: it is imported only when a strategy is created, and only
+for its two exceptions (`UserNotExists`, `InvalidID`).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import SecretStr
+
+from fastauth.config import FastAuthSecurityWarning
+from fastauth.errors import ConfigError, StoreUnavailable, TokenError
+from fastauth.keys.pem import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, HMAC_MIN_SECRET
+from fastauth.revocation import MemoryRevocationList, RevocationList
+from fastauth.tokens import codec
+from fastauth.tokens.claims import ACCESS, validate_claims, validate_typ
+from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
+from fastauth.tokens.keyring import KeyRing, SigningKey
+
+if TYPE_CHECKING:
+    from fastapi_users.manager import BaseUserManager
+    from fastapi_users.models import ID, UP
+else:
+    UP = TypeVar("UP")
+    ID = TypeVar("ID")
+
+__all__ = ["JWTStrategy"]
+
+SecretType = str | SecretStr
+
+DEFAULT_AUDIENCE = "fastapi-users:auth"
+#: `until` of a revoked token that has no `exp`: it must be refused for as long as the process lives.
+_FOREVER = 253_402_300_799  # 9999-12-31T23:59:59Z: far enough, and valid for every backend (Redis EXAT)
+
+#: The process-wide revocation list used when no `revocation` is given. fastapi-users' documented
+#: `get_strategy` dependency builds a new strategy per request, so the list cannot live on the instance.
+#: Its keys are random token ids, so strategies with different keys can share it safely.
+_PROCESS_REVOCATIONS = MemoryRevocationList()
+
+
+@lru_cache(maxsize=1)
+def _user_errors() -> tuple[type[Exception], ...]:
+    """fastapi-users' "no such user" exceptions, caught exactly as its own `JWTStrategy` catches them."""
+    try:
+        from fastapi_users.exceptions import InvalidID, UserNotExists
+    except ImportError:  # pragma: no cover - the extra is installed wherever this module is used
+        raise ImportError(
+            "fastauth.contrib.fastapi_users needs fastapi-users: pip install 'fastauth[fastapi-users]'"
+        ) from None
+    return (UserNotExists, InvalidID)
+
+
+def _text(value: SecretType | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, str):
+        return value
+    raise ConfigError("secret and public_key must be str or pydantic.SecretStr")
+
+
+@lru_cache(maxsize=32)
+def _keyring(algorithm: str, secret: str, public_key: str | None) -> KeyRing:
+    """The key ring for one configuration, built once (PEM parsing is not free, strategies are)."""
+    if algorithm in HMAC_ALGORITHMS:
+        return KeyRing([SigningKey.from_secret(secret, algorithm)])
+    return KeyRing([SigningKey.from_pem(algorithm, secret, public_key)])
+
+
+def _check_algorithm(algorithm: object, secret: str, public_key: str | None) -> str:
+    if not isinstance(algorithm, str) or (
+        algorithm not in HMAC_ALGORITHMS and algorithm not in ASYMMETRIC_ALGORITHMS
+    ):
+        supported = sorted(HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS)
+        raise ConfigError(f"JWTStrategy: unsupported algorithm {algorithm!r}; choose one of {supported}.")
+    if algorithm in HMAC_ALGORITHMS:
+        if public_key is not None:
+            raise ConfigError(
+                f"JWTStrategy: {algorithm} signs and verifies with `secret`; public_key is for RS*, PS*, "
+                "ES* and EdDSA. Remove public_key."
+            )
+        need = HMAC_MIN_SECRET[algorithm]
+        if len(secret) < need:
+            # fastapi-users accepts any secret; a short HMAC secret can be brute-forced offline from a
+            # single token (RFC 8725 §3.5), so fastauth refuses it.
+            raise ConfigError(
+                f"JWTStrategy: the {algorithm} secret must be at least {need} characters (fastapi-users "
+                "accepts shorter ones; fastauth does not). Generate one with `fastauth generate-secret`."
+            )
+    elif not secret:
+        raise ConfigError(
+            f"JWTStrategy: {algorithm} signs with the private key: pass its PEM as `secret` "
+            "(and the public key PEM as `public_key`)."
+        )
+    return algorithm
+
+
+def _audiences(token_audience: object) -> list[str]:
+    values = [token_audience] if isinstance(token_audience, str) else token_audience
+    if not isinstance(values, Sequence) or not values:
+        raise ConfigError("JWTStrategy: token_audience must be a non-empty list of strings.")
+    audiences = list(values)
+    if not all(isinstance(item, str) and 0 < len(item) <= 256 for item in audiences):
+        raise ConfigError("JWTStrategy: token_audience must be a non-empty list of non-empty strings.")
+    return audiences
+
+
+class JWTStrategy(Generic[UP, ID]):
+    """fastapi-users' `Strategy` protocol on fastauth tokens, with a logout that revokes.
+
+    The positional parameters are fastapi-users' `JWTStrategy`'s. The keyword-only ones are fastauth's:
+
+    - `revocation`: where revoked token ids are kept (default: one in-memory list per process, shared
+      by every strategy; give a shared `RevocationList` when you run several workers).
+    - `issuer`: the `iss` written and required (default `"fastauth"`).
+    - `leeway`: seconds of clock skew tolerated on `exp`, `iat` and `nbf` (default 5).
+    - `clock`: the time source, for tests.
+    """
+
+    def __init__(
+        self,
+        secret: SecretType,
+        lifetime_seconds: int | None,
+        token_audience: Sequence[str] = (DEFAULT_AUDIENCE,),
+        algorithm: str = "HS256",
+        public_key: SecretType | None = None,
+        *,
+        revocation: RevocationList | None = None,
+        issuer: str = "fastauth",
+        leeway: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._user_errors = _user_errors()
+        self.secret = secret
+        self.lifetime_seconds = lifetime_seconds
+        self.token_audience = _audiences(token_audience)
+        self.algorithm = algorithm
+        self.public_key = public_key
+
+        secret_text = _text(secret) or ""
+        public_text = _text(public_key)
+        _check_algorithm(algorithm, secret_text, public_text)
+        if lifetime_seconds is None:
+            warnings.warn(
+                "JWTStrategy(lifetime_seconds=None): these tokens never expire; only logout "
+                "(destroy_token) can end one, and only while its revocation is remembered.",
+                FastAuthSecurityWarning,
+                stacklevel=2,
+            )
+        elif type(lifetime_seconds) is not int or lifetime_seconds <= 0:
+            raise ConfigError(
+                "JWTStrategy: lifetime_seconds must be a positive number of seconds, or None for tokens "
+                "that never expire."
+            )
+        if type(leeway) is not int or not 0 <= leeway <= 300:
+            raise ConfigError("JWTStrategy: leeway must be 0 to 300 seconds.")
+        if not isinstance(issuer, str) or not issuer:
+            raise ConfigError("JWTStrategy: issuer must be a non-empty string.")
+        if revocation is not None and not isinstance(revocation, RevocationList):
+            raise ConfigError("JWTStrategy: revocation must implement fastauth.revocation.RevocationList.")
+        self.revocation: RevocationList = revocation if revocation is not None else _PROCESS_REVOCATIONS
+        self.issuer = issuer
+        self.leeway = leeway
+        self.clock = clock
+        self.keyring = _keyring(algorithm, secret_text, public_text)
+        self.engine = TokenEngine(
+            self.keyring,
+            issuer=issuer,
+            audience=self.token_audience[0],
+            access_ttl=lifetime_seconds,
+            leeway=leeway,
+            clock=clock,
+        )
+
+    # fastapi-users reads these two on its own strategy; kept for code that does too.
+    @property
+    def encode_key(self) -> SecretType:
+        return self.secret
+
+    @property
+    def decode_key(self) -> SecretType:
+        return self.public_key or self.secret
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def _audience_to_check(self, aud: object) -> str:
+        """The first of our audiences the token names; else ours[0], which `validate_claims` refuses.
+
+        `validate_claims` takes one audience; accepting any of several (as fastapi-users does) is done by
+        choosing which one to ask for. Every other rule, and the type checks of `aud`, stay the core's.
+        """
+        named = [aud] if type(aud) is str else aud if type(aud) is list else []
+        for wanted in self.token_audience:
+            if wanted in named:
+                return wanted
+        return self.token_audience[0]
+
+    def verify(self, token: object, *, now: int | None = None) -> VerifiedToken:
+        """Signature, header and claims (not revocation); raises a `TokenError` subclass on any failure."""
+        header, claims = codec.verify(token, self.keyring)
+        validate_typ(header, ACCESS)
+        validate_claims(
+            claims,
+            expected_type=ACCESS,
+            issuer=self.issuer,
+            audience=self._audience_to_check(claims.get("aud")),
+            leeway=self.leeway,
+            now=self._now() if now is None else now,
+            require_exp=self.lifetime_seconds is not None,
+        )
+        return VerifiedToken(claims, header["kid"])
+
+    async def read_token(self, token: str | None, user_manager: BaseUserManager[UP, ID]) -> UP | None:
+        """The user of a valid, unrevoked token, or None: never raises for a bad token or unknown user."""
+        if token is None:
+            return None
+        now = self._now()
+        try:
+            verified = self.verify(token, now=now)
+            revoked = await self.revocation.is_revoked(verified.sid, now)
+        except TokenError:
+            return None
+        except StoreUnavailable:
+            raise _unavailable() from None
+        if revoked:
+            return None
+        try:
+            parsed_id = user_manager.parse_id(verified.sub)
+            return await user_manager.get(parsed_id)
+        except self._user_errors:
+            return None
+
+    async def write_token(self, user: UP) -> str:
+        """A fresh access token for `user`; its `sid` is its `jti`, so each token is revocable alone."""
+        token_id = new_token_id()
+        claims: dict[str, Any] = self.engine.access_claims(str(user.id), token_id)
+        claims["jti"] = token_id
+        claims["aud"] = list(self.token_audience)
+        return self.engine.sign_access(claims).token
+
+    async def destroy_token(self, token: str, user: UP) -> None:
+        """Revoke `token` until it expires (forever if it has no `exp`). A bad token is ignored."""
+        try:
+            verified = self.verify(token)
+        except TokenError:
+            return  # nothing a bad token could still open
+        exp = verified.expires_at
+        until = exp + self.leeway if exp is not None else _FOREVER
+        try:
+            await self.revocation.revoke([verified.sid], until)
+        except StoreUnavailable:
+            raise _unavailable() from None
+
+
+def _unavailable() -> Exception:
+    """503 with Retry-After, as the rest of fastauth answers when its store is down (fail closed)."""
+    from fastauth.web.auth import unavailable
+
+    return unavailable()
