@@ -227,6 +227,10 @@ class FastAuthConfig(BaseSettings):
     register_rate_limit_per_ip: str = "20/hour"
     rate_limit_storage_uri: str = "memory://"
 
+    #: Serve `GET {route_prefix}/revocations`: the sessions revoked recently enough that their access
+    #: tokens could still verify, for services that verify with `JWKSVerifier(revocation_url=...)`.
+    revocation_list_enabled: bool = False
+
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)

@@ -28,10 +28,16 @@ BANNER_SHOWN = "FASTAUTH_SERVE_BANNER_SHOWN"
 _SECRET_NAMES = ("FASTAUTH_SECRET", "SECRET_KEY")
 
 
-def _secret_configured() -> bool:
+def _configured_names() -> set[str]:
+    """Upper-cased names set in the environment or (with a value) in `.env`."""
     names = {name.upper() for name in os.environ}
     if Path(".env").is_file():
         names |= {name.upper() for name, value in dotenv_values(".env").items() if value}
+    return names
+
+
+def _secret_configured() -> bool:
+    names = _configured_names()
     return any(name in names for name in _SECRET_NAMES)
 
 
@@ -49,13 +55,26 @@ def _dev_secret() -> str:
 
 
 def load_config() -> tuple[FastAuthConfig, bool]:
-    """(config, development mode?) from FASTAUTH_* variables and .env."""
-    if _secret_configured():
-        return FastAuthConfig(), False
-    overrides: dict[str, Any] = {"secret": _dev_secret()}
-    if "FASTAUTH_COOKIE_SECURE" not in os.environ:
-        overrides["cookie_secure"] = False
-    return FastAuthConfig(**overrides), True
+    """(config, development mode?) from FASTAUTH_* variables and .env.
+
+    Unlike the library, the server answers browsers too: per-request cookie delivery
+    (`cookie_opt_in`) and the sign-in page at `/` (`ui_enabled`) are on unless configured. The page
+    stays off when the configuration leaves it no cookie delivery to use.
+    """
+    configured = _configured_names()
+    overrides: dict[str, Any] = {}
+    if "FASTAUTH_COOKIE_OPT_IN" not in configured:
+        overrides["cookie_opt_in"] = True
+    dev_mode = not any(name in configured for name in _SECRET_NAMES)
+    if dev_mode:
+        overrides["secret"] = _dev_secret()
+        if "FASTAUTH_COOKIE_SECURE" not in os.environ:
+            overrides["cookie_secure"] = False
+    config = FastAuthConfig(**overrides)
+    page_works = config.cookie_opt_in or config.token_delivery == "cookie"
+    if "FASTAUTH_UI_ENABLED" not in configured and page_works:
+        config = config.model_copy(update={"ui_enabled": True})  # built once, so warnings show once
+    return config, dev_mode
 
 
 def create_app(config: FastAuthConfig | None = None, *, dev_mode: bool = False) -> FastAPI:
@@ -87,11 +106,14 @@ def create_app_from_env() -> FastAPI:
 
 def banner(config: FastAuthConfig) -> None:
     line = "=" * 78
+    page = " - a sign-in page is served at / (FASTAUTH_UI_ENABLED=false turns it off)\n"
+    page = page if config.ui_enabled else ""
     print(
         f"{line}\n fastauth is running in DEVELOPMENT MODE\n"
         f" - no FASTAUTH_SECRET set: using a random secret kept in ./{DEV_SECRET_FILE}\n"
         f" - database: {make_url(config.database_url).render_as_string(hide_password=True)}\n"
         " - cookies are sent over plain HTTP (cookie_secure=False)\n"
+        f"{page}"
         " Set FASTAUTH_SECRET (see `fastauth generate-secret`) before using this anywhere real.\n"
         f"{line}",
         file=sys.stderr,

@@ -22,7 +22,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from fastauth.accounts import Accounts, UserCache
 from fastauth.adapters.base import SessionStore, User, UserStore
-from fastauth.adapters.redis import RedisEvents
+from fastauth.adapters.redis import RedisEvents, RedisRevocationList
 from fastauth.config import FastAuthConfig
 from fastauth.errors import ConfigError, StoreUnavailable, TokenError
 from fastauth.hooks import EventHooks
@@ -114,7 +114,7 @@ class FastAuth:
         self.events: RedisEvents | None = None
         rate_limit_uri = cfg.rate_limit_storage_uri
         if cfg.redis_url:
-            from fastauth.adapters.redis import RedisEvents, RedisRevocationList, redis_client
+            from fastauth.adapters.redis import redis_client
 
             self.redis = redis_client(cfg.redis_url)
             if revocation is None:
@@ -131,6 +131,10 @@ class FastAuth:
             self.hooks,
             session_max_age=cfg.jwt.session_max_age,
         )
+        shared = self.sessions.revocation
+        if isinstance(shared, RedisRevocationList) and shared.refill is None:
+            # The database is the source of truth: Redis is filled from it whenever it lost the list.
+            shared.refill = self.sessions.warm
         self.rate_limits = RateLimits(
             enabled=cfg.rate_limit_enabled,
             storage_uri=rate_limit_uri,
@@ -142,12 +146,17 @@ class FastAuth:
             secure=cfg.cookie_secure, refresh_path=cfg.route_prefix, domain=cfg.cookie_domain
         )
         self.csrf = CsrfTokens(cfg.secret.get_secret_value())
-        self.access_from_cookie = cfg.token_delivery == "cookie"
+        #: Access cookies authenticate in cookie mode, and with the per-request opt-in (`cookie_opt_in`).
+        self.access_from_cookie = cfg.token_delivery == "cookie" or cfg.cookie_opt_in
         self.sessions.keys = self.keys
         self._started = False
+        self._event_resets = 0
         self._start_lock = asyncio.Lock()
         self._key_task: asyncio.Task[None] | None = None
-        self._oauth2 = OAuth2PasswordBearer(tokenUrl=f"{cfg.route_prefix}/login", auto_error=False)
+        # Relative, so Swagger finds the login route behind a proxy's root_path too.
+        self._oauth2 = OAuth2PasswordBearer(
+            tokenUrl=f"{cfg.route_prefix.lstrip('/')}/login", auto_error=False
+        )
         self._make_dependencies()
         from fastauth.web.routes import build_router, build_wellknown_router
 
@@ -164,7 +173,14 @@ class FastAuth:
             if self.config.auto_create_tables and hasattr(self.adapter, "create_tables"):
                 await self.adapter.create_tables()
             await self.initialize_jwks()
-            await self.sessions.warm()
+            revocation = self.sessions.revocation
+            if isinstance(revocation, RedisRevocationList):
+                try:  # shared: filled only when Redis does not hold the list yet (or lost it)
+                    await revocation.fill()
+                except StoreUnavailable as error:
+                    log.warning("revocation list not filled (%s): protected requests get 503", error)
+            else:
+                await self.sessions.warm()
             await self.sessions.prune()
             if self.events is not None:
                 self.events.start(self._on_event)
@@ -179,6 +195,15 @@ class FastAuth:
             await self.keys.refresh()
         elif kind == "reset":
             self.accounts.cache.clear()
+            self._event_resets += 1
+            revocation = self.sessions.revocation
+            if self._event_resets > 1 and isinstance(revocation, RedisRevocationList):
+                # Reconnected after an outage: a revocation stored meanwhile may have missed Redis.
+                revocation.invalidate()
+                try:
+                    await revocation.fill()
+                except StoreUnavailable as error:
+                    log.warning("revocation list not refilled (%s); it is retried on the next check", error)
             if self.keys is not None and self._started:
                 await self.keys.refresh()
 
@@ -267,11 +292,19 @@ class FastAuth:
             await self.shutdown()
 
     def mount(self, app: FastAPI) -> None:
-        """Add the routes and run `startup`/`shutdown` inside the app's own lifespan."""
+        """Add the routes (with `ui_enabled`, the sign-in page at `/` too) and run `startup`/`shutdown`
+        inside the app's own lifespan."""
         app.include_router(self.router)
         if self.config.jwt.jwks_enabled:
             app.include_router(self.wellknown_router)
+        if self.config.ui_enabled:
+            from fastauth.ui import build_ui_router
+
+            app.include_router(build_ui_router(self))
         app.state.fastauth = self  # how `fastauth.dependencies` finds this instance
+        from fastauth.dependencies import set_token_url
+
+        set_token_url(f"{self.config.route_prefix.lstrip('/')}/login")
         inner = app.router.lifespan_context
 
         @asynccontextmanager

@@ -1,4 +1,5 @@
-"""The HTTP contract under `route_prefix`: register, login, refresh, logout, me, sessions, change-password."""
+"""The HTTP contract under `route_prefix`: register, login, refresh, logout, me, sessions, change-password
+(and, when enabled, the revocation list other services poll)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["build_router", "build_wellknown_router"]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+#: With `cookie_opt_in`, `X-Fastauth-Delivery: cookie` asks for cookie delivery on this request.
+DELIVERY_HEADER = "x-fastauth-delivery"
 MAX_BODY = 16 * 1024
 
 
@@ -133,12 +136,27 @@ def build_router(auth: FastAuth) -> APIRouter:
     cfg = auth.config
     router = APIRouter(prefix=cfg.route_prefix, tags=["auth"])
     delivery = cfg.token_delivery
+    cookie_names = (auth.cookies.access_name, auth.cookies.refresh_name, auth.cookies.csrf_name)
 
-    def token_response(pair: TokenPair, status: int = 200) -> Response:
+    def delivery_of(request: Request) -> str:
+        """`token_delivery`, or "cookie" for a request that opts in (`cookie_opt_in`)."""
+        if cfg.cookie_opt_in and request.headers.get(DELIVERY_HEADER, "").strip().lower() == "cookie":
+            return "cookie"
+        return delivery
+
+    def uses_cookies(request: Request) -> bool:
+        """Cookies may be in play: cookie delivery, or an opted-in request or one carrying our cookies."""
+        if delivery != "json":
+            return True
+        return cfg.cookie_opt_in and (
+            delivery_of(request) == "cookie" or any(name in request.cookies for name in cookie_names)
+        )
+
+    def token_response(pair: TokenPair, status: int = 200, mode: str = delivery) -> Response:
         body = TokenOut(token_type="bearer", expires_in=pair.expires_in)
-        if delivery in ("json", "refresh_cookie"):
+        if mode in ("json", "refresh_cookie"):
             body.access_token = pair.access_token
-        if delivery == "json":
+        if mode == "json":
             body.refresh_token = pair.refresh_token
         response = Response(
             body.model_dump_json(exclude_none=True),
@@ -148,18 +166,18 @@ def build_router(auth: FastAuth) -> APIRouter:
         )
         now = auth.sessions.now()
         refresh_age = (pair.refresh_expires_at - now) if pair.refresh_expires_at else None
-        if delivery == "cookie":
+        if mode == "cookie":
             auth.cookies.set_access(response, pair.access_token, pair.expires_in)
             auth.cookies.set_csrf(response, auth.csrf.issue(pair.session_id), refresh_age)
-        if delivery in ("cookie", "refresh_cookie"):
+        if mode in ("cookie", "refresh_cookie"):
             auth.cookies.set_refresh(response, pair.refresh_token, refresh_age)
-            if delivery == "refresh_cookie":
+            if mode == "refresh_cookie":
                 auth.cookies.set_csrf(response, auth.csrf.issue(pair.session_id), refresh_age)
         return response
 
-    def cleared(status: int = 204) -> Response:
+    def cleared(request: Request, status: int = 204) -> Response:
         response = Response(status_code=status, headers=NO_STORE)
-        if delivery != "json":
+        if uses_cookies(request):
             auth.cookies.clear(response)
         return response
 
@@ -190,7 +208,7 @@ def build_router(auth: FastAuth) -> APIRouter:
         except StoreUnavailable:
             raise unavailable() from None
         await auth.hooks.on_signin(user)
-        return token_response(pair, 201)
+        return token_response(pair, 201, delivery_of(request))
 
     @router.post(
         "/login",
@@ -242,7 +260,7 @@ def build_router(auth: FastAuth) -> APIRouter:
         except StoreUnavailable:
             raise unavailable() from None
         await auth.hooks.on_signin(user)
-        return token_response(pair)
+        return token_response(pair, mode=delivery_of(request))
 
     @router.post("/refresh", response_model=TokenOut)
     async def refresh(request: Request) -> Response:
@@ -251,7 +269,7 @@ def build_router(auth: FastAuth) -> APIRouter:
         body = _model(RefreshIn, await _body(request))
         raw: str | None = body.refresh_token
         from_cookie = False
-        if raw is None and delivery != "json":
+        if raw is None and delivery_of(request) != "json":
             raw, from_cookie = auth.cookies.refresh(request), True
         if not raw:
             raise unauthorized(False)
@@ -265,7 +283,7 @@ def build_router(auth: FastAuth) -> APIRouter:
             raise forbidden("Sign-in not allowed") from None
         except StoreUnavailable:
             raise unavailable() from None
-        return token_response(pair)
+        return token_response(pair, mode=delivery_of(request))
 
     @router.post("/logout", status_code=204)
     async def logout(request: Request) -> Response:
@@ -284,7 +302,7 @@ def build_router(auth: FastAuth) -> APIRouter:
                 raise
         raw = body.refresh_token
         from_cookie = False
-        if raw is None and delivery != "json":
+        if raw is None and uses_cookies(request):
             raw, from_cookie = auth.cookies.refresh(request), True
         if raw:
             try:
@@ -305,7 +323,7 @@ def build_router(auth: FastAuth) -> APIRouter:
             raise unavailable() from None
         if user is not None:
             await auth.hooks.on_signout(user)
-        return cleared()
+        return cleared(request)
 
     @router.get("/me", response_model=UserOut)
     async def me(user: User = Depends(auth.get_current_user)) -> UserOut:
@@ -348,18 +366,18 @@ def build_router(auth: FastAuth) -> APIRouter:
         except StoreUnavailable:
             raise unavailable() from None
         if session_id == request.state.fastauth_token.sid:
-            return cleared()
+            return cleared(request)
         return Response(status_code=204)
 
     @router.delete("/sessions", status_code=204)
-    async def revoke_all_sessions(user: User = Depends(auth.get_current_user)) -> Response:
+    async def revoke_all_sessions(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
         """Sign out everywhere, this session included."""
         try:
             await auth.sessions.revoke_all(user.id)
         except StoreUnavailable:
             raise unavailable() from None
         await auth.hooks.on_signout(user)
-        return cleared()
+        return cleared(request)
 
     @router.post("/change-password", status_code=204)
     async def change_password(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
@@ -375,6 +393,30 @@ def build_router(auth: FastAuth) -> APIRouter:
         except StoreUnavailable:
             raise unavailable() from None
         return Response(status_code=204)
+
+    if cfg.revocation_list_enabled:
+
+        @router.get("/revocations")
+        async def revocations() -> Response:
+            """Sessions revoked recently enough that their access tokens could still verify.
+
+            `{"sessions": [{"sid": ..., "until": ...}]}`: refuse tokens of `sid` until `until` (epoch
+            seconds). For other services verifying with `JWKSVerifier(revocation_url=...)`.
+            """
+            await auth.ensure_started()
+            horizon = auth.sessions.revocation_horizon
+            now = auth.sessions.now()
+            try:
+                revoked = await auth.sessions.store.revoked_since(now - horizon)
+            except StoreUnavailable:
+                raise unavailable() from None
+            sessions = [
+                {"sid": sid, "until": revoked_at + horizon}
+                for sid, revoked_at in revoked
+                if revoked_at + horizon > now
+            ]
+            body = json.dumps({"sessions": sessions}, separators=(",", ":"))
+            return Response(body, media_type="application/json", headers=NO_STORE)
 
     _ = unauthorized
     return router

@@ -1,0 +1,111 @@
+"""The sign-in page that `fastauth serve` shows at `/` (`ui_enabled`).
+
+One server-rendered Jinja2 page, a stylesheet and a small script, all shipped in the package: no build
+step, no CDN, no inline script or style, so a strict Content-Security-Policy holds. The page talks to
+the auth routes exactly as a user's browser app would: it opts in to cookie delivery with
+`X-Fastauth-Delivery: cookie`, echoes the `csrf_token` cookie in `X-CSRF-Token` on unsafe requests,
+and on a 401 refreshes the access token once before showing the signed-out view.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+if TYPE_CHECKING:
+    from fastauth.web.auth import FastAuth
+
+__all__ = ["CONTENT_SECURITY_POLICY", "STATIC_PREFIX", "build_ui_router"]
+
+#: Everything from this origin only; nothing inline, no frames, no plugins, forms post back here only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+STATIC_PREFIX = "/ui/static"
+_MEDIA_TYPES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "icon.svg": "image/svg+xml",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Asset:
+    body: bytes
+    media_type: str
+    etag: str
+
+
+def _assets() -> dict[str, _Asset]:
+    folder = files(__name__).joinpath("static")
+    found: dict[str, _Asset] = {}
+    for name, media_type in _MEDIA_TYPES.items():
+        body = folder.joinpath(name).read_bytes()
+        found[name] = _Asset(body, media_type, hashlib.sha256(body).hexdigest()[:16])
+    return found
+
+
+def build_ui_router(auth: FastAuth) -> APIRouter:
+    """`GET /` (the page) and `GET /ui/static/{name}` (its script, stylesheet and icon)."""
+    cfg = auth.config
+    env = Environment(
+        loader=PackageLoader(__name__, "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = env.get_template("index.html")
+    assets = _assets()
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    async def page(request: Request) -> Response:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+
+        def static(name: str) -> str:
+            return f"{root}{STATIC_PREFIX}/{name}?v={assets[name].etag}"
+
+        html = template.render(
+            static=static,
+            api_prefix=root + cfg.route_prefix,
+            docs_url=f"{root}{request.app.docs_url}" if getattr(request.app, "docs_url", None) else None,
+            csrf_cookie=auth.cookies.csrf_name,
+            password_min=cfg.password_min_length,
+            password_max=cfg.password_max_length,
+            access_ttl=cfg.jwt.access_token_ttl,
+            dev_mode=bool(getattr(request.app.state, "dev_mode", False)),
+            version=_version(),
+        )
+        return HTMLResponse(html, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+
+    @router.get(STATIC_PREFIX + "/{name}")
+    async def static_file(name: str, request: Request) -> Response:
+        asset = assets.get(name)
+        if asset is None:
+            raise HTTPException(404, "Not Found")
+        etag = f'"{asset.etag}"'
+        headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "ETag": etag}
+        if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+            return Response(status_code=304, headers=headers)
+        return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+    return router
+
+
+def _version() -> str:
+    from fastauth import __version__
+
+    return __version__
