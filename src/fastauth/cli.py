@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shlex
+import socket
 import sys
 import tempfile
 import warnings
@@ -292,7 +293,15 @@ def serve(
     if dev_mode:
         banner(config)
         os.environ[BANNER_SHOWN] = "1"  # inherited by the workers, which then stay quiet
-    uvicorn.run(
+    if workers == 1:
+        uvicorn.run(
+            "fastauth.server:create_app_from_env", factory=True, host=host, port=port, log_level=log_level
+        )
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    # What uvicorn.run does for several workers, with the listening socket fixed (see tcp_listener).
+    server_config = uvicorn.Config(
         "fastauth.server:create_app_from_env",
         factory=True,
         host=host,
@@ -300,6 +309,21 @@ def serve(
         workers=workers,
         log_level=log_level,
     )
+    Multiprocess(server_config, sockets=[tcp_listener(server_config.bind_socket())]).run()
+
+
+def tcp_listener(sock: socket.socket) -> socket.socket:
+    """The listening socket declared as IPPROTO_TCP, so asyncio sets TCP_NODELAY on every connection.
+
+    uvicorn binds the socket it hands to its workers with `proto` 0; connections accepted from it
+    inherit that, asyncio then leaves Nagle's algorithm on, and every keep-alive response waits about
+    40 ms for the client's delayed ACK (uvicorn issue #3149). One worker is not affected.
+    """
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto != socket.IPPROTO_TCP:
+        fixed = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        fixed.set_inheritable(True)
+        return fixed
+    return sock
 
 
 @app.command("create-user")
@@ -364,6 +388,32 @@ def _run_with_auth(config: FastAuthConfig, action: Callable[[Any], Awaitable[T]]
         fail(f"error: the database is unavailable ({error})", EXIT_FAILED)
 
 
+def _run_with_key_store(config: FastAuthConfig, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `action(auth)` with the database open but no signing key loaded.
+
+    `keys list` and `keys retire` must work when the stored keys cannot be opened (FASTAUTH_SECRET
+    changed): retiring them is how to recover from that, as the error message says.
+    """
+    import asyncio
+
+    from fastauth.errors import StoreUnavailable
+    from fastauth.web.auth import FastAuth
+
+    async def run() -> T:
+        auth = FastAuth(config)
+        try:
+            if config.auto_create_tables and hasattr(auth.adapter, "create_tables"):
+                await auth.adapter.create_tables()
+            return await action(auth)
+        finally:
+            await auth.shutdown()
+
+    try:
+        return asyncio.run(run())
+    except StoreUnavailable as error:
+        fail(f"error: the database is unavailable ({error})", EXIT_FAILED)
+
+
 async def _engine_of(auth: Any) -> TokenEngine:
     return auth.engine  # type: ignore[no-any-return]
 
@@ -396,9 +446,9 @@ def keys_list() -> None:
     config, _ = _server_config()
 
     async def action(auth: Any) -> list[Any]:
-        return list(_key_store_or_exit(auth).states())
+        return list(await _key_store_or_exit(auth).load())
 
-    states = _run_with_auth(config, action)
+    states = _run_with_key_store(config, action)
     typer.echo(f"{'kid':<45} {'alg':<6} {'state':<9} {'activates (UTC)':<20} {'verifies until / retired'}")
     for state in states:
         record = state.record
@@ -429,18 +479,27 @@ def keys_rotate(
     typer.echo(f"new key {record.kid} ({record.algorithm}), signs from {_stamp(record.activate_at)} UTC")
 
 
-@keys_app.command("retire")
+@keys_app.command("retire", context_settings={"ignore_unknown_options": True})
 def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to retire.")]) -> None:
     """Emergency: refuse every token signed by KID from now on (a new key takes over if it was active)."""
     config, _ = _server_config()
 
-    async def action(auth: Any) -> bool:
-        _key_store_or_exit(auth)
-        return bool(await auth.retire_key(kid))
+    async def action(auth: Any) -> tuple[bool, str | None]:
+        keys = _key_store_or_exit(auth)
+        if not any(s.record.kid == kid and s.state != "retired" for s in await keys.load()):
+            return False, None
+        try:
+            return bool(await auth.retire_key(kid)), None
+        except ConfigError as error:
+            # Stored as retired; what failed is loading the keys left (they need the original secret).
+            return True, str(error)
 
-    if not _run_with_auth(config, action):
+    done, problem = _run_with_key_store(config, action)
+    if not done:
         fail(f"error: no live key {kid!r} in the store", EXIT_FAILED)
     typer.echo(f"retired {kid}: its tokens are refused (other processes notice within their reload interval)")
+    if problem is not None:
+        typer.echo(f"warning: the other stored keys cannot be loaded: {problem}", err=True)
 
 
 def main() -> None:

@@ -7,11 +7,11 @@
     async def orders(claims: dict = Depends(verifier.get_current_claims)): ...
 
 No database, no keys to configure. The JWKS is fetched with httpx and cached for its
-`Cache-Control: max-age`; a token with an unknown `kid` triggers at most one re-fetch per
-`min_refetch_interval` seconds (forged kids cannot turn the verifier into a JWKS hammer); if the
-auth server is down the last good JWKS keeps serving. Only the configured URL is ever fetched: a
-`jku`, `x5u` or `jwk` inside a token is refused like any other unknown header. Validation is the
-server's own: the same strict parser, key binding and claim rules.
+`Cache-Control: max-age` (at least `min_refetch_interval`); a token with an unknown `kid` triggers at
+most one re-fetch per `min_refetch_interval` seconds (forged kids cannot turn the verifier into a
+JWKS hammer); if the auth server is down the last good JWKS keeps serving. Only the configured URL
+is ever fetched: a `jku`, `x5u` or `jwk` inside a token is refused like any other unknown header.
+Validation is the server's own: the same strict parser, key binding and claim rules.
 
 Optional revocation polling (`revocation_url`) asks the auth server every few seconds which
 sessions were revoked, so a logout reaches this service within that interval instead of when the
@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import httpx
 from joserfc.jwk import import_key
+from starlette.requests import Request  # a real annotation: FastAPI reads it to inject the request
 
 from fastauth.errors import RevokedToken, TokenError, UnknownKey
 from fastauth.keys.pem import ASYMMETRIC_ALGORITHMS, public_key_to_pem
@@ -148,7 +149,9 @@ class JWKSVerifier:
         match = _MAX_AGE.search(response.headers.get("cache-control", ""))
         max_age = int(match.group(1)) if match else self.default_max_age
         self._ring = ring
-        self._expires = self.clock() + min(max_age, 86400)
+        # Never more often than min_refetch_interval, whatever the server says: with `max-age=0` every
+        # request (and every one of a burst of concurrent requests) would fetch the JWKS again.
+        self._expires = self.clock() + min(max(max_age, self.min_refetch_interval), 86400)
 
     async def _keyring(self) -> KeyRing:
         if self.clock() >= self._expires:
@@ -180,11 +183,11 @@ class JWKSVerifier:
             response.raise_for_status()
             data = response.json()
             now = int(self.clock())
-            self._revoked = {
-                str(item["sid"]): int(item["until"])
-                for item in data.get("sessions", [])
-                if int(item["until"]) > now
-            }
+            listed = {str(item["sid"]): int(item["until"]) for item in data.get("sessions", [])}
+            # The server lists a session until its tokens expire under the server's leeway; ours may be
+            # longer, so an entry stays here until `until + leeway` even once the server dropped it.
+            merged = {**self._revoked, **listed}
+            self._revoked = {sid: until for sid, until in merged.items() if until + self.leeway > now}
         except Exception as error:
             log.warning("revocation poll failed: %s", type(error).__name__)
 
@@ -214,7 +217,7 @@ class JWKSVerifier:
                 raise RevokedToken("session revoked")
         return VerifiedToken(claims, header["kid"])
 
-    async def get_current_claims(self, request: Any) -> dict[str, Any]:
+    async def get_current_claims(self, request: Request) -> dict[str, Any]:
         """FastAPI dependency: the verified claims of the request's bearer token, or 401."""
         from fastapi import HTTPException
 

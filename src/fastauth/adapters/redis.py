@@ -1,8 +1,11 @@
 """Redis: what several processes or machines must share.
 
 - `RedisRevocationList`: revoked session ids, each key expiring when the last token it guards would
-  (SET ... EXAT), so the list prunes itself. One round trip per check (EXISTS); a Redis failure is
-  `StoreUnavailable` (the HTTP layer answers 503: fail closed).
+  (SET ... EXAT), so the list prunes itself. One round trip per check (MGET of the session's key and
+  a "filled" marker); a Redis failure is `StoreUnavailable` (the HTTP layer answers 503: fail closed).
+  The database stays the source of truth: when the marker is gone (Redis restarted without
+  persistence, failed over, was flushed) or a write to Redis failed, the list is filled again from
+  the database's recent revocations before it answers, so a revoked token never comes back to life.
 - `RedisEvents`: pub/sub so every process drops a changed user from its cache and reloads the keys
   after an emergency retirement at once. Pub/sub is lossy across reconnects, so a reconnect drops the
   whole user cache, and `user_cache_ttl` bounds anything missed.
@@ -48,13 +51,28 @@ def _errors() -> tuple[type[BaseException], ...]:
 class RedisRevocationList:
     """`RevocationList` shared by every process through Redis."""
 
-    def __init__(self, client: Any, prefix: str = "fastauth:") -> None:
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "fastauth:",
+        refill: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        #: Writes the database's recent revocations into this list (FastAuth sets `Sessions.warm`).
+        self.refill = refill
+        self._filled_key = f"{prefix}revocations-filled"
+        #: True when Redis may miss a revocation the database has (a write to Redis failed).
+        self._stale = False
+        self._lock = asyncio.Lock()
         self._errors = _errors()
 
     def _key(self, session_id: str) -> str:
         return f"{self.prefix}revoked:{session_id}"
+
+    def invalidate(self) -> None:
+        """Redis may have missed revocations (e.g. after an outage): fill again before the next answer."""
+        self._stale = True
 
     async def revoke(self, session_ids: Iterable[str], until: int) -> None:
         ids = list(session_ids)
@@ -66,13 +84,42 @@ class RedisRevocationList:
                     pipe.set(self._key(sid), b"1", exat=until)
                 await pipe.execute()
         except self._errors as error:
+            self._stale = True  # the database has the revocation; Redis may not
             raise StoreUnavailable(f"redis unavailable: {type(error).__name__}") from error
 
     async def is_revoked(self, session_id: str, now: int) -> bool:
+        key = self._key(session_id)
         try:
-            return bool(await self.client.exists(self._key(session_id)))
+            if not self._stale:
+                revoked, filled = await self.client.mget(key, self._filled_key)
+                if revoked is not None or filled is not None:
+                    return revoked is not None
+            # Redis lost the list (restart, failover, flush) or missed a write: fill it, then answer.
+            await self._fill()
+            return bool(await self.client.exists(key))
         except self._errors as error:
             raise StoreUnavailable(f"redis unavailable: {type(error).__name__}") from error
+
+    async def fill(self) -> None:
+        """Fill the list from the database unless Redis already holds it complete (start-up)."""
+        try:
+            await self._fill()
+        except self._errors as error:
+            raise StoreUnavailable(f"redis unavailable: {type(error).__name__}") from error
+
+    async def _fill(self) -> None:
+        async with self._lock:
+            if not self._stale and await self.client.exists(self._filled_key):
+                return  # complete, or another request has just filled it
+            self._stale = False
+            try:
+                if self.refill is not None:
+                    await self.refill()
+                await self.client.set(self._filled_key, b"1")
+            except BaseException:
+                self._stale = True
+                raise
+            log.info("revocation list filled from the database")
 
 
 class RedisEvents:

@@ -10,6 +10,7 @@ with 503: a broken database never looks like a wrong password.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -166,9 +167,21 @@ class SQLAlchemyAdapter:
             raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
 
     async def create_tables(self) -> None:
-        """Create fastauth's tables if they do not exist (idempotent)."""
-        async with self._tx() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        """Create fastauth's tables if they do not exist (idempotent, also when processes race).
+
+        Two processes starting at once on an empty database both see the tables missing and both
+        create them; the loser gets "already exists" (SQLite) or a duplicate catalog row (PostgreSQL).
+        Trying again then finds the tables and does nothing.
+        """
+        for attempt in range(5):
+            try:
+                async with self._tx() as conn:
+                    await conn.run_sync(Base.metadata.create_all)
+                return
+            except (StoreUnavailable, IntegrityError):
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

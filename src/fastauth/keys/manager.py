@@ -83,17 +83,20 @@ class KeyManager:
         at = int(self.clock()) if now is None else now
         out: list[KeyState] = []
         ordered = sorted(self.records, key=lambda r: (r.activate_at, r.generation))
-        activated = [r for r in ordered if r.activate_at <= at and not _retired(r, at)]
+        # Every key that has started signing, explicitly retired ones included: a key superseded by a
+        # later one stays superseded when that later one is retired in an emergency (it must never
+        # sign again; a fresh key takes over instead).
+        started = [r for r in ordered if r.activate_at <= at]
+        successor = {id(r): started[i + 1] for i, r in enumerate(started[:-1])}
         for record in ordered:
             if _retired(record, at):
                 out.append(KeyState(record, "retired"))
             elif record.activate_at > at:
                 out.append(KeyState(record, "next"))
-            elif record is activated[-1]:
+            elif id(record) not in successor:
                 out.append(KeyState(record, "active"))
             else:
-                following = activated[activated.index(record) + 1]
-                until = following.activate_at + self.token_lifetime
+                until = successor[id(record)].activate_at + self.token_lifetime
                 out.append(KeyState(record, "retiring", until) if until > at else KeyState(record, "retired"))
         return out
 
@@ -128,13 +131,19 @@ class KeyManager:
 
     async def initialize(self) -> KeyRing:
         """Load the shared keys, creating the first one on an empty store. Idempotent."""
-        ring = await self.refresh()
+        ring = await self.refresh(adopt_algorithm=True)
         if ring is None:  # pragma: no cover - refresh always leaves an active key
             raise ConfigError("no signing key could be loaded or created")
         return ring
 
-    async def refresh(self) -> KeyRing | None:
-        """Re-read the store; create a key when none is active or a rotation is due; swap the ring."""
+    async def refresh(self, *, adopt_algorithm: bool = False) -> KeyRing | None:
+        """Re-read the store; create a key when none is active or a rotation is due; swap the ring.
+
+        With `adopt_algorithm` (at start-up), an active key of another algorithm is replaced by one of
+        ours: that is how a configuration change of `algorithm` takes effect. Later reloads sign with
+        whatever key is active, so processes of the old and the new configuration running side by side
+        (a rolling deployment) do not take turns creating keys at every reload.
+        """
         async with self._lock:
             for _ in range(5):
                 now = int(self.clock())
@@ -142,7 +151,7 @@ class KeyManager:
                 states = self.states(now)
                 active = next((s.record for s in states if s.state == "active"), None)
                 due = self._rotation_due()
-                if active is None or active.algorithm != self.algorithm:
+                if active is None or (adopt_algorithm and active.algorithm != self.algorithm):
                     await self._create(activate_at=now)
                     continue
                 if due is not None and now >= due and not any(s.state == "next" for s in states):
@@ -157,6 +166,15 @@ class KeyManager:
             if ring is not None and self.on_ring is not None:
                 self.on_ring(ring)
             return ring
+
+    async def load(self) -> list[KeyState]:
+        """Read the stored keys and their states without opening any private key.
+
+        For listing and retiring: those must work even when the stored keys cannot be opened (a
+        changed `secret`), since retiring them is one way out.
+        """
+        self.records = await self.store.list_keys()
+        return self.states()
 
     async def maybe_refresh(self) -> None:
         """Cheap unless a key changes state or the reload interval has passed."""

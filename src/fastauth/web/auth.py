@@ -302,9 +302,6 @@ class FastAuth:
 
             app.include_router(build_ui_router(self))
         app.state.fastauth = self  # how `fastauth.dependencies` finds this instance
-        from fastauth.dependencies import set_token_url
-
-        set_token_url(f"{self.config.route_prefix.lstrip('/')}/login")
         inner = app.router.lifespan_context
 
         @asynccontextmanager

@@ -443,7 +443,9 @@ def build_wellknown_router(auth: FastAuth) -> APIRouter:
         body = json.dumps(ring.jwks(), separators=(",", ":"), sort_keys=True).encode()
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         headers = {"Cache-Control": f"public, max-age={cfg.jwt.jwks_cache_max_age}", "ETag": etag}
-        if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+        # Weak comparison (RFC 9110 §13.1.2): a proxy that compresses may have turned ours into W/"...".
+        tags = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
+        if etag in tags or "*" in tags:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/jwk-set+json", headers=headers)
 

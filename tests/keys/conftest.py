@@ -1,0 +1,26 @@
+"""Fixtures for the key-store tests: a settable clock and a real adapter on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from fastauth.adapters.sqlalchemy import SQLAlchemyAdapter
+from keytools import Clock
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def adapter(database_url: str) -> AsyncIterator[SQLAlchemyAdapter]:
+    """A real SQLAlchemyAdapter with its tables, on a fresh SQLite file or PostgreSQL database."""
+    store = SQLAlchemyAdapter(database_url)
+    await store.create_tables()
+    try:
+        yield store
+    finally:
+        await store.dispose()

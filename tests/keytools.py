@@ -1,0 +1,372 @@
+"""Real processes and hand-made tokens for the key-store and verifier tests.
+
+`fastauth serve` and the example microservice run as separate processes on 127.0.0.1 (as in
+tests/test_serve.py); tokens are forged with `cryptography`/`hmac` directly, never with the code under
+test; `Listener` is a tiny HTTP server in a thread that records every request it gets (a stand-in for an
+attacker's URL, or a JWKS server whose hits are counted).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+ROOT = Path(__file__).resolve().parent.parent
+FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
+SECRET = "process-test-secret-" + "k" * 50
+EXAMPLE_DIR = ROOT / "examples" / "microservice"
+
+
+class Clock:
+    """A clock a test moves by hand (whole seconds, like the key store's times)."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = float(int(time.time() if start is None else start))
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without any fastauth configuration, plus `extra`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith("FASTAUTH_")
+        and k.upper()
+        not in {"SECRET_KEY", "ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS"}
+    }
+    env.update(extra)
+    return env
+
+
+def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    """An ES256 auth server on `database_url`, rate limits off (tests log in often)."""
+    values = {
+        "FASTAUTH_SECRET": SECRET,
+        "FASTAUTH_DATABASE_URL": database_url,
+        "FASTAUTH_JWT__ALGORITHM": "ES256",
+        "FASTAUTH_RATE_LIMIT_ENABLED": "false",
+    }
+    values.update(extra)
+    return clean_env(**values)
+
+
+class Process:
+    """A server process on its own port; `base` is its URL."""
+
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str], port: int) -> None:
+        self.argv, self.cwd, self.env, self.port = argv, cwd, env, port
+        self.base = f"http://127.0.0.1:{port}"
+        # Output goes to a file, never a pipe nobody reads (a chatty server would block once it is full).
+        self.log = cwd / f"process-{port}.log"
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, path: str = "/health", timeout: float = 30) -> Process:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.base}{path}", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"{self.argv[:3]} did not start:\n{self.output}")
+            time.sleep(0.05)
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return self.output
+
+
+def start_server(cwd: Path, env: dict[str, str], port: int | None = None) -> Process:
+    """`fastauth serve` (not yet waited for: call `wait_ready`, so several can start at once)."""
+    assert FASTAUTH, "the fastauth console script is not installed"
+    port = port or free_port()
+    return Process([FASTAUTH, "serve", "--port", str(port), "--log-level", "warning"], cwd, env, port)
+
+
+def start_microservice(cwd: Path, jwks_url: str, **extra: str) -> Process:
+    """The example microservice (examples/microservice/app.py) under uvicorn."""
+    port = free_port()
+    env = clean_env(JWKS_URL=jwks_url, JWT_ISSUER="fastauth", JWT_AUDIENCE="fastauth", **extra)
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app:app",
+        "--app-dir",
+        str(EXAMPLE_DIR),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    return Process(argv, cwd, env, port)
+
+
+@contextmanager
+def running(*processes: Process) -> Iterator[tuple[Process, ...]]:
+    """Wait for every process, stop them all at the end (also when a test fails)."""
+    try:
+        for process in processes:
+            process.wait_ready()
+        yield processes
+    finally:
+        for process in processes:  # all at once, then wait for each
+            if process.proc.poll() is None:
+                process.proc.terminate()
+        for process in processes:
+            process.stop()
+    for process in processes:  # reached only when the test passed: no request may have crashed
+        assert "Traceback" not in process.output, f"{process.argv[:3]} logged an error:\n{process.output}"
+
+
+def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    assert FASTAUTH
+    return subprocess.run(
+        [FASTAUTH, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def eventually(check: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Poll `check` until it holds or `timeout` seconds pass; returns whether it held."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+
+
+# --- HTTP helpers against a running auth server -------------------------------------------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def register(base: str, email: str, password: str = "correct horse battery") -> dict[str, Any]:
+    r = httpx.post(f"{base}/auth/register", json={"email": email, "password": password}, timeout=10)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def login(base: str, email: str, password: str = "correct horse battery") -> dict[str, Any]:
+    r = httpx.post(f"{base}/auth/login", json={"email": email, "password": password}, timeout=10)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def me_status(base: str, token: str) -> int:
+    return httpx.get(f"{base}/auth/me", headers=bearer(token), timeout=10).status_code
+
+
+def jwks_kids(base: str) -> set[str]:
+    r = httpx.get(f"{base}/.well-known/jwks.json", timeout=10)
+    assert r.status_code == 200, r.text
+    return {key["kid"] for key in r.json()["keys"]}
+
+
+# --- tokens by hand ------------------------------------------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header, claims) of a compact token, unverified."""
+    header, payload, _ = token.split(".")
+    return json.loads(unb64(header)), json.loads(unb64(payload))
+
+
+def kid_of(token: str) -> str:
+    return str(parts(token)[0]["kid"])
+
+
+def sign_raw(alg: str, key: Any, signing_input: bytes) -> bytes:
+    if alg.startswith("HS"):
+        digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
+        raw = key.encode() if isinstance(key, str) else bytes(key)
+        return hmac.new(raw, signing_input, digest).digest()
+    if alg == "EdDSA":
+        assert isinstance(key, ed25519.Ed25519PrivateKey)
+        return key.sign(signing_input)
+    if alg == "ES256":
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        from cryptography.hazmat.primitives import hashes
+
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    raise AssertionError(f"cannot sign {alg}")
+
+
+def forge(header: dict[str, Any], claims: dict[str, Any], alg: str, key: Any) -> str:
+    """A compact JWS with exactly this header and these claims, signed with `key` under `alg`."""
+    signing_input = (
+        b64(json.dumps(header, separators=(",", ":")).encode())
+        + "."
+        + b64(json.dumps(claims, separators=(",", ":")).encode())
+    )
+    return signing_input + "." + b64(sign_raw(alg, key, signing_input.encode()))
+
+
+def ec_public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
+    numbers = key.public_key().public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64(numbers.x.to_bytes(32, "big")),
+        "y": b64(numbers.y.to_bytes(32, "big")),
+    }
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638: SHA-256 of the required members, sorted, without whitespace."""
+    required = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
+    members = {name: jwk[name] for name in required[jwk["kty"]]}
+    return b64(hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest())
+
+
+def hostile_variants(
+    token: str, jwks: dict[str, Any], attacker: ec.EllipticCurvePrivateKey, listener_url: str
+) -> dict[str, str]:
+    """Tokens built from a real access token that a verifier must refuse: each a named attack.
+
+    - `forged`: the real kid and alg, signed by another key;
+    - `alg_confusion_pem`/`alg_confusion_jwk`: HS256 "signed" with the published public key (PEM text, or
+      the JWK JSON) as the HMAC secret, with the real kid (jwt-security.md K7);
+    - `embedded_jwk`: the attacker's public key in the `jwk` header (item 14);
+    - `jku`/`x5u`: a URL of ours in the header, pointing at the attacker key (item 15);
+    - `alg_none`: no signature at all.
+    """
+    from joserfc.jwk import import_key
+
+    header, claims = parts(token)
+    kid = header["kid"]
+    published = next(key for key in jwks["keys"] if key["kid"] == kid)
+    public_pem = import_key(published).as_pem(private=False)
+    attacker_jwk = ec_public_jwk(attacker)
+    attacker_kid = thumbprint(attacker_jwk)
+    base = {"alg": "ES256", "kid": kid, "typ": "at+jwt"}
+    return {
+        "forged": forge(base, claims, "ES256", attacker),
+        "alg_confusion_pem": forge({**base, "alg": "HS256"}, claims, "HS256", public_pem),
+        "alg_confusion_jwk": forge(
+            {**base, "alg": "HS256"}, claims, "HS256", json.dumps(published, separators=(",", ":")).encode()
+        ),
+        "embedded_jwk": forge({**base, "jwk": attacker_jwk}, claims, "ES256", attacker),
+        "embedded_jwk_own_kid": forge(
+            {**base, "kid": attacker_kid, "jwk": attacker_jwk}, claims, "ES256", attacker
+        ),
+        "jku": forge(
+            {**base, "kid": attacker_kid, "jku": f"{listener_url}/jwks.json"}, claims, "ES256", attacker
+        ),
+        "jku_real_kid": forge({**base, "jku": f"{listener_url}/jwks.json"}, claims, "ES256", attacker),
+        "x5u": forge({**base, "x5u": f"{listener_url}/cert.pem"}, claims, "ES256", attacker),
+        "alg_none": b64(json.dumps({"alg": "none", "kid": kid, "typ": "at+jwt"}).encode())
+        + "."
+        + b64(json.dumps(claims).encode())
+        + ".",
+    }
+
+
+# --- a recording HTTP listener -------------------------------------------------------------------
+
+
+class Listener:
+    """An HTTP server in a thread: records every request path; answers `routes[path]` or 404.
+
+    `routes` maps a path to (status, headers, body) or to a callable returning that, so a test can
+    serve a JWKS (and count its fetches) or stand in for an attacker's URL (and assert zero hits).
+    """
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        self.routes: dict[str, Any] = {}
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                listener.hits.append(self.path)
+                route = listener.routes.get(self.path.split("?")[0])
+                if callable(route):
+                    route = route()
+                status, headers, body = route if route is not None else (404, {}, b"")
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def listener() -> Iterator[Listener]:
+    running_listener = Listener()
+    try:
+        yield running_listener
+    finally:
+        running_listener.close()
