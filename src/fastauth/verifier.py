@@ -35,8 +35,8 @@ from starlette.requests import Request  # a real annotation: FastAPI reads it to
 from fastauth.errors import RevokedToken, TokenError, UnknownKey
 from fastauth.keys.pem import ASYMMETRIC_ALGORITHMS, public_key_to_pem
 from fastauth.tokens import codec
-from fastauth.tokens.claims import ACCESS, validate_claims, validate_typ
-from fastauth.tokens.engine import VerifiedToken
+from fastauth.tokens.claims import ACCESS
+from fastauth.tokens.engine import VerifiedToken, checked
 from fastauth.tokens.keyring import KeyRing, SigningKey
 
 __all__ = ["JWKSVerifier"]
@@ -54,18 +54,7 @@ class JWKSVerifier:
         *,
         issuer: str,
         audience: str,
-        algorithms: Iterable[str] = (
-            "RS256",
-            "RS384",
-            "RS512",
-            "PS256",
-            "PS384",
-            "PS512",
-            "ES256",
-            "ES384",
-            "ES512",
-            "EdDSA",
-        ),
+        algorithms: Iterable[str] = tuple(sorted(ASYMMETRIC_ALGORITHMS)),
         leeway: int = 5,
         min_refetch_interval: float = 10.0,
         default_max_age: int = 300,
@@ -202,8 +191,8 @@ class JWKSVerifier:
             if not await self._refetch_for_unknown_kid() or self._ring is None:
                 raise
             header, claims = codec.verify(token, self._ring)
-        validate_typ(header, expected_type)
-        validate_claims(
+        verified = checked(
+            header,
             claims,
             expected_type=expected_type,
             issuer=self.issuer,
@@ -213,9 +202,9 @@ class JWKSVerifier:
         )
         if self.revocation_url is not None:
             await self._poll_revocations()
-            if claims["sid"] in self._revoked:
+            if verified.sid in self._revoked:
                 raise RevokedToken("session revoked")
-        return VerifiedToken(claims, header["kid"])
+        return verified
 
     async def get_current_claims(self, request: Request) -> dict[str, Any]:
         """FastAPI dependency: the verified claims of the request's bearer token, or 401."""

@@ -42,8 +42,8 @@ from fastauth.errors import ConfigError, StoreUnavailable, TokenError
 from fastauth.keys.pem import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, HMAC_MIN_SECRET
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.tokens import codec
-from fastauth.tokens.claims import ACCESS, validate_claims, validate_typ
-from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
+from fastauth.tokens.claims import ACCESS
+from fastauth.tokens.engine import TokenEngine, VerifiedToken, checked, new_token_id
 from fastauth.tokens.keyring import KeyRing, SigningKey
 
 if TYPE_CHECKING:
@@ -229,8 +229,8 @@ class JWTStrategy(Generic[UP, ID]):
     def verify(self, token: object, *, now: int | None = None) -> VerifiedToken:
         """Signature, header and claims (not revocation); raises a `TokenError` subclass on any failure."""
         header, claims = codec.verify(token, self.keyring)
-        validate_typ(header, ACCESS)
-        validate_claims(
+        return checked(
+            header,
             claims,
             expected_type=ACCESS,
             issuer=self.issuer,
@@ -239,7 +239,6 @@ class JWTStrategy(Generic[UP, ID]):
             now=self._now() if now is None else now,
             require_exp=self.lifetime_seconds is not None,
         )
-        return VerifiedToken(claims, header["kid"])
 
     async def read_token(self, token: str | None, user_manager: BaseUserManager[UP, ID]) -> UP | None:
         """The user of a valid, unrevoked token, or None: never raises for a bad token or unknown user."""

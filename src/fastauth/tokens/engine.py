@@ -26,7 +26,7 @@ from fastauth.tokens.claims import (
 )
 from fastauth.tokens.keyring import KeyRing
 
-__all__ = ["IssuedToken", "TokenEngine", "VerifiedToken", "new_token_id"]
+__all__ = ["IssuedToken", "TokenEngine", "VerifiedToken", "checked", "new_token_id"]
 
 
 def new_token_id() -> str:
@@ -222,8 +222,8 @@ class TokenEngine:
         if ring is None:
             raise UnknownKey("no verification keys are loaded")
         header, claims = codec.verify(token, ring)
-        validate_typ(header, expected_type)
-        validate_claims(
+        return checked(
+            header,
             claims,
             expected_type=expected_type,
             issuer=self.issuer,
@@ -232,7 +232,6 @@ class TokenEngine:
             now=self._now() if now is None else now,
             require_exp=(self.access_ttl if expected_type == ACCESS else self.refresh_ttl) is not None,
         )
-        return VerifiedToken(claims, header["kid"])
 
     def verify_access(self, token: object, *, now: int | None = None) -> VerifiedToken:
         return self.verify(token, ACCESS, now=now)
@@ -244,3 +243,31 @@ class TokenEngine:
 def _static_keys(jwt: Any) -> bool:
     """Keys that come from the configuration itself (HMAC secret or PEM pair), not from a key store."""
     return bool(jwt.is_hmac or jwt.has_pem_keys)
+
+
+def checked(
+    header: dict[str, Any],
+    claims: dict[str, Any],
+    *,
+    expected_type: str,
+    issuer: str,
+    audience: str,
+    leeway: int,
+    now: int,
+    require_exp: bool = True,
+) -> VerifiedToken:
+    """The `typ` and claim rules on a signature-checked token (`codec.verify`'s result).
+
+    One place for every verifier: the engine, `fastauth.verifier` and the fastapi-users strategy.
+    """
+    validate_typ(header, expected_type)
+    validate_claims(
+        claims,
+        expected_type=expected_type,
+        issuer=issuer,
+        audience=audience,
+        leeway=leeway,
+        now=now,
+        require_exp=require_exp,
+    )
+    return VerifiedToken(claims, header["kid"])
