@@ -1,0 +1,7 @@
+"""Fixtures for the scale tests (real processes: see proctools.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.register_assert_rewrite("proctools")
