@@ -102,9 +102,18 @@ class Accounts:
         self, email: str, password: str, *, is_superuser: bool = False, is_verified: bool = False
     ) -> User:
         """Create an account: `EmailTaken` for a known (normalised) email, ValueError for a non-email."""
+        user = await self.new_user(email, password, is_superuser=is_superuser, is_verified=is_verified)
+        await self.store.create_user(user)
+        await self.hooks.on_signup(user)
+        return user
+
+    async def new_user(
+        self, email: str, password: str, *, is_superuser: bool = False, is_verified: bool = False
+    ) -> User:
+        """A checked, hashed, not yet stored user (for `Sessions.start(..., create_user=True)`)."""
         normalized = normalize_email(email)
         self.check_password(password)
-        user = User(
+        return User(
             id=_CUID.generate(),
             email=normalized,
             hashed_password=await self.hasher.hash(password),
@@ -112,9 +121,6 @@ class Accounts:
             is_verified=is_verified,
             created_at=int(self.clock()),
         )
-        await self.store.create_user(user)
-        await self.hooks.on_signup(user)
-        return user
 
     async def authenticate(self, email: str, password: str, ip: str | None = None) -> User:
         """The user for these credentials, or `InvalidCredentials` after a full hash check either way."""

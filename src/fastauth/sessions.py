@@ -85,9 +85,17 @@ class Sessions:
         expires_in = access.expires_at - now if access.expires_at is not None else None
         return TokenPair(access.token, refresh.token, expires_in, session.id, refresh.expires_at)
 
-    async def start(self, user: User, *, ip: str | None = None, user_agent: str | None = None) -> TokenPair:
-        """A fresh session (never reusing one: no fixation) and its first token pair."""
+    async def start(
+        self, user: User, *, ip: str | None = None, user_agent: str | None = None, create_user: bool = False
+    ) -> TokenPair:
+        """A fresh session (never reusing one: no fixation) and its first token pair.
+
+        With `create_user` the user row is inserted in the same transaction as the session, so a failure
+        leaves neither behind (registration).
+        """
         if not await self.hooks.allow_signin(user):
+            if create_user:
+                await self.store.create_user(user)  # registered, but not signed in
             raise SigninNotAllowed("sign-in refused")
         now = self.now()
         jti = new_token_id()
@@ -103,7 +111,10 @@ class Sessions:
         )
         # Sign first: a failing `modify_jwt` hook must not leave a session row without tokens behind.
         pair = await self._pair(user, session, jti, now)
-        await self.store.create_session(session)
+        if create_user:
+            await self.store.create_user_with_session(user, session)
+        else:
+            await self.store.create_session(session)
         return pair
 
     async def refresh(self, refresh_token: object) -> tuple[User, TokenPair]:

@@ -58,6 +58,11 @@ class UserStore(Protocol):
 class SessionStore(Protocol):
     async def create_session(self, session: SessionRecord) -> None: ...
 
+    async def create_user(self, user: User) -> None: ...
+
+    async def create_user_with_session(self, user: User, session: SessionRecord) -> None:
+        """Insert both in one transaction; raises `EmailTaken` (and inserts nothing) for a known email."""
+
     async def get_session(self, session_id: str) -> SessionRecord | None: ...
 
     async def rotate_refresh(self, session_id: str, old_jti: str, new_jti: str, now: int) -> bool:

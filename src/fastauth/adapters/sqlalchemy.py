@@ -191,20 +191,31 @@ class SQLAlchemyAdapter:
     async def create_user(self, user: User) -> None:
         try:
             async with self._tx() as conn:
-                await conn.execute(
-                    _USERS.insert().values(
-                        id=user.id,
-                        email=user.email,
-                        hashed_password=user.hashed_password,
-                        is_active=user.is_active,
-                        is_verified=user.is_verified,
-                        is_superuser=user.is_superuser,
-                        roles=" ".join(user.roles),
-                        created_at=user.created_at,
-                    )
-                )
+                await self._insert_user(conn, user)
         except IntegrityError:
             raise EmailTaken("email already registered") from None
+
+    async def create_user_with_session(self, user: User, session: SessionRecord) -> None:
+        try:
+            async with self._tx() as conn:
+                await self._insert_user(conn, user)
+                await self._insert_session(conn, session)
+        except IntegrityError:
+            raise EmailTaken("email already registered") from None
+
+    async def _insert_user(self, conn: AsyncConnection, user: User) -> None:
+        await conn.execute(
+            _USERS.insert().values(
+                id=user.id,
+                email=user.email,
+                hashed_password=user.hashed_password,
+                is_active=user.is_active,
+                is_verified=user.is_verified,
+                is_superuser=user.is_superuser,
+                roles=" ".join(user.roles),
+                created_at=user.created_at,
+            )
+        )
 
     async def get_user(self, user_id: str) -> User | None:
         async with self._tx() as conn:
@@ -238,19 +249,22 @@ class SQLAlchemyAdapter:
 
     async def create_session(self, session: SessionRecord) -> None:
         async with self._tx() as conn:
-            await conn.execute(
-                _SESSIONS.insert().values(
-                    id=session.id,
-                    user_id=session.user_id,
-                    refresh_jti=session.refresh_jti,
-                    created_at=session.created_at,
-                    last_used_at=session.last_used_at,
-                    expires_at=session.expires_at,
-                    ip=session.ip,
-                    user_agent=session.user_agent,
-                    revoked_at=session.revoked_at,
-                )
+            await self._insert_session(conn, session)
+
+    async def _insert_session(self, conn: AsyncConnection, session: SessionRecord) -> None:
+        await conn.execute(
+            _SESSIONS.insert().values(
+                id=session.id,
+                user_id=session.user_id,
+                refresh_jti=session.refresh_jti,
+                created_at=session.created_at,
+                last_used_at=session.last_used_at,
+                expires_at=session.expires_at,
+                ip=session.ip,
+                user_agent=session.user_agent,
+                revoked_at=session.revoked_at,
             )
+        )
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         async with self._tx() as conn:

@@ -193,9 +193,10 @@ def build_router(auth: FastAuth) -> APIRouter:
             raise unavailable() from None
         creds = _model(Credentials, await _body(request))
         try:
-            user = await auth.accounts.register(creds.email, creds.password)
+            user = await auth.accounts.new_user(creds.email, creds.password)
+            # One transaction for the user and the session: a failure leaves no half-registered account.
             pair = await auth.sessions.start(
-                user, ip=_ip(request), user_agent=request.headers.get("user-agent")
+                user, ip=_ip(request), user_agent=request.headers.get("user-agent"), create_user=True
             )
         except PasswordPolicyError as error:
             raise HTTPException(422, str(error)) from None
@@ -204,9 +205,11 @@ def build_router(auth: FastAuth) -> APIRouter:
         except ValueError as error:
             raise HTTPException(422, f"Invalid email address: {error}") from None
         except SigninNotAllowed:
+            await auth.hooks.on_signup(user)  # the account exists; only the sign-in was refused
             raise forbidden("Sign-in not allowed") from None
         except StoreUnavailable:
             raise unavailable() from None
+        await auth.hooks.on_signup(user)
         await auth.hooks.on_signin(user)
         return token_response(pair, 201, delivery_of(request))
 
