@@ -355,3 +355,19 @@ async def test_browser_flow_with_the_client_cookie_jar(make_app: Any) -> None:
     assert r.status_code == 204
     assert dict(c.cookies) == {}  # the jar dropped every cookie
     assert_not_authenticated(await c.get("/private"))
+
+
+async def test_a_dead_refresh_cookie_is_cleared_with_the_401(make_app: Any) -> None:
+    a = await make_app(token_delivery="cookie", cookie_secure=False)
+    r = await a.client.post("/auth/register", json={"email": "dead@example.com", "password": "password123"})
+    assert r.status_code == 201
+    csrf = a.client.cookies["csrf_token"]
+    assert (await a.client.delete("/auth/sessions", headers={"X-CSRF-Token": csrf})).status_code == 204
+    # The session is gone; put its refresh cookie back as a browser that missed the logout would have it.
+    a.client.cookies.set("fastauth_refresh", r.cookies["fastauth_refresh"], path="/auth")
+    a.client.cookies.set("csrf_token", csrf)
+    dead = await a.client.post("/auth/refresh", headers={"X-CSRF-Token": csrf})
+    assert dead.status_code == 401
+    assert dead.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    set_cookies = dead.headers.get_list("set-cookie")
+    assert any(c.startswith("fastauth_refresh=") and "Max-Age=0" in c for c in set_cookies), set_cookies

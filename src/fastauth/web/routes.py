@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from fastauth.accounts import normalize_email
@@ -281,6 +282,13 @@ def build_router(auth: FastAuth) -> APIRouter:
                 auth.check_csrf(request, auth.engine.verify_refresh(raw).sid)
             _, pair = await auth.sessions.refresh(raw)
         except TokenError:
+            if from_cookie:  # a dead refresh cookie is of no use to the browser: clear them all
+                error = unauthorized(True)
+                response = JSONResponse(
+                    {"detail": error.detail}, 401, headers={**(error.headers or {}), **NO_STORE}
+                )
+                auth.cookies.clear(response)
+                return response
             raise unauthorized(True) from None
         except SigninNotAllowed:
             raise forbidden("Sign-in not allowed") from None
