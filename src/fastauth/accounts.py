@@ -25,11 +25,22 @@ _CUID = Cuid(length=25)
 
 def normalize_email(email: str) -> str:
     """The one spelling an email is stored and looked up under; raises ValueError when it is not an email."""
+    if not _is_text(email):
+        raise ValueError("the email address is not valid Unicode text")
     try:
         result = validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError as error:
         raise ValueError(str(error)) from None
     return result.normalized.lower()
+
+
+def _is_text(value: str) -> bool:
+    """False for strings UTF-8 cannot encode (lone surrogates, which JSON's `\\ud800` escapes allow)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class UserCache:
@@ -93,7 +104,9 @@ class Accounts:
 
     def check_password(self, password: str) -> None:
         """Length only (NIST SP 800-63B): any Unicode, no composition rules, never truncated."""
-        if not isinstance(password, str) or len(password) < self.password_min_length:
+        if not isinstance(password, str) or not _is_text(password):
+            raise PasswordPolicyError("password must be valid Unicode text")
+        if len(password) < self.password_min_length:
             raise PasswordPolicyError(f"password must be at least {self.password_min_length} characters long")
         if len(password) > self.password_max_length:
             raise PasswordPolicyError(f"password must be at most {self.password_max_length} characters long")
@@ -129,8 +142,8 @@ class Accounts:
             user = await self.store.get_user_by_email(normalize_email(email))
         except ValueError:
             user = None
-        if len(password) > self.password_max_length:
-            valid, new_hash = False, None  # never hash unbounded input
+        if len(password) > self.password_max_length or not _is_text(password):
+            valid, new_hash = False, None  # never hash unbounded or unencodable input, but spend the time
             await self.hasher.verify("", None)
         else:
             valid, new_hash = await self.hasher.verify(password, user.hashed_password if user else None)

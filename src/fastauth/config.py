@@ -189,9 +189,9 @@ class FastAuthConfig(BaseSettings):
     secret: SecretStr
     jwt: JWTConfig = Field(default_factory=JWTConfig)
 
-    database_url: str = "sqlite+aiosqlite:///./fastauth.db"
+    database_url: str = Field(default="sqlite+aiosqlite:///./fastauth.db", repr=False)  # may hold a password
     #: Redis for many processes: shared revocation, rate limits and cache invalidation.
-    redis_url: str | None = None
+    redis_url: str | None = Field(default=None, repr=False)  # may hold a password
     #: When Redis is unreachable, GET/HEAD/OPTIONS go on without the revocation check (a revoked token
     #: may pass until Redis is back) instead of 503. Writes always fail closed.
     redis_fail_open_reads: bool = False
@@ -225,7 +225,7 @@ class FastAuthConfig(BaseSettings):
     login_rate_limit_per_account: str = "10/minute"
     login_rate_limit_per_ip: str = "30/minute"
     register_rate_limit_per_ip: str = "20/hour"
-    rate_limit_storage_uri: str = "memory://"
+    rate_limit_storage_uri: str = Field(default="memory://", repr=False)
 
     #: Serve `GET {route_prefix}/revocations`: the sessions revoked recently enough that their access
     #: tokens could still verify, for services that verify with `JWKSVerifier(revocation_url=...)`.
@@ -273,6 +273,11 @@ class FastAuthConfig(BaseSettings):
                     f"secret is too short for {algorithm}: it needs at least {need} characters. "
                     "Generate one with `fastauth generate-secret`."
                 )
+        elif len(secret) < 32 and not self.jwt.has_pem_keys:
+            raise ValueError(
+                f"secret is too short for {algorithm} without PEM keys: it seals the signing keys kept in "
+                "the database, so it needs at least 32 characters. Use `fastauth generate-secret`."
+            )
         elif len(secret) < 32:
             warnings.warn(
                 "secret is shorter than 32 characters; it also signs CSRF tokens and encrypts stored keys. "

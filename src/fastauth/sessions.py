@@ -64,7 +64,8 @@ class Sessions:
         """How long after revocation a token of the session could still verify."""
         return (self.engine.access_ttl or self.session_max_age) + self.engine.leeway + 1
 
-    async def _verify(self, token: object, kind: str) -> VerifiedToken:
+    async def verify(self, token: object, kind: str) -> VerifiedToken:
+        """Verify (no revocation check), reloading shared keys once if the kid is new to this process."""
         try:
             return self.engine.verify(token, kind)
         except UnknownKey:
@@ -119,7 +120,7 @@ class Sessions:
 
     async def refresh(self, refresh_token: object) -> tuple[User, TokenPair]:
         """Rotate: exactly one caller per refresh token wins; a reused token revokes its session."""
-        token = await self._verify(refresh_token, REFRESH)
+        token = await self.verify(refresh_token, REFRESH)
         now = self.now()
         session = await self.store.get_session(token.sid)
         if session is None or session.user_id != token.sub or session.revoked_at is not None:
@@ -151,7 +152,7 @@ class Sessions:
 
     async def check_access(self, access_token: object) -> VerifiedToken:
         """Verify an access token and refuse it if its session was revoked (a memory lookup)."""
-        token = await self._verify(access_token, ACCESS)
+        token = await self.verify(access_token, ACCESS)
         if await self.revocation.is_revoked(token.sid, self.now()):
             raise RevokedToken("session revoked")
         return token

@@ -85,6 +85,9 @@ class RedisRevocationList:
                 await pipe.execute()
         except self._errors as error:
             self._stale = True  # the database has the revocation; Redis may not
+            # Tell the other processes too: without the marker, their next check refills from the DB.
+            with contextlib.suppress(Exception):  # best effort: Redis is failing right now
+                await self.client.delete(self._filled_key)
             raise StoreUnavailable(f"redis unavailable: {type(error).__name__}") from error
 
     async def is_revoked(self, session_id: str, now: int) -> bool:

@@ -24,6 +24,7 @@ from fastauth.errors import (
     TokenError,
 )
 from fastauth.sessions import TokenPair
+from fastauth.tokens.claims import REFRESH
 from fastauth.web.auth import forbidden, unauthorized, unavailable
 from fastauth.web.ratelimit import RateLimited
 
@@ -106,10 +107,23 @@ def _too_many(error: RateLimited) -> HTTPException:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    """JSON object or HTML/OAuth2 form, read with a size cap. 422 when it is neither."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
+    """JSON object or HTML/OAuth2 form, read with a size cap. 422 when it is neither.
+
+    The cap holds while reading: a declared or streamed body over `MAX_BODY` is refused without being
+    buffered, so nobody can make the server hold megabytes for a login.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
         raise HTTPException(413, "Request body too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(413, "Request body too large")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    request._body = raw  # so request.form() below parses what was read (Starlette's own cache)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
@@ -144,6 +158,18 @@ def build_router(auth: FastAuth) -> APIRouter:
         if cfg.cookie_opt_in and request.headers.get(DELIVERY_HEADER, "").strip().lower() == "cookie":
             return "cookie"
         return delivery
+
+    def refuse_cross_site_cookies(request: Request) -> None:
+        """Login CSRF: a cross-site form must not sign a browser into someone else's account.
+
+        Browsers mark such a request `Sec-Fetch-Site: cross-site` (a sandboxed one sends `Origin: null`);
+        when the answer would set cookies, refuse it. Bearer-token (JSON) answers are unreadable
+        cross-site and need no such check.
+        """
+        if delivery_of(request) == "json":
+            return
+        if request.headers.get("sec-fetch-site") == "cross-site" or request.headers.get("origin") == "null":
+            raise forbidden("Cross-site sign-in refused")
 
     def uses_cookies(request: Request) -> bool:
         """Cookies may be in play: cookie delivery, or an opted-in request or one carrying our cookies."""
@@ -192,6 +218,7 @@ def build_router(auth: FastAuth) -> APIRouter:
             raise _too_many(error) from None
         except StoreUnavailable:
             raise unavailable() from None
+        refuse_cross_site_cookies(request)
         creds = _model(Credentials, await _body(request))
         try:
             user = await auth.accounts.new_user(creds.email, creds.password)
@@ -236,6 +263,7 @@ def build_router(auth: FastAuth) -> APIRouter:
     async def login(request: Request) -> Response:
         """Email and password, as JSON `{email, password}` or the OAuth2 form (`username`, `password`)."""
         await auth.ensure_started()
+        refuse_cross_site_cookies(request)
         data = await _body(request)
         if "email" not in data and "username" in data:
             data["email"] = data["username"]
@@ -279,7 +307,7 @@ def build_router(auth: FastAuth) -> APIRouter:
             raise unauthorized(False)
         try:
             if from_cookie:
-                auth.check_csrf(request, auth.engine.verify_refresh(raw).sid)
+                auth.check_csrf(request, (await auth.sessions.verify(raw, REFRESH)).sid)
             _, pair = await auth.sessions.refresh(raw)
         except TokenError:
             if from_cookie:  # a dead refresh cookie is of no use to the browser: clear them all
@@ -317,7 +345,7 @@ def build_router(auth: FastAuth) -> APIRouter:
             raw, from_cookie = auth.cookies.refresh(request), True
         if raw:
             try:
-                refresh_token = auth.engine.verify_refresh(raw)
+                refresh_token = await auth.sessions.verify(raw, REFRESH)
             except TokenError:
                 refresh_token = None
             if refresh_token is not None and (not sessions or refresh_token.sub in sessions.values()):
@@ -395,6 +423,13 @@ def build_router(auth: FastAuth) -> APIRouter:
         """Needs the current password; every other session of the user is revoked."""
         body = _model(ChangePasswordIn, await _body(request))
         try:
+            # The login budget guards this guess at the current password too.
+            await auth.rate_limits.check_login(user.email, _ip(request))
+        except RateLimited as error:
+            raise _too_many(error) from None
+        except StoreUnavailable:
+            raise unavailable() from None
+        try:
             await auth.accounts.change_password(user, body.current_password, body.new_password)
             await auth.sessions.revoke_all(user.id, except_session=request.state.fastauth_token.sid)
         except InvalidCredentials:
@@ -461,9 +496,11 @@ def build_wellknown_router(auth: FastAuth) -> APIRouter:
         return Response(body, media_type="application/jwk-set+json", headers=headers)
 
     @router.get("/.well-known/oauth-authorization-server")
-    async def metadata(request: Request) -> dict[str, Any]:
+    async def metadata(request: Request, response: Response) -> dict[str, Any]:
         """RFC 8414 authorization server metadata, so standard tools can find the JWKS."""
         base = str(request.base_url).rstrip("/")
+        # Built from the request's Host: never let a shared cache keep one client's answer for another.
+        response.headers["Cache-Control"] = "no-store"
         data: dict[str, Any] = {
             "issuer": cfg.jwt.issuer,
             "token_endpoint": f"{base}{cfg.route_prefix}/login",
