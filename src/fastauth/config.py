@@ -60,6 +60,9 @@ class JWTConfig(BaseModel):
     refresh_token_ttl: int | None = Field(default=7 * 24 * 3600, gt=0)
     #: Absolute cap of a login session; refreshing never extends it.
     session_max_age: int = Field(default=30 * 24 * 3600, gt=0)
+    #: Seconds during which the refresh token spent by the latest rotation is refused *without* revoking
+    #: its session (concurrent refreshes from two tabs). 0: every reuse revokes the session.
+    refresh_reuse_grace: int = Field(default=0, ge=0, le=60)
     #: Opt-in to `None` lifetimes (tokens valid forever). Off by default; warns when used.
     allow_unlimited_ttl: bool = False
     issuer: str = Field(default="fastauth", min_length=1)

@@ -52,6 +52,9 @@ class Sessions:
         self.revocation = revocation
         self.hooks = hooks
         self.session_max_age = session_max_age
+        #: Seconds during which the refresh token spent by the latest rotation is refused without
+        #: revoking the session (RFC 9700 / Auth0 "rotation overlap"); 0 = every reuse revokes.
+        self.refresh_reuse_grace = 0
         #: Set when keys come from a shared key store: signing checks rotation first, and a token
         #: with an unknown kid triggers one (rate-limited) reload before it is refused.
         self.keys: KeyManager | None = None
@@ -128,7 +131,7 @@ class Sessions:
         if session.expires_at <= now:
             raise ExpiredToken("session has reached its maximum age")
         if session.refresh_jti != token.jti:
-            await self._reuse_detected(session, now)
+            await self._reuse_detected(session, token.jti, now)
         user = await self.accounts.get_user(token.sub, fresh=True)
         if user is None or not user.is_active:
             await self.revoke(session.id)
@@ -139,13 +142,29 @@ class Sessions:
         # Sign before consuming: a failing `modify_jwt` hook must not spend the presented token.
         pair = await self._pair(user, session, new_jti, now)
         if not await self.store.rotate_refresh(session.id, token.jti, new_jti, now):
-            # Lost the race, or it was used between our read and our write: reuse all the same.
-            await self._reuse_detected(session, now)
+            # Lost the race, or it was used between our read and our write.
+            current = await self.store.get_session(session.id)
+            await self._reuse_detected(current or session, token.jti, now)
         self.accounts.cache.put(user)
         await self.hooks.on_token_refresh(user)
         return user, pair
 
-    async def _reuse_detected(self, session: SessionRecord, now: int) -> None:
+    async def _reuse_detected(self, session: SessionRecord, jti: str, now: int) -> None:
+        """A spent refresh token came back: revoke the family, unless it is the grace-window case.
+
+        With `refresh_reuse_grace` > 0, the token spent by the latest rotation, presented within that
+        many seconds (two tabs refreshing at once), is refused without revoking the session. It never
+        yields tokens: only the winner of the rotation holds the new pair. Any older token is reuse.
+        """
+        grace = self.refresh_reuse_grace
+        if (
+            grace
+            and session.revoked_at is None
+            and session.previous_jti == jti
+            and session.rotated_at is not None
+            and now - session.rotated_at <= grace
+        ):
+            raise RevokedToken("refresh token already rotated (within the grace window)")
         await self.revoke(session.id)
         await self.hooks.on_refresh_reuse(session.user_id, session.id)
         raise RevokedToken("refresh token reuse")

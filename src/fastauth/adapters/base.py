@@ -39,6 +39,10 @@ class SessionRecord:
     ip: str | None = None
     user_agent: str | None = None
     revoked_at: int | None = None
+    #: The refresh `jti` spent by the last rotation, and when: lets a configured grace window tell a
+    #: client's concurrent refresh from a replay (`jwt.refresh_reuse_grace`).
+    previous_jti: str | None = None
+    rotated_at: int | None = None
 
 
 @runtime_checkable

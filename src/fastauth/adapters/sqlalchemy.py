@@ -68,6 +68,8 @@ class SessionRow(Base):
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    previous_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rotated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
         Index("ix_fastauth_sessions_user", "user_id"),
@@ -129,6 +131,8 @@ def _session(row: Any) -> SessionRecord:
         ip=row.ip,
         user_agent=row.user_agent,
         revoked_at=int(row.revoked_at) if row.revoked_at is not None else None,
+        previous_jti=row.previous_jti,
+        rotated_at=int(row.rotated_at) if row.rotated_at is not None else None,
     )
 
 
@@ -281,7 +285,7 @@ class SQLAlchemyAdapter:
                     _SESSIONS.c.revoked_at.is_(None),
                     _SESSIONS.c.expires_at > now,
                 )
-                .values(refresh_jti=new_jti, last_used_at=now)
+                .values(refresh_jti=new_jti, last_used_at=now, previous_jti=old_jti, rotated_at=now)
             )
         return bool(result.rowcount == 1)
 

@@ -149,6 +149,7 @@ class FastAuth:
         #: Access cookies authenticate in cookie mode, and with the per-request opt-in (`cookie_opt_in`).
         self.access_from_cookie = cfg.token_delivery == "cookie" or cfg.cookie_opt_in
         self.sessions.keys = self.keys
+        self.sessions.refresh_reuse_grace = cfg.jwt.refresh_reuse_grace
         self._started = False
         self._event_resets = 0
         self._start_lock = asyncio.Lock()
