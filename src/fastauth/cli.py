@@ -94,15 +94,20 @@ def load_config() -> FastAuthConfig:
 
     Warnings (e.g. a short secret next to PEM keys) are shown as one `warning:` line each on stderr.
     """
+    return _configured(FastAuthConfig)
+
+
+def _configured(build: Callable[[], T]) -> T:
+    """Run a configuration builder: errors end the command (exit 2), warnings become `warning:` lines."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FastAuthSecurityWarning)
         try:
-            config = FastAuthConfig()
+            result = build()
         except (ConfigError, SettingsError) as error:
             fail(f"configuration error: {error}", EXIT_USAGE)
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)
-    return config
+    return result
 
 
 def read_token(argument: str) -> str:
@@ -254,15 +259,7 @@ def _server_config() -> tuple[FastAuthConfig, bool]:
     """The configuration `serve` and `create-user` use: the environment, or development mode."""
     from fastauth.server import load_config as server_config
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", FastAuthSecurityWarning)
-        try:
-            result = server_config()
-        except (ConfigError, SettingsError) as error:
-            fail(f"configuration error: {error}", EXIT_USAGE)
-    for warning in caught:
-        typer.echo(f"warning: {warning.message}", err=True)
-    return result
+    return _configured(server_config)
 
 
 @app.command()
