@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import (
@@ -121,19 +122,7 @@ def _user(row: Any) -> User:
 
 
 def _session(row: Any) -> SessionRecord:
-    return SessionRecord(
-        id=row.id,
-        user_id=row.user_id,
-        refresh_jti=row.refresh_jti,
-        created_at=int(row.created_at),
-        last_used_at=int(row.last_used_at),
-        expires_at=int(row.expires_at),
-        ip=row.ip,
-        user_agent=row.user_agent,
-        revoked_at=int(row.revoked_at) if row.revoked_at is not None else None,
-        previous_jti=row.previous_jti,
-        rotated_at=int(row.rotated_at) if row.rotated_at is not None else None,
-    )
+    return SessionRecord(**row._mapping)  # the columns are the record's fields
 
 
 _USERS: Table = UserRow.__table__  # type: ignore[assignment]
@@ -256,19 +245,7 @@ class SQLAlchemyAdapter:
             await self._insert_session(conn, session)
 
     async def _insert_session(self, conn: AsyncConnection, session: SessionRecord) -> None:
-        await conn.execute(
-            _SESSIONS.insert().values(
-                id=session.id,
-                user_id=session.user_id,
-                refresh_jti=session.refresh_jti,
-                created_at=session.created_at,
-                last_used_at=session.last_used_at,
-                expires_at=session.expires_at,
-                ip=session.ip,
-                user_agent=session.user_agent,
-                revoked_at=session.revoked_at,
-            )
-        )
+        await conn.execute(_SESSIONS.insert().values(**asdict(session)))
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         async with self._tx() as conn:
@@ -346,35 +323,12 @@ class SQLAlchemyAdapter:
     async def list_keys(self) -> list[KeyRecord]:
         async with self._tx() as conn:
             rows = await conn.execute(select(_KEYS).order_by(_KEYS.c.generation))
-            return [
-                KeyRecord(
-                    kid=row.kid,
-                    algorithm=row.algorithm,
-                    generation=int(row.generation),
-                    public_pem=row.public_pem,
-                    private_sealed=row.private_sealed,
-                    created_at=int(row.created_at),
-                    activate_at=int(row.activate_at),
-                    retired_at=int(row.retired_at) if row.retired_at is not None else None,
-                )
-                for row in rows
-            ]
+            return [KeyRecord(**row._mapping) for row in rows]
 
     async def insert_key(self, record: KeyRecord) -> bool:
         try:
             async with self._tx() as conn:
-                await conn.execute(
-                    _KEYS.insert().values(
-                        kid=record.kid,
-                        algorithm=record.algorithm,
-                        generation=record.generation,
-                        public_pem=record.public_pem,
-                        private_sealed=record.private_sealed,
-                        created_at=record.created_at,
-                        activate_at=record.activate_at,
-                        retired_at=record.retired_at,
-                    )
-                )
+                await conn.execute(_KEYS.insert().values(**asdict(record)))
         except IntegrityError:
             return False
         return True
