@@ -199,6 +199,9 @@ class FastAuthConfig(BaseSettings):
     #: may pass until Redis is back) instead of 503. Writes always fail closed.
     redis_fail_open_reads: bool = False
     route_prefix: str = "/auth"
+    #: The server's public base URL (`https://auth.example.com`), used for the URLs in the RFC 8414
+    #: metadata. `None`: taken from the request (its Host header), fine behind a proxy that sets it.
+    public_url: str | None = None
 
     #: "json": both tokens in the response body (Bearer header). "cookie": both in HTTP-only cookies, with
     #: CSRF protection. "refresh_cookie": access token in the body, refresh token in an HTTP-only cookie.
@@ -297,6 +300,13 @@ class FastAuthConfig(BaseSettings):
             raise ValueError(
                 "ui_enabled needs cookie delivery for the browser: set cookie_opt_in=True "
                 "(FASTAUTH_COOKIE_OPT_IN=true) or token_delivery='cookie'."
+            )
+        if self.public_url is not None and (
+            not self.public_url.startswith(("https://", "http://")) or self.public_url.endswith("/")
+        ):
+            raise ValueError(
+                f"public_url must be an absolute http(s) URL without a trailing '/', like "
+                f"'https://auth.example.com' (got {self.public_url!r})."
             )
         if self.password_max_length < self.password_min_length:
             raise ValueError("password_max_length must not be below password_min_length.")

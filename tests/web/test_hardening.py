@@ -140,3 +140,13 @@ async def test_metadata_is_never_cached_by_shared_caches(make_app: Any) -> None:
     a = await make_app(jwt={"algorithm": "ES256"})
     r = await a.client.get("/.well-known/oauth-authorization-server")
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+
+
+async def test_metadata_urls_come_from_public_url_when_configured(make_app: Any) -> None:
+    """L6: a configured public URL, not the Host header, names the endpoints."""
+    a = await make_app(jwt={"algorithm": "ES256"}, public_url="https://auth.example.com")
+    r = await a.client.get("/.well-known/oauth-authorization-server", headers={"Host": "evil.example"})
+    assert r.json()["jwks_uri"] == "https://auth.example.com/.well-known/jwks.json"
+    assert r.json()["token_endpoint"] == "https://auth.example.com/auth/login"
+    with pytest.raises(ConfigError, match="public_url"):
+        FastAuthConfig(secret="s" * 64, public_url="auth.example.com/")

@@ -498,7 +498,7 @@ def build_wellknown_router(auth: FastAuth) -> APIRouter:
     @router.get("/.well-known/oauth-authorization-server")
     async def metadata(request: Request, response: Response) -> dict[str, Any]:
         """RFC 8414 authorization server metadata, so standard tools can find the JWKS."""
-        base = str(request.base_url).rstrip("/")
+        base = cfg.public_url or str(request.base_url).rstrip("/")
         # Built from the request's Host: never let a shared cache keep one client's answer for another.
         response.headers["Cache-Control"] = "no-store"
         data: dict[str, Any] = {
