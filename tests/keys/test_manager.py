@@ -449,3 +449,28 @@ async def test_pem_keys_use_their_thumbprint_as_kid_and_store_nothing(database_u
     finally:
         await first.shutdown()
         await second.shutdown()
+
+
+async def test_long_retired_keys_are_deleted_oldest_first(adapter: SQLAlchemyAdapter, clock: Clock) -> None:
+    from fastauth.keys.manager import PRUNE_AFTER
+
+    keys, engine = manager(adapter, clock, lifetime=10)
+    await keys.initialize()
+    (a,) = ring_kids(keys)
+    b = (await keys.rotate(immediately=True)).kid
+    clock.advance(1)
+    c = (await keys.rotate(immediately=True)).kid
+    await keys.retire(b)  # explicitly retired, between a (retired by age later) and c
+    clock.advance(20)  # a and b are retired now, but recently: still listed
+    await keys.refresh()
+    assert {kid for kid, state in states(keys) if state == "retired"} >= {a, b}
+    assert {row.kid for row in await adapter.list_keys()} >= {a, b, c}
+
+    clock.advance(PRUNE_AFTER)
+    await keys.refresh()
+    remaining = {row.kid for row in await adapter.list_keys()}
+    assert a not in remaining and b not in remaining
+    active = [kid for kid, state in states(keys) if state == "active"]
+    assert active and active[0] in remaining
+    assert kid_of(access(engine)) == active[0]
+    assert all(state != "retiring" for _, state in states(keys))

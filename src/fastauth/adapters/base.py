@@ -115,3 +115,6 @@ class KeyStore(Protocol):
         """Insert; False (not an error) when another process took the generation or kid first."""
 
     async def retire_key(self, kid: str, now: int) -> bool: ...
+
+    async def delete_key(self, kid: str) -> bool:
+        """Delete a long-retired key's row; True if it existed."""

@@ -333,6 +333,11 @@ class SQLAlchemyAdapter:
             return False
         return True
 
+    async def delete_key(self, kid: str) -> bool:
+        async with self._tx() as conn:
+            result = await conn.execute(delete(_KEYS).where(_KEYS.c.kid == kid))
+        return bool(result.rowcount == 1)
+
     async def retire_key(self, kid: str, now: int) -> bool:
         async with self._tx() as conn:
             result = await conn.execute(

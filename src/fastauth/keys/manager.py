@@ -31,6 +31,9 @@ __all__ = ["KeyManager", "KeyRecord", "KeyState", "KeyStore"]
 
 State = Literal["next", "active", "retiring", "retired"]
 
+#: Retired keys stay listed (`fastauth keys list`) this long before their rows are deleted.
+PRUNE_AFTER = 7 * 24 * 3600
+
 
 @dataclass(frozen=True, slots=True)
 class KeyState:
@@ -161,11 +164,39 @@ class KeyManager:
                     )
                     continue
                 break
+            await self._prune(int(self.clock()))
             ring, next_check = self._build(int(self.clock()))
             self.ring, self.next_check = ring, next_check
             if ring is not None and self.on_ring is not None:
                 self.on_ring(ring)
             return ring
+
+    async def _prune(self, now: int) -> None:
+        """Delete the oldest keys that have been retired for longer than `PRUNE_AFTER`.
+
+        Only a prefix of the keys in activation order goes, so every remaining key keeps its successor
+        and no retired key can ever look "retiring" again.
+        """
+        states = self.states(now)
+        gone: list[str] = []
+        for index, state in enumerate(states):
+            if state.state != "retired" or state.record.activate_at > now:
+                break
+            record = state.record
+            if record.retired_at is not None:
+                ended = record.retired_at
+            elif index + 1 < len(states):
+                ended = states[index + 1].record.activate_at + self.token_lifetime
+            else:  # pragma: no cover - the newest started key is active or explicitly retired
+                break
+            if ended > now - PRUNE_AFTER:
+                break
+            if await self.store.delete_key(record.kid):
+                gone.append(record.kid)
+        if gone:
+            self.records = [r for r in self.records if r.kid not in gone]
+            for kid in gone:
+                self._parsed.pop(kid, None)
 
     async def load(self) -> list[KeyState]:
         """Read the stored keys and their states without opening any private key.
