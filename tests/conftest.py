@@ -7,7 +7,6 @@ unless `FASTAUTH_TEST_REQUIRE_SERVICES=1` (CI), where a missing server is a fail
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -24,6 +23,7 @@ from fastapi import FastAPI
 
 from fastauth import FastAuth, FastAuthConfig
 from fastauth.passwords import Argon2Params, PasswordHasher
+from servertools import PgCluster, free_port
 
 REQUIRE_SERVICES = os.environ.get("FASTAUTH_TEST_REQUIRE_SERVICES") == "1"
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -47,52 +47,6 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-class _Cluster:
-    def __init__(self) -> None:
-        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-        if not initdb or not pg_ctl:
-            raise FileNotFoundError("PostgreSQL binaries (initdb, pg_ctl) not found")
-        self.pg_ctl = pg_ctl
-        self.root = os.geteuid() == 0
-        self.dir = tempfile.mkdtemp(prefix="fastauth-pg-")
-        self.data = os.path.join(self.dir, "data")
-        self.port = _free_port()
-        if self.root:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self._run([initdb, "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
-        options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        )
-        self._run(
-            [pg_ctl, "-D", self.data, "-o", options, "-l", os.path.join(self.dir, "log"), "-w", "start"]
-        )
-
-    def _run(self, argv: list[str]) -> None:
-        if self.root:
-            argv = ["runuser", "-u", "postgres", "--", *argv]
-        subprocess.run(argv, check=True, capture_output=True, timeout=120)
-
-    def stop(self) -> None:
-        try:
-            self._run([self.pg_ctl, "-D", self.data, "-m", "immediate", "stop"])
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A base URL `postgresql+asyncpg://postgres@127.0.0.1:PORT` (no database part)."""
@@ -101,14 +55,14 @@ def postgres_server() -> Iterator[str]:
         yield url.rsplit("/", 1)[0]
         return
     try:
-        cluster = _Cluster()
+        cluster = PgCluster()
     except (FileNotFoundError, subprocess.SubprocessError, KeyError, LookupError) as error:
         _missing(f"PostgreSQL not available: {error}")
         return
     try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{cluster.port}"
+        yield cluster.url
     finally:
-        cluster.stop()
+        cluster.close()
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +76,7 @@ def redis_server() -> Iterator[str]:
     if binary is None:
         _missing("redis-server not installed (apt-get install redis-server)")
         return
-    port = _free_port()
+    port = free_port()
     workdir = tempfile.mkdtemp(prefix="fastauth-redis-")
     proc = subprocess.Popen(
         [

@@ -14,7 +14,6 @@ import hmac
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,8 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from servertools import clean_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
@@ -46,25 +47,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test process's environment without any fastauth configuration, plus `extra`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.upper().startswith("FASTAUTH_")
-        and k.upper()
-        not in {"SECRET_KEY", "ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS"}
-    }
-    env.update(extra)
-    return env
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:

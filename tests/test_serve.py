@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,57 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.upper().startswith("FASTAUTH_") and k.upper() not in {"SECRET_KEY", "ALGORITHM"}
-    }
-    env.update(extra)
-    return env
+from servertools import FASTAUTH, clean_env, free_port, serve
 
 
 @contextmanager
 def server(cwd: Path, *args: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    assert FASTAUTH, "the fastauth console script is not installed"
-    port = _free_port()
-    proc = subprocess.Popen(
-        [FASTAUTH, "serve", "--port", str(port), "--log-level", "warning", *args],
-        cwd=cwd,
-        env=_env(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"server did not start:\n{proc.communicate()[0]}")
-        time.sleep(0.1)
-    try:
-        yield base, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serve(cwd, *args, env=clean_env(**env)) as running:
+        yield running
 
 
 def _output(proc: subprocess.Popen[str]) -> str:
@@ -116,9 +67,9 @@ def test_serve_with_configuration_is_not_in_development_mode(tmp_path: Path) -> 
 def test_serve_refuses_a_bad_configuration_with_a_clear_message(tmp_path: Path) -> None:
     assert FASTAUTH
     result = subprocess.run(
-        [FASTAUTH, "serve", "--port", str(_free_port())],
+        [FASTAUTH, "serve", "--port", str(free_port())],
         cwd=tmp_path,
-        env=_env(FASTAUTH_SECRET="too-short"),
+        env=clean_env(FASTAUTH_SECRET="too-short"),
         capture_output=True,
         text=True,
         timeout=30,
@@ -131,7 +82,7 @@ def test_serve_refuses_a_bad_configuration_with_a_clear_message(tmp_path: Path) 
 def test_create_user_then_login_through_the_server(tmp_path: Path) -> None:
     assert FASTAUTH
     secret = "configured-secret-" + "z" * 50
-    env = _env(FASTAUTH_SECRET=secret)
+    env = clean_env(FASTAUTH_SECRET=secret)
     created = subprocess.run(
         [FASTAUTH, "create-user", "Admin@Example.com", "--superuser", "--password-stdin"],
         cwd=tmp_path,
@@ -176,9 +127,9 @@ def test_create_user_then_login_through_the_server(tmp_path: Path) -> None:
 def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
     assert FASTAUTH
     result = subprocess.run(
-        [FASTAUTH, "serve", "--workers", "2", "--port", str(_free_port())],
+        [FASTAUTH, "serve", "--workers", "2", "--port", str(free_port())],
         cwd=tmp_path,
-        env=_env(FASTAUTH_SECRET="configured-secret-" + "w" * 50),
+        env=clean_env(FASTAUTH_SECRET="configured-secret-" + "w" * 50),
         capture_output=True,
         text=True,
         timeout=30,

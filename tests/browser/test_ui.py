@@ -15,12 +15,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +24,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from servertools import clean_env, serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,7 +40,6 @@ CHROMIUM_ARGS = [
 ]
 pytestmark = pytest.mark.browser
 REQUIRE_SERVICES = os.environ.get("FASTAUTH_TEST_REQUIRE_SERVICES") == "1"
-FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 ACCESS_TTL = 3
 PASSWORD = "correct horse battery"
@@ -59,12 +55,6 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _email(tag: str) -> str:
     return f"{tag}-{uuid.uuid4().hex[:8]}@example.com"
 
@@ -75,52 +65,16 @@ def _email(tag: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    assert FASTAUTH, "the fastauth console script is not installed"
     cwd = tmp_path_factory.mktemp("serve")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.upper().startswith("FASTAUTH_") and k.upper() not in {"SECRET_KEY", "ALGORITHM"}
-    }
-    env.update(
+    env = clean_env(
         FASTAUTH_JWT__ACCESS_TOKEN_TTL=str(ACCESS_TTL),
         FASTAUTH_JWT__LEEWAY="0",
         FASTAUTH_LOGIN_RATE_LIMIT_PER_ACCOUNT="3/minute",
         FASTAUTH_LOGIN_RATE_LIMIT_PER_IP="1000/minute",
         FASTAUTH_REGISTER_RATE_LIMIT_PER_IP="1000/hour",
     )
-    port = _free_port()
-    proc = subprocess.Popen(
-        [FASTAUTH, "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"fastauth serve did not start:\n{proc.communicate()[0]}")
-        time.sleep(0.1)
-    try:
+    with serve(cwd, env=env) as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,16 +21,16 @@ import httpx
 import pytest
 from proctools import (
     UNAVAILABLE,
-    PgCluster,
     RedisProcess,
     Server,
     bearer,
-    create_database,
     plain_url,
     server_env,
     serving,
     unverified_claims,
 )
+
+from servertools import PgCluster, create_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 

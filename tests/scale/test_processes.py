@@ -22,13 +22,14 @@ from proctools import (
     FASTAUTH,
     Server,
     bearer,
-    create_database,
     server_env,
     serving,
     socket_owner,
     unverified_claims,
     unverified_header,
 )
+
+from servertools import create_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
