@@ -4,8 +4,9 @@ Parsing refuses, before any cryptography, everything that is not exactly what fa
 over-long input, anything but three canonical base64url segments, JSON that is not a plain object
 (duplicate members, NaN/Infinity, invalid UTF-8), and any header member other than `alg`, `kid` and
 `typ` (so `jwk`, `jku`, `x5u`, `x5c`, `crit`, `b64`, `zip` are refused by construction). The key is
-found by `kid` alone and must be bound to exactly the header's `alg`; the signature check is joserfc's
-algorithm object with the already-parsed key. The payload is parsed only after the signature holds.
+found by `kid` alone and must be bound to exactly the header's `alg`; the signature check is the one
+`SigningKey` bound when the key was loaded (keyring.py). The payload is parsed only after the signature
+holds.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastauth.errors import AlgorithmMismatch, InvalidSignature, MalformedToken, UnknownKey
-from fastauth.tokens.keyring import KeyRing, SigningKey
+
+if TYPE_CHECKING:
+    from fastauth.tokens.keyring import KeyRing, SigningKey
 
 __all__ = [
     "MAX_TOKEN_LENGTH",
@@ -25,6 +28,7 @@ __all__ = [
     "decode_unverified",
     "encode",
     "json_loads_strict",
+    "standard_segment",
     "verify",
 ]
 
@@ -41,8 +45,24 @@ MAX_JSON_CONTAINERS = 256
 
 
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_SIXBITS = {char: value for value, char in enumerate(_ALPHABET)}
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_STANDARD_ALPHABET = _ALPHABET.translate(bytes.maketrans(b"-_", b"+/"))
+_REFUSED = ord("*")
+
+
+def _standard_table() -> bytes:
+    """A `bytes.translate` table: base64url to standard base64 (`-_` to `+/`), `.` kept, and every
+    other byte (`+`, `/`, `=`, whitespace, controls...) to `*`, which no valid token contains.
+
+    One translation of the whole token then both checks the alphabet and prepares `binascii`'s input.
+    """
+    table = bytearray([_REFUSED]) * 256
+    for url_char, std_char in zip(_ALPHABET + b".", _STANDARD_ALPHABET + b".", strict=True):
+        table[url_char] = std_char
+    return bytes(table)
+
+
+_TO_STANDARD = _standard_table()
+_SIXBITS = {char: value for value, char in enumerate(_STANDARD_ALPHABET)}
 #: Bits of the last character that carry no data, by `len(segment) % 4`: they must be zero.
 _UNUSED_BITS = {2: 0x0F, 3: 0x03}
 _PADDING = {0: b"", 2: b"==", 3: b"="}
@@ -52,6 +72,11 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def standard_segment(segment: str) -> bytes:
+    """A base64url segment in the form `verify` compares header segments in (see `KeyRing`)."""
+    return segment.encode("ascii").translate(_TO_STANDARD)
+
+
 def b64url_decode(segment: str) -> bytes:
     """Decode canonical unpadded base64url only: no padding, no `+`/`/`, no whitespace, no stray bits.
 
@@ -59,18 +84,20 @@ def b64url_decode(segment: str) -> bytes:
     and zero unused low bits in the last character (else `...Q` and `...R` would decode alike).
     """
     try:
-        raw = segment.encode("ascii")
+        std = segment.encode("ascii").translate(_TO_STANDARD)
     except UnicodeEncodeError:
         raise MalformedToken("segment is not canonical base64url") from None
-    rem = len(raw) % 4
-    if (
-        not raw
-        or rem == 1
-        or raw.translate(None, _ALPHABET)
-        or (rem and _SIXBITS[raw[-1]] & _UNUSED_BITS[rem])
-    ):
+    if b"*" in std or b"." in std:
         raise MalformedToken("segment is not canonical base64url")
-    return binascii.a2b_base64(raw.translate(_TO_STANDARD) + _PADDING[rem])
+    return _decode_segment(std)
+
+
+def _decode_segment(std: bytes) -> bytes:
+    """Decode a segment already translated by `_TO_STANDARD` and known to hold no `*`."""
+    rem = len(std) % 4
+    if not std or rem == 1 or (rem and _SIXBITS[std[-1]] & _UNUSED_BITS[rem]):
+        raise MalformedToken("segment is not canonical base64url")
+    return binascii.a2b_base64(std + _PADDING[rem])
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -90,7 +117,8 @@ _SCAN: Any = _DECODER.scan_once  # type: ignore[attr-defined]
 
 def json_loads_strict(data: bytes) -> dict[str, Any]:
     """A JSON object from strict UTF-8, with unique members and no NaN/Infinity."""
-    if data.count(b"[") + data.count(b"{") > MAX_JSON_CONTAINERS:
+    # Fewer bytes than the bound cannot hold too many brackets: short payloads skip the two scans.
+    if len(data) > MAX_JSON_CONTAINERS and data.count(b"[") + data.count(b"{") > MAX_JSON_CONTAINERS:
         raise MalformedToken("segment is not a JSON object of a sane shape")
     try:
         text = data.decode("utf-8")
@@ -105,22 +133,34 @@ def json_loads_strict(data: bytes) -> dict[str, Any]:
     return value
 
 
-def _split(token: object) -> tuple[str, str, str]:
+def _split(token: object) -> tuple[bytes, bytes, bytes, bytes]:
+    """The token's ASCII bytes, then its header, payload and signature in standard base64.
+
+    The alphabet is checked once over the whole token; `_decode_segment` then checks each segment's
+    length and last character.
+    """
     if not isinstance(token, str):
         raise MalformedToken("token is not text")
     if len(token) > MAX_TOKEN_LENGTH:
         raise MalformedToken("token is too long")
-    parts = token.split(".")
+    try:
+        raw = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise MalformedToken("token is not a three-part compact JWS") from None
+    std = raw.translate(_TO_STANDARD)
+    parts = std.split(b".")
     if len(parts) != 3:
         raise MalformedToken("token is not a three-part compact JWS")
+    if b"*" in std:
+        raise MalformedToken("segment is not canonical base64url")
     header, payload, signature = parts
     if len(header) > MAX_HEADER_SEGMENT:
         raise MalformedToken("header is too long")
-    return header, payload, signature
+    return raw, header, payload, signature
 
 
-def _parse_header(segment: str) -> dict[str, Any]:
-    header = json_loads_strict(b64url_decode(segment))
+def _parse_header(segment: bytes) -> dict[str, Any]:
+    header = json_loads_strict(_decode_segment(segment))
     if not header.keys() <= ALLOWED_HEADER_MEMBERS:
         raise MalformedToken("header carries members fastauth never writes")
     alg, kid = header.get("alg"), header.get("kid")
@@ -146,7 +186,7 @@ def verify(token: object, keyring: KeyRing) -> tuple[dict[str, Any], dict[str, A
 
     Every refusal raises a `TokenError` subclass; nothing else escapes.
     """
-    header_segment, payload_segment, signature_segment = _split(token)
+    raw, header_segment, payload_segment, signature_segment = _split(token)
     known = keyring.known_headers.get(header_segment)
     if known is not None:
         header, key = known[0].copy(), known[1]
@@ -158,11 +198,10 @@ def verify(token: object, keyring: KeyRing) -> tuple[dict[str, Any], dict[str, A
         key = found
     if header["alg"] != key.alg:  # exact and case-sensitive: "none", "NONE", "HS256" on an RSA key...
         raise AlgorithmMismatch("alg is not the key's algorithm")
-    signature = b64url_decode(signature_segment)
-    payload_bytes = b64url_decode(payload_segment)
-    signing_input = (header_segment + "." + payload_segment).encode("ascii")
+    signature = _decode_segment(signature_segment)
+    payload_bytes = _decode_segment(payload_segment)
     try:
-        valid = key.verify(signing_input, signature)
+        valid = key.verify(raw[: len(header_segment) + 1 + len(payload_segment)], signature)
     except Exception:  # a malformed signature for the key type must never become a 500
         valid = False
     if not valid:
@@ -173,7 +212,7 @@ def verify(token: object, keyring: KeyRing) -> tuple[dict[str, Any], dict[str, A
 
 def decode_unverified(token: object) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and payload WITHOUT checking the signature: for inspection (`fastauth decode`) only."""
-    header_segment, payload_segment, _ = _split(token)
-    header = json_loads_strict(b64url_decode(header_segment))
-    payload = json_loads_strict(b64url_decode(payload_segment))
+    _, header_segment, payload_segment, _ = _split(token)
+    header = json_loads_strict(_decode_segment(header_segment))
+    payload = json_loads_strict(_decode_segment(payload_segment))
     return header, payload
