@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +18,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import servertools
 from fastauth import FastAuth, FastAuthConfig
 from fastauth.passwords import Argon2Params, PasswordHasher
-from servertools import PgCluster, free_port
+from servertools import PgCluster
 
 REQUIRE_SERVICES = os.environ.get("FASTAUTH_TEST_REQUIRE_SERVICES") == "1"
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -72,45 +70,11 @@ def redis_server() -> Iterator[str]:
     if url:
         yield url
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         _missing("redis-server not installed (apt-get install redis-server)")
         return
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="fastauth-redis-")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+    with servertools.redis_server() as server_url:
+        yield server_url
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Process tools shared by every test module: free ports, a clean environment, PostgreSQL clusters,
-and `fastauth serve` as a real process on 127.0.0.1.
+throw-away Redis servers, and `fastauth serve` as a real process on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -112,6 +112,41 @@ async def create_database(server_url: str, name: str) -> str:
     finally:
         await conn.close()
     return f"{server_url}/{name}"
+
+
+@contextmanager
+def redis_server(*args: str) -> Iterator[str]:
+    """A throw-away `redis-server` on 127.0.0.1 (extra `args` are its options); yields its URL.
+
+    The caller checks `shutil.which("redis-server")` first.
+    """
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed"
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="fastauth-redis-")
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(
+        [*command, "--dir", workdir, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextmanager

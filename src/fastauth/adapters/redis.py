@@ -21,9 +21,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from fastauth.errors import StoreUnavailable
+from fastauth.errors import ConfigError, StoreUnavailable
 
-__all__ = ["RedisEvents", "RedisRevocationList", "redis_client"]
+__all__ = ["RedisEvents", "RedisRevocationList", "check_no_eviction", "redis_client"]
 
 log = logging.getLogger("fastauth.redis")
 
@@ -33,12 +33,43 @@ def redis_client(url: str) -> Any:
     try:
         from redis.asyncio import Redis
     except ImportError as error:  # pragma: no cover - depends on the install
-        from fastauth.errors import ConfigError
-
         raise ConfigError("FASTAUTH_REDIS_URL needs redis-py: pip install 'fastauth[redis]'") from error
     return Redis.from_url(
         url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15, retry_on_timeout=False
     )
+
+
+async def check_no_eviction(client: Any) -> None:
+    """Refuse to start on a Redis that may evict keys: an evicted revocation lets a revoked token through.
+
+    Eviction happens only with a `maxmemory` limit and a policy other than `noeviction`. Managed Redis
+    services often disable `CONFIG`; then this cannot be checked and start-up goes on with a warning.
+    An unreachable Redis is not decided here (requests answer 503 until it is back).
+    """
+    from redis.exceptions import ResponseError
+
+    try:
+        settings = await client.config_get("maxmemory*")
+    except ResponseError:
+        log.warning(
+            "could not read the Redis eviction settings (CONFIG is disabled): make sure the server runs "
+            "with maxmemory-policy noeviction, or revoked sessions may come back under memory pressure"
+        )
+        return
+    except _errors():
+        return
+    values = {_text(name): _text(value) for name, value in settings.items()}
+    policy = values.get("maxmemory-policy", "noeviction")
+    if values.get("maxmemory", "0") != "0" and policy != "noeviction":
+        raise ConfigError(
+            f"Redis may evict keys (maxmemory {values['maxmemory']} bytes, maxmemory-policy {policy}); an "
+            "evicted revocation would let a logged-out session back in. Set `maxmemory-policy noeviction` "
+            "on that server (or remove the maxmemory limit), or give fastauth a Redis of its own."
+        )
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _errors() -> tuple[type[BaseException], ...]:

@@ -22,7 +22,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from fastauth.accounts import Accounts, UserCache
 from fastauth.adapters.base import SessionStore, User, UserStore
-from fastauth.adapters.redis import RedisEvents, RedisRevocationList
+from fastauth.adapters.redis import RedisEvents, RedisRevocationList, check_no_eviction
 from fastauth.config import FastAuthConfig
 from fastauth.errors import ConfigError, StoreUnavailable, TokenError
 from fastauth.hooks import EventHooks
@@ -173,6 +173,8 @@ class FastAuth:
                 return
             if self.config.auto_create_tables and hasattr(self.adapter, "create_tables"):
                 await self.adapter.create_tables()
+            if self.redis is not None:
+                await check_no_eviction(self.redis)
             await self.initialize_jwks()
             revocation = self.sessions.revocation
             if isinstance(revocation, RedisRevocationList):
