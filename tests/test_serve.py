@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import servertools
 from servertools import FASTAUTH, clean_env, free_port, serve
 
 
@@ -136,6 +137,23 @@ def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--workers 2 needs FASTAUTH_REDIS_URL" in result.stderr
+
+
+@pytest.mark.redis
+def test_serve_refuses_a_redis_that_may_evict(tmp_path: Path, redis_server: str) -> None:
+    assert FASTAUTH
+    with servertools.redis_server("--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru") as url:
+        result = subprocess.run(
+            [FASTAUTH, "serve", "--workers", "2", "--port", str(free_port())],
+            cwd=tmp_path,
+            env=clean_env(FASTAUTH_SECRET="configured-secret-" + "w" * 50, FASTAUTH_REDIS_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: Redis may evict keys")
+    assert "maxmemory-policy volatile-lru" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.redis

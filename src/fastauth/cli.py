@@ -9,6 +9,7 @@ secret, a private key, or (on refusal) the token.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -262,6 +263,23 @@ def _server_config() -> tuple[FastAuthConfig, bool]:
     return _configured(server_config)
 
 
+def _check_redis(url: str) -> None:
+    """The start-up Redis check, once before any worker starts, as one readable line on failure."""
+    from fastauth.adapters.redis import check_no_eviction, redis_client
+
+    async def check() -> None:
+        client = redis_client(url)
+        try:
+            await check_no_eviction(client)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(check())
+    except ConfigError as error:
+        fail(f"configuration error: {error}", EXIT_USAGE)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -287,6 +305,8 @@ def serve(
             "FASTAUTH_REDIS_URL=redis://host:6379/0, or run one worker.",
             EXIT_USAGE,
         )
+    if config.redis_url:
+        _check_redis(config.redis_url)
     if dev_mode:
         banner(config)
         os.environ[BANNER_SHOWN] = "1"  # inherited by the workers, which then stay quiet
