@@ -193,6 +193,11 @@ class FastAuthConfig(BaseSettings):
     jwt: JWTConfig = Field(default_factory=JWTConfig)
 
     database_url: str = Field(default="sqlite+aiosqlite:///./fastauth.db", repr=False)  # may hold a password
+    #: SQLAlchemy connection pool of a server database (PostgreSQL...): connections kept open, and how
+    #: many more may open under load. SQLite ignores both. Size them to the database's max_connections
+    #: divided by the number of processes.
+    database_pool_size: int = Field(default=5, ge=1, le=1000)
+    database_max_overflow: int = Field(default=10, ge=0, le=1000)
     #: Redis for many processes: shared revocation, rate limits and cache invalidation.
     redis_url: str | None = Field(default=None, repr=False)  # may hold a password
     #: When Redis is unreachable, GET/HEAD/OPTIONS go on without the revocation check (a revoked token

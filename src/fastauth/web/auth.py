@@ -78,7 +78,10 @@ class FastAuth:
         if adapter is None:
             from fastauth.adapters.sqlalchemy import SQLAlchemyAdapter
 
-            adapter = SQLAlchemyAdapter(cfg.database_url)
+            pool: dict[str, Any] = {}
+            if not cfg.database_url.startswith("sqlite"):
+                pool = {"pool_size": cfg.database_pool_size, "max_overflow": cfg.database_max_overflow}
+            adapter = SQLAlchemyAdapter(cfg.database_url, **pool)
         self.adapter = adapter
         users: UserStore = adapter
         session_store: SessionStore = adapter
