@@ -86,9 +86,9 @@ def _bind_verify(alg: str, model: JWSAlgModel, key: _JoseKey) -> Callable[[bytes
         public = key.get_op_key("verify")
         if not isinstance(public, rsa.RSAPublicKey):
             raise ConfigError(f"{alg} needs an RSA key")
+        size = (public.key_size + 7) // 8  # k, the modulus length in octets
         if alg in _PKCS1_DIGEST_INFO:
             prefix, hash_fn = _PKCS1_DIGEST_INFO[alg]
-            size = (public.key_size + 7) // 8
 
             def check_pkcs1(signing_input: bytes, signature: bytes) -> bool:
                 if len(signature) != size:
@@ -101,7 +101,6 @@ def _bind_verify(alg: str, model: JWSAlgModel, key: _JoseKey) -> Callable[[bytes
 
             return check_pkcs1
         pss, hash_alg = model.padding, model.hash_alg()  # type: ignore[attr-defined]
-        size = (public.key_size + 7) // 8
 
         def check_pss(signing_input: bytes, signature: bytes) -> bool:
             # RFC 8017 §8.1.2 step 1: exactly k octets. `verify` alone takes a zero-led signature
