@@ -94,17 +94,9 @@ _db_counter = 0
 
 
 async def _create_database(server: str) -> str:
-    import asyncpg
-
     global _db_counter
     _db_counter += 1
-    name = f"fastauth_test_{os.getpid()}_{_db_counter}"
-    conn = await asyncpg.connect(server.replace("postgresql+asyncpg", "postgresql") + "/postgres")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{server}/{name}"
+    return await servertools.create_database(server, f"fastauth_test_{os.getpid()}_{_db_counter}")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -1,9 +1,10 @@
 """Real processes and hand-made tokens for the key-store and verifier tests.
 
-`fastauth serve` and the example microservice run as separate processes on 127.0.0.1 (as in
-tests/test_serve.py); tokens are forged with `cryptography`/`hmac` directly, never with the code under
-test; `Listener` is a tiny HTTP server in a thread that records every request it gets (a stand-in for an
-attacker's URL, or a JWKS server whose hits are counted).
+`fastauth serve` (`servertools.fastauth_serve`) and the example microservice (`start_microservice`) run
+as separate `servertools.Process`es on 127.0.0.1; `running_clean` waits for them and, when the test
+passed, checks that none logged a traceback. Tokens are forged with `cryptography`/`hmac` directly,
+never with the code under test; `Listener` is a tiny HTTP server in a thread that records every request
+it gets (a stand-in for an attacker's URL, or a JWKS server whose hits are counted).
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,10 +27,9 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from servertools import clean_env, free_port
+from servertools import FASTAUTH, Process, clean_env, free_port, running
 
 ROOT = Path(__file__).resolve().parent.parent
-FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
 SECRET = "process-test-secret-" + "k" * 50
 EXAMPLE_DIR = ROOT / "examples" / "microservice"
 
@@ -61,54 +59,8 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
     return clean_env(**values)
 
 
-class Process:
-    """A server process on its own port; `base` is its URL."""
-
-    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str], port: int) -> None:
-        self.argv, self.cwd, self.env, self.port = argv, cwd, env, port
-        self.base = f"http://127.0.0.1:{port}"
-        # Output goes to a file, never a pipe nobody reads (a chatty server would block once it is full).
-        self.log = cwd / f"process-{port}.log"
-        with self.log.open("w") as out:
-            self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, path: str = "/health", timeout: float = 30) -> Process:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.base}{path}", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"{self.argv[:3]} did not start:\n{self.output}")
-            time.sleep(0.05)
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return self.output
-
-
-def start_server(cwd: Path, env: dict[str, str], port: int | None = None) -> Process:
-    """`fastauth serve` (not yet waited for: call `wait_ready`, so several can start at once)."""
-    assert FASTAUTH, "the fastauth console script is not installed"
-    port = port or free_port()
-    return Process([FASTAUTH, "serve", "--port", str(port), "--log-level", "warning"], cwd, env, port)
-
-
 def start_microservice(cwd: Path, jwks_url: str, **extra: str) -> Process:
-    """The example microservice (examples/microservice/app.py) under uvicorn."""
+    """The example microservice (examples/microservice/app.py) under uvicorn (not yet waited for)."""
     port = free_port()
     env = clean_env(JWKS_URL=jwks_url, JWT_ISSUER="fastauth", JWT_AUDIENCE="fastauth", **extra)
     argv = [
@@ -125,22 +77,14 @@ def start_microservice(cwd: Path, jwks_url: str, **extra: str) -> Process:
         "--log-level",
         "warning",
     ]
-    return Process(argv, cwd, env, port)
+    return Process(argv, cwd, env, port, name="microservice")
 
 
 @contextmanager
-def running(*processes: Process) -> Iterator[tuple[Process, ...]]:
-    """Wait for every process, stop them all at the end (also when a test fails)."""
-    try:
-        for process in processes:
-            process.wait_ready()
+def running_clean(*processes: Process) -> Iterator[tuple[Process, ...]]:
+    """`servertools.running`; then, when the test passed, no process may have logged a traceback."""
+    with running(*processes):
         yield processes
-    finally:
-        for process in processes:  # all at once, then wait for each
-            if process.proc.poll() is None:
-                process.proc.terminate()
-        for process in processes:
-            process.stop()
     for process in processes:  # reached only when the test passed: no request may have crashed
         assert "Traceback" not in process.output, f"{process.argv[:3]} logged an error:\n{process.output}"
 
@@ -150,17 +94,6 @@ def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProce
     return subprocess.run(
         [FASTAUTH, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
     )
-
-
-def eventually(check: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    """Poll `check` until it holds or `timeout` seconds pass; returns whether it held."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
 
 
 # --- HTTP helpers against a running auth server -------------------------------------------------

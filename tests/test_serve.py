@@ -11,22 +11,18 @@ import httpx
 import pytest
 
 import servertools
-from servertools import FASTAUTH, clean_env, free_port, serve
+from servertools import FASTAUTH, Process, clean_env, free_port, serve
 
 
 @contextmanager
-def server(cwd: Path, *args: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    with serve(cwd, *args, env=clean_env(**env)) as running:
+def server(cwd: Path, *args: str, **env: str) -> Iterator[Process]:
+    with serve(cwd, clean_env(**env), *args) as running:
         yield running
 
 
-def _output(proc: subprocess.Popen[str]) -> str:
-    proc.terminate()
-    return proc.communicate(timeout=10)[0]
-
-
 def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) -> None:
-    with server(tmp_path) as (base, proc):
+    with server(tmp_path) as process:
+        base = process.base
         r = httpx.post(f"{base}/auth/register", json={"email": "dev@example.com", "password": "password123"})
         assert r.status_code == 201
         tokens = r.json()
@@ -34,7 +30,7 @@ def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) ->
         assert me.status_code == 200 and me.json()["email"] == "dev@example.com"
         assert httpx.get(f"{base}/docs").status_code == 200
         assert httpx.get(f"{base}/openapi.json").json()["paths"]["/auth/login"]
-        out = _output(proc)
+        out = process.stop()
     assert "DEVELOPMENT MODE" in out
     secret_file = tmp_path / ".fastauth-dev-secret"
     assert secret_file.stat().st_mode & 0o777 == 0o600
@@ -42,7 +38,8 @@ def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) ->
     assert (tmp_path / "fastauth.db").exists()
 
     # A restart keeps the secret, so the tokens issued before stay valid.
-    with server(tmp_path) as (base, _):
+    with server(tmp_path) as process:
+        base = process.base
         me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert me.status_code == 200
         r = httpx.post(f"{base}/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
@@ -52,13 +49,13 @@ def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) ->
 def test_serve_with_configuration_is_not_in_development_mode(tmp_path: Path) -> None:
     secret = "configured-secret-" + "q" * 50
     db = tmp_path / "custom.db"
-    with server(tmp_path, FASTAUTH_SECRET=secret, FASTAUTH_DATABASE_URL=f"sqlite+aiosqlite:///{db}") as (
-        base,
-        proc,
-    ):
+    with server(
+        tmp_path, FASTAUTH_SECRET=secret, FASTAUTH_DATABASE_URL=f"sqlite+aiosqlite:///{db}"
+    ) as process:
+        base = process.base
         r = httpx.post(f"{base}/auth/register", json={"email": "prod@example.com", "password": "password123"})
         assert r.status_code == 201
-        out = _output(proc)
+        out = process.stop()
     assert "DEVELOPMENT MODE" not in out
     assert secret not in out
     assert db.exists()
@@ -116,7 +113,8 @@ def test_create_user_then_login_through_the_server(tmp_path: Path) -> None:
     )
     assert short.returncode == 1 and "at least 8 characters" in short.stderr
 
-    with server(tmp_path, FASTAUTH_SECRET=secret) as (base, _):
+    with server(tmp_path, FASTAUTH_SECRET=secret) as process:
+        base = process.base
         r = httpx.post(
             f"{base}/auth/login", data={"username": "admin@example.com", "password": "a strong password"}
         )
@@ -159,10 +157,10 @@ def test_serve_refuses_a_redis_that_may_evict(tmp_path: Path, redis_server: str)
 @pytest.mark.redis
 def test_serve_with_several_workers_shares_database_and_redis(tmp_path: Path, redis_server: str) -> None:
     secret = "configured-secret-" + "w" * 50
-    with server(tmp_path, "--workers", "2", FASTAUTH_SECRET=secret, FASTAUTH_REDIS_URL=redis_server) as (
-        base,
-        _,
-    ):
+    with server(
+        tmp_path, "--workers", "2", FASTAUTH_SECRET=secret, FASTAUTH_REDIS_URL=redis_server
+    ) as process:
+        base = process.base
         r = httpx.post(f"{base}/auth/register", json={"email": "w@example.com", "password": "password123"})
         assert r.status_code == 201
         headers = {"Authorization": f"Bearer {r.json()['access_token']}"}

@@ -32,11 +32,9 @@ from fastauth.verifier import JWKSVerifier
 from keytools import (
     Clock,
     Listener,
-    Process,
     b64,
     bearer,
     ec_public_jwk,
-    eventually,
     forge,
     hostile_variants,
     kid_of,
@@ -44,11 +42,12 @@ from keytools import (
     login,
     parts,
     register,
+    running_clean,
     server_env,
     start_microservice,
-    start_server,
     thumbprint,
 )
+from servertools import Process, eventually, fastauth_serve
 
 ISSUER = "https://auth.example.com"
 AUDIENCE = "orders"
@@ -456,11 +455,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     on the same database (so the same keys), and the microservice polling revocations every second."""
     cwd = tmp_path_factory.mktemp("deployment")
     database = f"sqlite+aiosqlite:///{cwd / 'auth.db'}"
-    auth = start_server(
+    auth = fastauth_serve(
         cwd,
         server_env(database, FASTAUTH_REVOCATION_LIST_ENABLED="true", FASTAUTH_JWT__JWKS_CACHE_MAX_AGE="2"),
     )
-    short = start_server(cwd, server_env(database, FASTAUTH_JWT__ACCESS_TOKEN_TTL="3"))
+    short = fastauth_serve(cwd, server_env(database, FASTAUTH_JWT__ACCESS_TOKEN_TTL="3"))
     service = start_microservice(
         cwd,
         f"{auth.base}{JWKS_PATH}",
@@ -469,17 +468,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         JWT_LEEWAY="0",
         JWKS_MIN_REFETCH_INTERVAL="1",
     )
-    processes = (auth, short, service)
-    try:
-        for process in processes:
-            process.wait_ready()
+    with running_clean(auth, short, service):
         register(auth.base, "buyer@example.com")
         yield Deployment(auth, short, service)
-    finally:
-        for process in processes:
-            process.stop()
-    for process in processes:
-        assert "Traceback" not in process.output, process.output
 
 
 def test_the_microservice_accepts_the_auth_servers_tokens(deployment: Deployment) -> None:

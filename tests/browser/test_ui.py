@@ -73,8 +73,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         FASTAUTH_LOGIN_RATE_LIMIT_PER_IP="1000/minute",
         FASTAUTH_REGISTER_RATE_LIMIT_PER_IP="1000/hour",
     )
-    with serve(cwd, env=env) as (base, _):
-        yield base
+    with serve(cwd, env) as process:
+        yield process.base
 
 
 @pytest.fixture(scope="module")

@@ -18,16 +18,15 @@ import pytest
 
 from keytools import (
     cli,
-    eventually,
     jwks_kids,
     kid_of,
     login,
     me_status,
     register,
-    running,
+    running_clean,
     server_env,
-    start_server,
 )
+from servertools import create_database, eventually, fastauth_serve
 
 
 def key_states(cwd: Path, env: dict[str, str]) -> dict[str, str]:
@@ -50,18 +49,10 @@ async def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asy
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
         return
-    import asyncpg
-
     global _counter
     _counter += 1
     server = request.getfixturevalue("postgres_server")
-    name = f"fastauth_proc_{os.getpid()}_{_counter}"
-    conn = await asyncpg.connect(server.replace("postgresql+asyncpg", "postgresql") + "/postgres")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    yield f"{server}/{name}"
+    yield await create_database(server, f"fastauth_proc_{os.getpid()}_{_counter}")
 
 
 def test_servers_on_one_database_share_keys_survive_a_restart_and_honour_retire(
@@ -70,8 +61,8 @@ def test_servers_on_one_database_share_keys_survive_a_restart_and_honour_retire(
     # jwks_cache_max_age=2 -> lead 2 s -> every server reloads the key store each second.
     env = server_env(shared_database, FASTAUTH_JWT__JWKS_CACHE_MAX_AGE="2")
     # Both start at once on the empty database: tables and the first key are created in a race.
-    a, b = start_server(tmp_path, env), start_server(tmp_path, env)
-    with running(a, b):
+    a, b = fastauth_serve(tmp_path, env), fastauth_serve(tmp_path, env)
+    with running_clean(a, b):
         assert jwks_kids(a.base) == jwks_kids(b.base)
         (kid,) = jwks_kids(a.base)
         from_a = register(a.base, "alice@example.com")
@@ -87,7 +78,7 @@ def test_servers_on_one_database_share_keys_survive_a_restart_and_honour_retire(
 
         # A restarted process has no key in memory: it finds the same one in the database.
         a.stop()
-        with running(start_server(tmp_path, env)) as (a2,):
+        with running_clean(fastauth_serve(tmp_path, env)) as (a2,):
             assert jwks_kids(a2.base) == {kid}
             assert me_status(a2.base, from_b["access_token"]) == 200
             assert me_status(a2.base, refreshed["access_token"]) == 200
@@ -121,7 +112,7 @@ def test_rotation_across_processes(tmp_path: Path) -> None:
     env = server_env(
         f"sqlite+aiosqlite:///{tmp_path / 'rotating.db'}", FASTAUTH_JWT__KEY_ROTATION_INTERVAL="4"
     )
-    with running(start_server(tmp_path, env), start_server(tmp_path, env)) as (a, b):
+    with running_clean(fastauth_serve(tmp_path, env), fastauth_serve(tmp_path, env)) as (a, b):
         first = register(a.base, "rot@example.com")
         old_kid = kid_of(first["access_token"])
         seen: dict[str, str] = {}  # kid -> a token it signed

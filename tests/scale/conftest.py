@@ -1,4 +1,4 @@
-"""Fixtures for the scale tests (real processes: see proctools.py)."""
+"""Fixtures for the scale tests (real processes: see servertools.py; domain helpers: proctools.py)."""
 
 from __future__ import annotations
 

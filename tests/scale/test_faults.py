@@ -21,16 +21,13 @@ import httpx
 import pytest
 from proctools import (
     UNAVAILABLE,
-    RedisProcess,
-    Server,
     bearer,
     plain_url,
     server_env,
-    serving,
     unverified_claims,
 )
 
-from servertools import PgCluster, create_database
+from servertools import PgCluster, Process, RedisServer, create_database, serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
@@ -61,17 +58,17 @@ def pg() -> Iterator[PgCluster]:
 
 
 @pytest.fixture
-def redis() -> Iterator[RedisProcess]:
+def redis() -> Iterator[RedisServer]:
     """A redis-server of this test's own, free to kill and restart."""
     try:
-        process = RedisProcess()
+        server = RedisServer()
     except FileNotFoundError as error:
         _missing(str(error))
         return
     try:
-        yield process
+        yield server
     finally:
-        process.close()
+        server.close()
 
 
 def _assert_unavailable(r: httpx.Response) -> None:
@@ -125,7 +122,7 @@ class Traffic:
 
 
 def test_redis_crash_fails_closed_and_the_server_recovers_when_it_returns(
-    pg: PgCluster, redis: RedisProcess, tmp_path: Path
+    pg: PgCluster, redis: RedisServer, tmp_path: Path
 ) -> None:
     database = asyncio.run(create_database(pg.url, "faults_redis"))
     env = server_env(
@@ -135,7 +132,7 @@ def test_redis_crash_fails_closed_and_the_server_recovers_when_it_returns(
         FASTAUTH_LOGIN_RATE_LIMIT_PER_IP="1000/minute",
         FASTAUTH_REGISTER_RATE_LIMIT_PER_IP="1000/hour",
     )
-    with serving(tmp_path, env) as server, httpx.Client(base_url=server.base, timeout=DEADLINE) as http:
+    with serve(tmp_path, env) as server, httpx.Client(base_url=server.base, timeout=DEADLINE) as http:
         creds = {"email": "redis-fault@example.com", "password": PASSWORD}
         live = http.post("/auth/register", json=creds).json()
         logged_out = http.post("/auth/login", json=creds).json()
@@ -186,7 +183,7 @@ def test_redis_crash_fails_closed_and_the_server_recovers_when_it_returns(
         for name, status, body in traffic.seen:
             if status == 503:
                 assert body == '{"detail":"Authentication store unavailable; try again shortly"}', name
-        assert server.unhandled() is None, server.log()
+        assert server.unhandled() is None, server.output
 
 
 async def _db_rows(database: str) -> tuple[list[Any], list[Any], list[Any]]:
@@ -204,16 +201,16 @@ async def _db_rows(database: str) -> tuple[list[Any], list[Any], list[Any]]:
 
 async def test_postgres_stop_and_start_during_a_login_burst(pg: PgCluster, tmp_path: Path) -> None:
     database = await create_database(pg.url, "faults_postgres")
-    redis = RedisProcess()
+    redis = RedisServer()
     try:
         env = server_env(database, redis.url, FASTAUTH_JWT__ALGORITHM="ES256")
-        with serving(tmp_path, env) as server:
+        with serve(tmp_path, env) as server:
             await _login_burst(pg, server, database)
     finally:
         redis.close()
 
 
-async def _login_burst(pg: PgCluster, server: Server, database: str) -> None:
+async def _login_burst(pg: PgCluster, server: Process, database: str) -> None:
     accounts = [f"burst-{i}@example.com" for i in range(4)]
     results: list[tuple[str, str, int, str]] = []  # (kind, email, status, body)
     errors: list[str] = []
@@ -309,4 +306,4 @@ async def _login_burst(pg: PgCluster, server: Server, database: str) -> None:
             if kind == "register" and status == 503 and email in by_email:
                 r = await http.post("/auth/login", json={"email": email, "password": PASSWORD})
                 assert r.status_code == 200, (email, r.text)
-    assert server.unhandled() is None, server.log()
+    assert server.unhandled() is None, server.output

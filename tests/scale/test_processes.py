@@ -19,17 +19,14 @@ from typing import Any
 import httpx
 import pytest
 from proctools import (
-    FASTAUTH,
-    Server,
     bearer,
     server_env,
-    serving,
     socket_owner,
     unverified_claims,
     unverified_header,
 )
 
-from servertools import create_database
+from servertools import FASTAUTH, Process, create_database, fastauth_serve, running, serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
@@ -57,15 +54,15 @@ def _me(base: str, token: str) -> int:
     return httpx.get(f"{base}/auth/me", headers=bearer(token), timeout=30).status_code
 
 
-def _clean(*servers: Server) -> None:
+def _clean(*servers: Process) -> None:
     for server in servers:
-        assert server.unhandled() is None, f"a request ended in an unhandled exception:\n{server.log()}"
+        assert server.unhandled() is None, f"a request ended in an unhandled exception:\n{server.output}"
 
 
 @pytest.fixture(scope="module")
 def cluster(
     postgres_server: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Server, Server, dict[str, str]]]:
+) -> Iterator[tuple[Process, Process, dict[str, str]]]:
     """Servers A and B, started together on one new database and one Redis."""
     database = asyncio.run(create_database(postgres_server, f"fastauth_processes_{os.getpid()}"))
     env = server_env(
@@ -78,18 +75,12 @@ def cluster(
         FASTAUTH_REGISTER_RATE_LIMIT_PER_IP="1000/hour",
     )
     cwd = tmp_path_factory.mktemp("processes")
-    a = Server(cwd, env, name="a")
-    b = Server(cwd, env, name="b")  # both create tables and the first key: they race on purpose
-    try:
-        a.wait_ready()
-        b.wait_ready()
+    # Both create tables and the first key: they race on purpose.
+    with running(fastauth_serve(cwd, env, name="a"), fastauth_serve(cwd, env, name="b")) as (a, b):
         yield a, b, env
-    finally:
-        a.stop()
-        b.stop()
 
 
-def test_both_servers_sign_with_the_same_shared_key(cluster: tuple[Server, Server, dict[str, str]]) -> None:
+def test_both_servers_sign_with_the_same_shared_key(cluster: tuple[Process, Process, dict[str, str]]) -> None:
     a, b, _ = cluster
     jwks_a = httpx.get(f"{a.base}/.well-known/jwks.json").json()
     jwks_b = httpx.get(f"{b.base}/.well-known/jwks.json").json()
@@ -105,7 +96,7 @@ def test_both_servers_sign_with_the_same_shared_key(cluster: tuple[Server, Serve
     _clean(a, b)
 
 
-def test_logout_on_a_is_refused_on_b_at_once(cluster: tuple[Server, Server, dict[str, str]]) -> None:
+def test_logout_on_a_is_refused_on_b_at_once(cluster: tuple[Process, Process, dict[str, str]]) -> None:
     a, b, _ = cluster
     tokens = _register(a.base, _email("logout"))
     assert _me(b.base, tokens["access_token"]) == 200  # B knows the session (and caches the user)
@@ -118,7 +109,7 @@ def test_logout_on_a_is_refused_on_b_at_once(cluster: tuple[Server, Server, dict
     _clean(a, b)
 
 
-def test_session_revoked_on_b_dies_on_a(cluster: tuple[Server, Server, dict[str, str]]) -> None:
+def test_session_revoked_on_b_dies_on_a(cluster: tuple[Process, Process, dict[str, str]]) -> None:
     a, b, _ = cluster
     email = _email("revoke")
     first = _register(a.base, email)
@@ -136,7 +127,7 @@ def test_session_revoked_on_b_dies_on_a(cluster: tuple[Server, Server, dict[str,
     _clean(a, b)
 
 
-def test_login_rate_limit_counts_across_both(cluster: tuple[Server, Server, dict[str, str]]) -> None:
+def test_login_rate_limit_counts_across_both(cluster: tuple[Process, Process, dict[str, str]]) -> None:
     a, b, _ = cluster
     email = _email("ratelimit")
     _register(b.base, email)
@@ -151,7 +142,7 @@ def test_login_rate_limit_counts_across_both(cluster: tuple[Server, Server, dict
 
 
 async def test_twenty_concurrent_refreshes_over_both_give_one_success(
-    cluster: tuple[Server, Server, dict[str, str]],
+    cluster: tuple[Process, Process, dict[str, str]],
 ) -> None:
     a, b, _ = cluster
     tokens = _register(a.base, _email("race"))
@@ -177,7 +168,9 @@ async def test_twenty_concurrent_refreshes_over_both_give_one_success(
     _clean(a, b)
 
 
-def test_key_rotation_by_the_cli_is_honoured_by_both(cluster: tuple[Server, Server, dict[str, str]]) -> None:
+def test_key_rotation_by_the_cli_is_honoured_by_both(
+    cluster: tuple[Process, Process, dict[str, str]],
+) -> None:
     a, b, env = cluster
     assert FASTAUTH
     tokens = _register(a.base, _email("rotate"))
@@ -200,7 +193,7 @@ def test_key_rotation_by_the_cli_is_honoured_by_both(cluster: tuple[Server, Serv
     try:
         rotated = subprocess.run(
             [FASTAUTH, "keys", "rotate", "--now"],
-            cwd=a.log_path.parent,
+            cwd=a.cwd,
             env=env,
             capture_output=True,
             text=True,
@@ -242,7 +235,7 @@ def test_serve_with_two_workers_refuses_a_logout_on_every_worker(
 ) -> None:
     database = asyncio.run(create_database(postgres_server, f"fastauth_workers_{os.getpid()}"))
     env = server_env(database, redis_server, FASTAUTH_JWT__ALGORITHM="ES256")
-    with serving(tmp_path, env, "--workers", "2") as server:
+    with serve(tmp_path, env, "--workers", "2") as server:
         workers = server.worker_pids()
         assert len(workers) == 2, workers
         tokens = _register(server.base, _email("workers"))
