@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     delete,
     event,
+    inspect,
     select,
     update,
 )
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from fastauth.adapters.base import KeyRecord, SessionRecord, User
-from fastauth.errors import EmailTaken, StoreUnavailable
+from fastauth.errors import ConfigError, EmailTaken, StoreUnavailable
 
 __all__ = ["Base", "KeyRow", "SQLAlchemyAdapter", "SessionRow", "UserRow", "async_url"]
 
@@ -94,6 +95,27 @@ class KeyRow(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     activate_at: Mapped[int] = mapped_column(BigInteger)
     retired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+#: Tables every configuration uses; fastauth_keys only matters for keys kept in the database.
+_REQUIRED_TABLES = ("fastauth_users", "fastauth_sessions")
+
+
+def _schema_gaps(conn: Any) -> tuple[list[str], list[str]]:
+    """(ALTER TABLE statements for missing columns of existing tables, missing required tables)."""
+    inspector = inspect(conn)
+    existing = set(inspector.get_table_names())
+    statements: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                nullable = "" if column.nullable else " NOT NULL"
+                statements.append(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{nullable}")
+    return statements, [name for name in _REQUIRED_TABLES if name not in existing]
 
 
 def async_url(url: str) -> str:
@@ -175,6 +197,27 @@ class SQLAlchemyAdapter:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def check_schema(self) -> None:
+        """Refuse to start on tables an older fastauth created without today's columns.
+
+        `create_tables` creates missing tables but never changes existing ones, so a column added
+        by a newer fastauth would otherwise surface as a failing query on the first request. The
+        error names the exact statements to run (every column fastauth has added so far is
+        nullable, so adding it is enough).
+        """
+        async with self._tx() as conn:
+            statements, missing_tables = await conn.run_sync(_schema_gaps)
+        problems = []
+        if missing_tables:
+            names = ", ".join(missing_tables)
+            problems.append(f"the tables {names} do not exist (set auto_create_tables, or create them)")
+        if statements:
+            problems.append(
+                "its tables were created by an older fastauth and lack columns; run: " + "; ".join(statements)
+            )
+        if problems:
+            raise ConfigError("the database does not match this fastauth: " + " and ".join(problems))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

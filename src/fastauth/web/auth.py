@@ -176,6 +176,8 @@ class FastAuth:
                 return
             if self.config.auto_create_tables and hasattr(self.adapter, "create_tables"):
                 await self.adapter.create_tables()
+            if hasattr(self.adapter, "check_schema"):
+                await self.adapter.check_schema()
             if self.redis is not None:
                 await check_no_eviction(self.redis)
             await self.initialize_jwks()
