@@ -53,6 +53,9 @@ ISSUER = "https://auth.example.com"
 AUDIENCE = "orders"
 JWKS_PATH = "/.well-known/jwks.json"
 
+#: The auth server's revocation_list_token in the deployment below, which the microservice sends.
+REVOCATION_TOKEN = "deployment-revocation-token-" + "d" * 30
+
 
 # --- unit level: a verifier and a JWKS server that counts its hits --------------------------------------
 
@@ -457,13 +460,19 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     database = f"sqlite+aiosqlite:///{cwd / 'auth.db'}"
     auth = fastauth_serve(
         cwd,
-        server_env(database, FASTAUTH_REVOCATION_LIST_ENABLED="true", FASTAUTH_JWT__JWKS_CACHE_MAX_AGE="2"),
+        server_env(
+            database,
+            FASTAUTH_REVOCATION_LIST_ENABLED="true",
+            FASTAUTH_REVOCATION_LIST_TOKEN=REVOCATION_TOKEN,
+            FASTAUTH_JWT__JWKS_CACHE_MAX_AGE="2",
+        ),
     )
     short = fastauth_serve(cwd, server_env(database, FASTAUTH_JWT__ACCESS_TOKEN_TTL="3"))
     service = start_microservice(
         cwd,
         f"{auth.base}{JWKS_PATH}",
         REVOCATION_URL=f"{auth.base}/auth/revocations",
+        REVOCATION_TOKEN=REVOCATION_TOKEN,
         REVOCATION_POLL_INTERVAL="1",
         JWT_LEEWAY="0",
         JWKS_MIN_REFETCH_INTERVAL="1",

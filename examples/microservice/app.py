@@ -7,8 +7,9 @@ It verifies every request with the auth server's public keys, fetched from its J
     uvicorn app:app --app-dir examples/microservice --port 8001
 
 Optional: REVOCATION_URL (the auth server's `/auth/revocations`, served when it runs with
-FASTAUTH_REVOCATION_LIST_ENABLED=true) and REVOCATION_POLL_INTERVAL (seconds, default 5)
-make a logout reach this service within that interval; JWT_LEEWAY (seconds of clock skew,
+FASTAUTH_REVOCATION_LIST_ENABLED=true), REVOCATION_TOKEN (its FASTAUTH_REVOCATION_LIST_TOKEN,
+if set) and REVOCATION_POLL_INTERVAL (seconds, default 5) make a logout reach this service within
+that interval; JWT_LEEWAY (seconds of clock skew,
 default 5); JWKS_MIN_REFETCH_INTERVAL (seconds between JWKS re-fetches for unknown key ids,
 default 10).
 """
@@ -32,6 +33,7 @@ verifier = JWKSVerifier(
     min_refetch_interval=float(os.environ.get("JWKS_MIN_REFETCH_INTERVAL", "10")),
     revocation_url=os.environ.get("REVOCATION_URL") or None,
     revocation_poll_interval=float(os.environ.get("REVOCATION_POLL_INTERVAL", "5")),
+    revocation_token=os.environ.get("REVOCATION_TOKEN") or None,
 )
 
 

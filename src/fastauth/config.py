@@ -241,6 +241,9 @@ class FastAuthConfig(BaseSettings):
     #: Serve `GET {route_prefix}/revocations`: the sessions revoked recently enough that their access
     #: tokens could still verify, for services that verify with `JWKSVerifier(revocation_url=...)`.
     revocation_list_enabled: bool = False
+    #: When set, that endpoint answers only requests with `Authorization: Bearer <this token>` (give the
+    #: same value to `JWKSVerifier(revocation_token=...)`). At least 32 characters.
+    revocation_list_token: SecretStr | None = Field(default=None, min_length=32)
 
     def __init__(self, **data: Any) -> None:
         try:

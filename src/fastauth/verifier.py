@@ -13,10 +13,11 @@ JWKS hammer); if the auth server is down the last good JWKS keeps serving. Only 
 is ever fetched: a `jku`, `x5u` or `jwk` inside a token is refused like any other unknown header.
 Validation is the server's own: the same strict parser, key binding and claim rules.
 
-Optional revocation polling (`revocation_url`) asks the auth server every few seconds which
-sessions were revoked, so a logout reaches this service within that interval instead of when the
-access token expires; the trade-off is one small request per interval and a dependency on the
-auth server being reachable for freshness (not for availability).
+Optional revocation polling (`revocation_url`, with `revocation_token` when the server requires
+one) asks the auth server every few seconds which sessions were revoked, so a logout reaches this
+service within that interval instead of when the access token expires; the trade-off is one small
+request per interval and a dependency on the auth server being reachable for freshness (not for
+availability).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class JWKSVerifier:
         timeout: float = 5.0,
         revocation_url: str | None = None,
         revocation_poll_interval: float = 5.0,
+        revocation_token: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -79,6 +81,8 @@ class JWKSVerifier:
         self.default_max_age = default_max_age
         self.revocation_url = revocation_url
         self.revocation_poll_interval = revocation_poll_interval
+        #: Sent as `Authorization: Bearer ...` to the revocation list (the server's revocation_list_token).
+        self._revocation_headers = {"Authorization": f"Bearer {revocation_token}"} if revocation_token else {}
         self.clock = clock
         self._client = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
         self._owns_client = http_client is None
@@ -168,7 +172,10 @@ class JWKSVerifier:
             return
         self._revocations_checked = self.clock()
         try:
-            response = await self._client.get(self.revocation_url)
+            response = await self._client.get(self.revocation_url, headers=self._revocation_headers)
+            if response.status_code == 401:
+                log.warning("revocation poll refused (401): give revocation_token the server's token")
+                return
             response.raise_for_status()
             data = response.json()
             now = int(self.clock())

@@ -203,3 +203,73 @@ async def test_revocation_list_names_recently_revoked_sessions(make_app: Any) ->
     # Once no token of the session can verify any more, it leaves the list.
     clock.advance(horizon)
     assert (await app.client.get("/auth/revocations")).json() == {"sessions": []}
+
+
+REVOCATION_TOKEN = "revocation-list-token-" + "r" * 30
+
+
+async def test_revocation_list_token_is_required_when_set(make_app: Any) -> None:
+    app = await make_app(
+        jwt={"algorithm": "ES256"}, revocation_list_enabled=True, revocation_list_token=REVOCATION_TOKEN
+    )
+    for headers in (
+        {},
+        {"Authorization": "Bearer " + REVOCATION_TOKEN[:-1]},
+        {"Authorization": "Bearer " + REVOCATION_TOKEN + "x"},
+        {"Authorization": "Basic " + REVOCATION_TOKEN},
+        {"Authorization": REVOCATION_TOKEN},
+        {"Authorization": "Bearer"},
+    ):
+        refused = await app.client.get("/auth/revocations", headers=headers)
+        assert refused.status_code == 401, headers
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert REVOCATION_TOKEN not in refused.text
+    allowed = await app.client.get("/auth/revocations", headers=bearer(REVOCATION_TOKEN))
+    assert allowed.status_code == 200 and allowed.json() == {"sessions": []}
+
+
+def test_revocation_list_token_must_be_long(make_app: Any) -> None:
+    from fastauth import FastAuthConfig
+    from fastauth.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        FastAuthConfig(secret="s" * 64, revocation_list_token="short-token")
+    assert "revocation_list_token" in str(info.value) and "short-token" not in str(info.value)
+
+
+async def test_a_verifier_polls_the_list_with_the_token(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In process: a JWKSVerifier reading the app's JWKS and revocation list through its ASGI client."""
+    import logging
+
+    from fastauth.errors import RevokedToken
+    from fastauth.verifier import JWKSVerifier
+
+    app = await make_app(
+        jwt={"algorithm": "ES256"}, revocation_list_enabled=True, revocation_list_token=REVOCATION_TOKEN
+    )
+
+    def verifier(token: str | None) -> JWKSVerifier:
+        return JWKSVerifier(
+            "http://testserver/.well-known/jwks.json",
+            issuer="fastauth",
+            audience="fastauth",
+            revocation_url="http://testserver/auth/revocations",
+            revocation_token=token,
+            revocation_poll_interval=0,
+            http_client=app.client,
+        )
+
+    tokens = await app.register()
+    access = tokens["access_token"]
+    assert (await verifier(REVOCATION_TOKEN).verify(access)).sub
+    assert (await app.client.post("/auth/logout", headers=bearer(access))).status_code == 204
+    with pytest.raises(RevokedToken):
+        await verifier(REVOCATION_TOKEN).verify(access)
+    # Without the token the poll is refused: the verifier says so and keeps its (empty) list, so the
+    # logout is not seen (freshness, not availability, depends on the poll).
+    with caplog.at_level(logging.WARNING, logger="fastauth.verifier"):
+        assert (await verifier(None).verify(access)).sub
+    assert "revocation poll refused (401)" in caplog.text
+    assert REVOCATION_TOKEN not in caplog.text

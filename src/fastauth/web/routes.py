@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from fastauth.accounts import normalize_email
 from fastauth.adapters.base import User
@@ -443,12 +444,16 @@ def build_router(auth: FastAuth) -> APIRouter:
     if cfg.revocation_list_enabled:
 
         @router.get("/revocations")
-        async def revocations() -> Response:
+        async def revocations(request: Request) -> Response:
             """Sessions revoked recently enough that their access tokens could still verify.
 
             `{"sessions": [{"sid": ..., "until": ...}]}`: refuse tokens of `sid` until `until` (epoch
             seconds). For other services verifying with `JWKSVerifier(revocation_url=...)`.
             """
+            if not _revocation_reader(request, cfg.revocation_list_token):
+                return JSONResponse(
+                    {"detail": "Not authenticated"}, 401, headers={"WWW-Authenticate": "Bearer", **NO_STORE}
+                )
             await auth.ensure_started()
             horizon = auth.sessions.revocation_horizon
             now = auth.sessions.now()
@@ -466,6 +471,16 @@ def build_router(auth: FastAuth) -> APIRouter:
 
     _ = unauthorized
     return router
+
+
+def _revocation_reader(request: Request, token: SecretStr | None) -> bool:
+    """Whether the request may read the revocation list: anyone without a token configured, else the
+    bearer of exactly that token (compared in constant time)."""
+    if token is None:
+        return True
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode("utf-8")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode("utf-8"), expected)
 
 
 def build_wellknown_router(auth: FastAuth) -> APIRouter:
