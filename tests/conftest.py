@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,6 +25,18 @@ from fastauth.passwords import Argon2Params, PasswordHasher
 from servertools import PgCluster
 
 REQUIRE_SERVICES = os.environ.get("FASTAUTH_TEST_REQUIRE_SERVICES") == "1"
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `timeout` and CI runners stop a run with SIGTERM. As a KeyboardInterrupt pytest still tears the
+    # session fixtures down, so the throw-away PostgreSQL clusters and Redis servers stop with the run.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 TEST_SECRET = "test-secret-" + "x" * 40
 #: Real argon2id, cheaper parameters so the suite stays fast; the OWASP default is tested on its own.
 FAST_HASHER_PARAMS = Argon2Params(time_cost=1, memory_cost=1024, parallelism=1)
