@@ -799,3 +799,26 @@ def test_docs_rs256_example_works_as_written(clean_env: Path, rsa_key: rsa.RSAPr
     assert verified.sub == "user-42"
     assert verified.claims["iss"] == config.jwt.issuer
     assert engine.verify_refresh(engine.issue_refresh("user-42", "session-7").token).sid == "session-7"
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://:hunter2-redis@cache:6379/0", "redis_url must start with redis://, rediss:// or unix://"),
+        ("redis://:hunter2-redis@cache:port/0", "redis_url is not a valid URL"),
+        ("redis://:hunter2-redis@cache:99999/0", "redis_url is not a valid URL"),
+        ("redis://:hunter2-redis@:6379/0", "redis_url needs a host"),
+    ],
+)
+def test_a_bad_redis_url_is_refused_without_echoing_it(url: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        FastAuthConfig(secret="s" * 64, redis_url=url)
+    assert message in str(info.value)
+    assert "hunter2-redis" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://cache:6379/0", "rediss://:pw@cache.example.com/1", "unix:///run/redis.sock"]
+)
+def test_redis_urls_that_redis_py_takes_are_accepted(url: str) -> None:
+    assert FastAuthConfig(secret="s" * 64, redis_url=url).redis_url == url

@@ -28,7 +28,7 @@ import typer
 from pydantic_settings import SettingsError
 
 from fastauth.config import FastAuthConfig, FastAuthSecurityWarning
-from fastauth.errors import ConfigError, TokenError
+from fastauth.errors import ConfigError, StoreUnavailable, TokenError
 from fastauth.keys.pem import (
     ASYMMETRIC_ALGORITHMS,
     HMAC_ALGORITHMS,
@@ -278,6 +278,8 @@ def _check_redis(url: str) -> None:
         asyncio.run(check())
     except ConfigError as error:
         fail(f"configuration error: {error}", EXIT_USAGE)
+    except StoreUnavailable:
+        pass  # Redis is not up yet: the server checks when it answers (503 until then)
 
 
 @app.command()

@@ -9,9 +9,11 @@ absent. Everything is checked at construction; errors say what to fix and never 
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
@@ -176,6 +178,25 @@ class _LegacyNamesSource(PydanticBaseSettingsSource):
         return out
 
 
+#: RFC 6750 b64token (token68), at least 32 characters: what a Bearer header can carry as is.
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]{32,}=*")
+
+
+def _check_redis_url(url: str) -> None:
+    """A Redis URL redis-py can use; the message never repeats the URL (it may hold a password)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ValueError("redis_url is not a valid URL (check the host and port).") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(
+            "redis_url must start with redis://, rediss:// or unix://, like redis://host:6379/0."
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError("redis_url needs a host, like redis://host:6379/0.")
+
+
 class FastAuthConfig(BaseSettings):
     """Everything fastauth needs to know. Only `secret` is required."""
 
@@ -243,7 +264,7 @@ class FastAuthConfig(BaseSettings):
     revocation_list_enabled: bool = False
     #: When set, that endpoint answers only requests with `Authorization: Bearer <this token>` (give the
     #: same value to `JWKSVerifier(revocation_token=...)`). At least 32 characters.
-    revocation_list_token: SecretStr | None = Field(default=None, min_length=32)
+    revocation_list_token: SecretStr | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -318,4 +339,12 @@ class FastAuthConfig(BaseSettings):
             )
         if self.password_max_length < self.password_min_length:
             raise ValueError("password_max_length must not be below password_min_length.")
+        if self.redis_url is not None:
+            _check_redis_url(self.redis_url)
+        token = self.revocation_list_token
+        if token is not None and not _TOKEN68.fullmatch(token.get_secret_value()):
+            raise ValueError(
+                "revocation_list_token must be at least 32 characters of A-Z, a-z, 0-9 and -._~+/ "
+                "(it travels in an Authorization header); `fastauth generate-secret` makes one."
+            )
         return self

@@ -273,3 +273,36 @@ async def test_a_verifier_polls_the_list_with_the_token(
         assert (await verifier(None).verify(access)).sub
     assert "revocation poll refused (401)" in caplog.text
     assert REVOCATION_TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "value, status",
+    [
+        (b"Bearer " + REVOCATION_TOKEN.encode(), 200),
+        (b"bearer   " + REVOCATION_TOKEN.encode() + b"  ", 200),
+        (b"Bearer \xff\xfe\x80", 401),  # not UTF-8: Starlette decodes header values as latin-1
+        (b"\xc3\xa9 " + REVOCATION_TOKEN.encode(), 401),
+        (b"Bearer " + REVOCATION_TOKEN.encode() + b"\xe9", 401),
+        (b"Bearer " + REVOCATION_TOKEN.encode()[:-1], 401),
+        (b"", 401),
+    ],
+)
+async def test_revocation_list_authorization_edge_cases_are_401_never_500(
+    make_app: Any, value: bytes, status: int
+) -> None:
+    app = await make_app(
+        jwt={"algorithm": "ES256"}, revocation_list_enabled=True, revocation_list_token=REVOCATION_TOKEN
+    )
+    response = await app.client.get("/auth/revocations", headers=[(b"authorization", value)])
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("token", ["é" * 40, "x" * 31 + " " + "y", "a" * 16 + "\n" + "b" * 16, "=" * 40])
+def test_revocation_list_token_must_fit_a_bearer_header(token: str) -> None:
+    from fastauth import FastAuthConfig
+    from fastauth.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        FastAuthConfig(secret="s" * 64, revocation_list_token=token)
+    assert "revocation_list_token must be at least 32 characters of A-Z" in str(info.value)
+    assert token not in str(info.value)

@@ -71,3 +71,71 @@ async def test_config_disabled_starts_with_a_warning(
         app = await make_app(redis_url=url)
     assert "maxmemory-policy noeviction" in caplog.text
     await _works(app)
+
+
+async def test_an_acl_user_without_config_starts_with_a_warning(
+    start_redis: Callable[..., str], make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # CONFIG refused by ACL (NOPERM), as on managed services: the settings cannot be read, so say so.
+    url = start_redis("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+    from redis.asyncio import Redis
+
+    admin = Redis.from_url(url)
+    try:
+        await admin.execute_command(
+            "ACL", "SETUSER", "app", "on", ">app-password", "~*", "&*", "+@all", "-config"
+        )
+    finally:
+        await admin.aclose()
+    limited = url.replace("redis://", "redis://app:app-password@")
+    with caplog.at_level(logging.WARNING, logger="fastauth.redis"):
+        app = await make_app(redis_url=limited)
+    assert "could not read the Redis eviction settings" in caplog.text
+    assert "app-password" not in caplog.text
+    await _works(app)
+
+
+async def test_redis_unreachable_at_start_is_checked_when_it_answers(
+    start_redis: Callable[..., str], make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis down while fastauth starts (start order in compose or Kubernetes), then up with an evicting
+    policy: the check runs on first contact, and the revocation list refuses to work (503, fail closed)."""
+    server = servertools.RedisServer("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+    try:
+        server.kill()
+        with caplog.at_level(logging.WARNING):
+            app = await make_app(redis_url=server.url)
+        assert "Redis is unreachable at start-up" in caplog.text
+        server.start()  # back on the same port, with the same (evicting) settings
+        register = await app.client.post(
+            "/auth/register", json={"email": "a@example.com", "password": "correct horse"}
+        )
+        assert register.status_code == 201  # decided by the database; no revocation is written yet
+        headers = {"Authorization": f"Bearer {register.json()['access_token']}"}
+        for _ in range(3):
+            refused = await app.client.get("/private", headers=headers)
+            assert refused.status_code == 503
+        logout = await app.client.post("/auth/logout", headers=headers)
+        assert logout.status_code == 503
+        refusals = [r.getMessage() for r in caplog.records if "revocation list refused" in r.getMessage()]
+        assert len(refusals) == 1, refusals  # said once, not per request
+        assert "maxmemory-policy allkeys-lru" in refusals[0]
+        await app.client.aclose()
+        await app.auth.shutdown()
+    finally:
+        server.close()
+
+
+async def test_redis_unreachable_at_start_then_safe_works(
+    start_redis: Callable[..., str], make_app: Any
+) -> None:
+    server = servertools.RedisServer("--maxmemory", "64mb", "--maxmemory-policy", "noeviction")
+    try:
+        server.kill()
+        app = await make_app(redis_url=server.url)
+        server.start()
+        await _works(app)
+        await app.client.aclose()
+        await app.auth.shutdown()
+    finally:
+        server.close()

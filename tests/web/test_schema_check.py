@@ -61,3 +61,27 @@ async def test_tables_created_by_the_operator_are_accepted(database_url: str, ma
     app = await make_app(auto_create_tables=False)
     assert (await app.client.post("/auth/refresh", json={"refresh_token": "x"})).status_code == 401
     await app.register()
+
+
+async def test_keys_table_is_required_when_keys_live_in_the_database(
+    database_url: str, make_app: Any
+) -> None:
+    # RS256 without PEM keys keeps its signing keys in fastauth_keys.
+    await _execute(database_url, "DROP TABLE fastauth_keys")
+    with pytest.raises(ConfigError) as info:
+        await make_app(auto_create_tables=False, jwt={"algorithm": "RS256"})
+    assert "the tables fastauth_keys do not exist" in str(info.value)
+    # HS256 never touches that table: its absence is fine.
+    app = await make_app(auto_create_tables=False)
+    await app.register()
+
+
+async def test_a_missing_not_null_column_is_named_not_given_a_statement_that_would_fail(
+    database_url: str, make_app: Any
+) -> None:
+    await _execute(database_url, "ALTER TABLE fastauth_users DROP COLUMN roles")
+    with pytest.raises(ConfigError) as info:
+        await make_app()
+    message = str(info.value)
+    assert "the columns fastauth_users.roles are missing and NOT NULL" in message
+    assert "ADD COLUMN roles" not in message

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -40,31 +41,34 @@ def redis_client(url: str) -> Any:
 
 
 async def check_no_eviction(client: Any) -> None:
-    """Refuse to start on a Redis that may evict keys: an evicted revocation lets a revoked token through.
+    """Raise `ConfigError` for a Redis that may evict keys: an evicted revocation lets a revoked token in.
 
-    Eviction happens only with a `maxmemory` limit and a policy other than `noeviction`. Managed Redis
-    services often disable `CONFIG`; then this cannot be checked and start-up goes on with a warning.
-    An unreachable Redis is not decided here (requests answer 503 until it is back).
+    Eviction happens only with a `maxmemory` limit and a policy other than `noeviction`. When the
+    settings cannot be read (`CONFIG` disabled or not permitted, as on many managed services, or an
+    answer without them) this warns and returns. An unreachable Redis raises `StoreUnavailable`.
     """
     from redis.exceptions import ResponseError
 
     try:
         settings = await client.config_get("maxmemory*")
-    except ResponseError:
+    except ResponseError:  # unknown (renamed) command, or NOPERM for an ACL user
+        settings = {}
+    except _errors() as error:
+        raise StoreUnavailable(f"redis unavailable: {type(error).__name__}") from error
+    values = {_text(name): _text(value) for name, value in settings.items()}
+    policy, limit = values.get("maxmemory-policy"), values.get("maxmemory")
+    if policy is None or limit is None:
         log.warning(
-            "could not read the Redis eviction settings (CONFIG is disabled): make sure the server runs "
-            "with maxmemory-policy noeviction, or revoked sessions may come back under memory pressure"
+            "could not read the Redis eviction settings (CONFIG is disabled or not permitted): make sure "
+            "the server runs with maxmemory-policy noeviction, or revoked sessions may come back under "
+            "memory pressure"
         )
         return
-    except _errors():
-        return
-    values = {_text(name): _text(value) for name, value in settings.items()}
-    policy = values.get("maxmemory-policy", "noeviction")
-    if values.get("maxmemory", "0") != "0" and policy != "noeviction":
+    if limit != "0" and policy != "noeviction":
         raise ConfigError(
-            f"Redis may evict keys (maxmemory {values['maxmemory']} bytes, maxmemory-policy {policy}); an "
-            "evicted revocation would let a logged-out session back in. Set `maxmemory-policy noeviction` "
-            "on that server (or remove the maxmemory limit), or give fastauth a Redis of its own."
+            f"Redis may evict keys (maxmemory {limit} bytes, maxmemory-policy {policy}); an evicted "
+            "revocation would let a logged-out session back in. Set `maxmemory-policy noeviction` on "
+            "that server (or remove the maxmemory limit), or give fastauth a Redis of its own."
         )
 
 
@@ -97,6 +101,22 @@ class RedisRevocationList:
         self._stale = False
         self._lock = asyncio.Lock()
         self._errors = _errors()
+        #: Whether `check_no_eviction` has passed for this Redis. Start-up runs it; when Redis was
+        #: unreachable then, the first operation that reaches Redis runs it (see `_safe`).
+        self.eviction_checked = False
+        self._eviction_logged = float("-inf")
+
+    async def _safe(self) -> None:
+        """Refuse to use a Redis that may evict revocations: every answer is 503 until it is fixed."""
+        try:
+            await check_no_eviction(self.client)
+        except ConfigError as error:
+            now = time.monotonic()
+            if now - self._eviction_logged > 60:  # say why at most once a minute, not per request
+                self._eviction_logged = now
+                log.error("revocation list refused: %s", error)
+            raise StoreUnavailable("redis may evict revocations") from None
+        self.eviction_checked = True
 
     def _key(self, session_id: str) -> str:
         return f"{self.prefix}revoked:{session_id}"
@@ -109,6 +129,8 @@ class RedisRevocationList:
         ids = list(session_ids)
         if not ids:
             return
+        if not self.eviction_checked:
+            await self._safe()
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for sid in ids:
@@ -122,6 +144,8 @@ class RedisRevocationList:
             raise StoreUnavailable(f"redis unavailable: {type(error).__name__}") from error
 
     async def is_revoked(self, session_id: str, now: int) -> bool:
+        if not self.eviction_checked:
+            await self._safe()
         key = self._key(session_id)
         try:
             if not self._stale:
@@ -136,6 +160,8 @@ class RedisRevocationList:
 
     async def fill(self) -> None:
         """Fill the list from the database unless Redis already holds it complete (start-up)."""
+        if not self.eviction_checked:
+            await self._safe()
         try:
             await self._fill()
         except self._errors as error:

@@ -97,25 +97,30 @@ class KeyRow(Base):
     retired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
-#: Tables every configuration uses; fastauth_keys only matters for keys kept in the database.
-_REQUIRED_TABLES = ("fastauth_users", "fastauth_sessions")
+#: Tables every configuration uses; fastauth_keys is required only for keys kept in the database.
+_REQUIRED_TABLES: tuple[str, ...] = ("fastauth_users", "fastauth_sessions")
 
 
-def _schema_gaps(conn: Any) -> tuple[list[str], list[str]]:
-    """(ALTER TABLE statements for missing columns of existing tables, missing required tables)."""
+def _schema_gaps(conn: Any, required: tuple[str, ...]) -> tuple[list[str], list[str], list[str]]:
+    """(ALTER TABLE statements for missing nullable columns, missing NOT NULL columns as table.column,
+    missing required tables), for the tables that exist."""
     inspector = inspect(conn)
     existing = set(inspector.get_table_names())
     statements: list[str] = []
+    not_null: list[str] = []
     for table in Base.metadata.sorted_tables:
         if table.name not in existing:
             continue
         present = {column["name"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
-            if column.name not in present:
+            if column.name in present:
+                continue
+            if column.nullable:
                 kind = column.type.compile(dialect=conn.dialect)
-                nullable = "" if column.nullable else " NOT NULL"
-                statements.append(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{nullable}")
-    return statements, [name for name in _REQUIRED_TABLES if name not in existing]
+                statements.append(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+            else:
+                not_null.append(f"{table.name}.{column.name}")
+    return statements, not_null, [name for name in required if name not in existing]
 
 
 def async_url(url: str) -> str:
@@ -198,23 +203,30 @@ class SQLAlchemyAdapter:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
 
-    async def check_schema(self) -> None:
+    async def check_schema(self, *, keys: bool = False) -> None:
         """Refuse to start on tables an older fastauth created without today's columns.
 
         `create_tables` creates missing tables but never changes existing ones, so a column added
         by a newer fastauth would otherwise surface as a failing query on the first request. The
-        error names the exact statements to run (every column fastauth has added so far is
-        nullable, so adding it is enough).
+        error names the statements to run for nullable columns (all fastauth has added so far).
+        `keys`: the signing keys live in the database, so `fastauth_keys` is required too.
         """
+        required = (*_REQUIRED_TABLES, KeyRow.__tablename__) if keys else _REQUIRED_TABLES
         async with self._tx() as conn:
-            statements, missing_tables = await conn.run_sync(_schema_gaps)
+            statements, required_columns, missing = await conn.run_sync(_schema_gaps, required)
         problems = []
-        if missing_tables:
-            names = ", ".join(missing_tables)
-            problems.append(f"the tables {names} do not exist (set auto_create_tables, or create them)")
+        if missing:
+            problems.append(
+                f"the tables {', '.join(missing)} do not exist (set auto_create_tables, or create them)"
+            )
         if statements:
             problems.append(
                 "its tables were created by an older fastauth and lack columns; run: " + "; ".join(statements)
+            )
+        if required_columns:
+            problems.append(
+                f"the columns {', '.join(required_columns)} are missing and NOT NULL: add them with a value "
+                "for the existing rows (a migration), or recreate the tables"
             )
         if problems:
             raise ConfigError("the database does not match this fastauth: " + " and ".join(problems))

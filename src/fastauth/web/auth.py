@@ -177,11 +177,19 @@ class FastAuth:
             if self.config.auto_create_tables and hasattr(self.adapter, "create_tables"):
                 await self.adapter.create_tables()
             if hasattr(self.adapter, "check_schema"):
-                await self.adapter.check_schema()
-            if self.redis is not None:
-                await check_no_eviction(self.redis)
-            await self.initialize_jwks()
+                await self.adapter.check_schema(keys=self.keys is not None)
             revocation = self.sessions.revocation
+            if self.redis is not None:
+                try:
+                    await check_no_eviction(self.redis)  # ConfigError: refuse to start
+                except StoreUnavailable:
+                    log.warning(
+                        "Redis is unreachable at start-up: its eviction settings are checked when it answers"
+                    )
+                else:
+                    if isinstance(revocation, RedisRevocationList):
+                        revocation.eviction_checked = True
+            await self.initialize_jwks()
             if isinstance(revocation, RedisRevocationList):
                 try:  # shared: filled only when Redis does not hold the list yet (or lost it)
                     await revocation.fill()
