@@ -72,6 +72,9 @@ class JWKSVerifier:
                 "JWKSVerifier verifies asymmetric algorithms only (RS*, PS*, ES*, EdDSA); HMAC secrets are "
                 "never published in a JWKS."
             )
+        token = revocation_token
+        if token is not None and not (token.isascii() and token.isprintable()):
+            raise ValueError("revocation_token must be printable ASCII: it goes in an Authorization header")
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience

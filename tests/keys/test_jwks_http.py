@@ -306,3 +306,17 @@ def test_revocation_list_token_must_fit_a_bearer_header(token: str) -> None:
         FastAuthConfig(secret="s" * 64, revocation_list_token=token)
     assert "revocation_list_token must be at least 32 characters of A-Z" in str(info.value)
     assert token not in str(info.value)
+
+
+@pytest.mark.parametrize("token", ["é" * 40, "line\nbreak" * 4])
+def test_a_verifier_refuses_a_token_it_could_not_send(token: str) -> None:
+    from fastauth.verifier import JWKSVerifier
+
+    with pytest.raises(ValueError, match="revocation_token must be printable ASCII"):
+        JWKSVerifier(
+            "https://auth.example.com/.well-known/jwks.json",
+            issuer="fastauth",
+            audience="fastauth",
+            revocation_url="https://auth.example.com/auth/revocations",
+            revocation_token=token,
+        )

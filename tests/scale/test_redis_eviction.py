@@ -5,6 +5,7 @@ Each test starts its own `redis-server` with the settings under test.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
@@ -139,3 +140,30 @@ async def test_redis_unreachable_at_start_then_safe_works(
         await app.auth.shutdown()
     finally:
         server.close()
+
+
+async def test_after_a_reconnect_the_settings_are_checked_again(
+    start_redis: Callable[..., str], make_app: Any
+) -> None:
+    """A reconnect may reach another server (a failover): its eviction settings are checked again."""
+    from redis.asyncio import Redis
+
+    url = start_redis("--maxmemory", "64mb", "--maxmemory-policy", "noeviction")
+    app = await make_app(redis_url=url)
+    tokens = await app.register()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await app.client.get("/private", headers=headers)).status_code == 200
+    admin = Redis.from_url(url)
+    try:
+        await admin.config_set("maxmemory-policy", "allkeys-lru")
+        await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # the event listener reconnects
+    finally:
+        await admin.aclose()
+    statuses = []
+    for _ in range(50):
+        statuses.append((await app.client.get("/private", headers=headers)).status_code)
+        if statuses[-1] == 503:
+            break
+        await asyncio.sleep(0.1)
+    assert statuses[-1] == 503, statuses
+    assert set(statuses) <= {200, 503}

@@ -122,8 +122,12 @@ class RedisRevocationList:
         return f"{self.prefix}revoked:{session_id}"
 
     def invalidate(self) -> None:
-        """Redis may have missed revocations (e.g. after an outage): fill again before the next answer."""
+        """Redis may have missed revocations (e.g. after an outage): fill again before the next answer.
+
+        It may also be another server now (a failover): check its eviction settings again too.
+        """
         self._stale = True
+        self.eviction_checked = False
 
     async def revoke(self, session_ids: Iterable[str], until: int) -> None:
         ids = list(session_ids)
