@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastauth.adapters.base import User
 from fastauth.config import FastAuthConfig, JWTConfig
 from fastauth.errors import ConfigError, FastAuthError, TokenError
 from fastauth.hooks import EventHooks
+from fastauth.storage.base import User
 
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth

@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from cuid2 import Cuid
 from email_validator import EmailNotValidError, validate_email
 
-from fastauth.adapters.base import User, UserStore
 from fastauth.errors import InvalidCredentials, PasswordPolicyError
 from fastauth.hooks import EventHooks
 from fastauth.passwords import PasswordHasher
+from fastauth.storage.base import User, UserStore
 
 __all__ = ["Accounts", "UserCache", "normalize_email"]
 

@@ -27,8 +27,8 @@ from fastapi import Request, Security
 from fastapi.openapi.models import OAuth2 as OAuth2Model
 from fastapi.security import OAuth2PasswordBearer
 
-from fastauth.adapters.base import User
 from fastauth.errors import ConfigError
+from fastauth.storage.base import User
 
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastauth.accounts import Accounts
-from fastauth.adapters.base import SessionRecord, SessionStore, User
 from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed, UnknownKey
 from fastauth.hooks import EventHooks
 from fastauth.revocation import RevocationList
+from fastauth.storage.base import SessionRecord, SessionStore, User
 from fastauth.tokens.claims import ACCESS, REFRESH, custom_claims
 from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
 

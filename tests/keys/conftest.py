@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fastauth.adapters.sqlalchemy import SQLAlchemyAdapter
+from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
 from keytools import Clock
 
 

@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 
 from fastauth import FastAuth, FastAuthConfig
-from fastauth.adapters.sqlalchemy import SQLAlchemyAdapter
 from fastauth.errors import ConfigError, UnknownKey
 from fastauth.keys import generate_private_key, private_key_to_pem
 from fastauth.keys.manager import KeyManager
 from fastauth.keys.sealing import unseal
+from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
 from fastauth.tokens import TokenEngine
 from keytools import Clock, ec_public_jwk, kid_of, thumbprint
 

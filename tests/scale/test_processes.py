@@ -291,7 +291,7 @@ async def test_the_workers_listener_gives_every_connection_tcp_nodelay() -> None
     """`serve --workers N` binds the socket itself: it must not leave Nagle on (uvicorn issue #3149)."""
     import socket
 
-    from fastauth.cli import tcp_listener
+    from fastauth.cli.serve import tcp_listener
 
     plain = socket.socket(socket.AF_INET)  # how uvicorn binds the socket it hands to its workers
     plain.bind(("127.0.0.1", 0))

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from fastauth.adapters.sqlalchemy import Base, async_url
 from fastauth.errors import ConfigError
+from fastauth.storage.sqlalchemy import Base, async_url
 
 #: Columns later versions added to existing tables (both nullable), as an old database lacks them.
 LATER_COLUMNS = (("fastauth_sessions", "previous_jti"), ("fastauth_sessions", "rotated_at"))

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from fastauth.adapters.base import KeyRecord, KeyStore
 from fastauth.errors import ConfigError
 from fastauth.keys.pem import generate_private_key, private_key_to_pem, public_key_to_pem
 from fastauth.keys.sealing import seal, unseal
+from fastauth.storage.base import KeyRecord, KeyStore
 from fastauth.tokens.keyring import KeyRing, SigningKey
 
 __all__ = ["KeyManager", "KeyRecord", "KeyState", "KeyStore"]

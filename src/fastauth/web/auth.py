@@ -21,8 +21,6 @@ from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 
 from fastauth.accounts import Accounts, UserCache
-from fastauth.adapters.base import SessionStore, User, UserStore
-from fastauth.adapters.redis import RedisEvents, RedisRevocationList, check_no_eviction
 from fastauth.config import FastAuthConfig
 from fastauth.errors import ConfigError, StoreUnavailable, TokenError
 from fastauth.hooks import EventHooks
@@ -30,6 +28,8 @@ from fastauth.keys.manager import KeyManager
 from fastauth.passwords import PasswordHasher
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.sessions import Sessions
+from fastauth.storage.base import SessionStore, User, UserStore
+from fastauth.storage.redis import RedisEvents, RedisRevocationList, check_no_eviction
 from fastauth.tokens.engine import TokenEngine, VerifiedToken
 from fastauth.tokens.keyring import KeyRing
 from fastauth.web.ratelimit import RateLimits
@@ -76,7 +76,7 @@ class FastAuth:
         self.hooks = hooks if hooks is not None else EventHooks()
         self._owns_adapter = adapter is None
         if adapter is None:
-            from fastauth.adapters.sqlalchemy import SQLAlchemyAdapter
+            from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
 
             pool: dict[str, Any] = {}
             if not cfg.database_url.startswith("sqlite"):
@@ -117,7 +117,7 @@ class FastAuth:
         self.events: RedisEvents | None = None
         rate_limit_uri = cfg.rate_limit_storage_uri
         if cfg.redis_url:
-            from fastauth.adapters.redis import redis_client
+            from fastauth.storage.redis import redis_client
 
             self.redis = redis_client(cfg.redis_url)
             if revocation is None:

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from fastauth.accounts import normalize_email
-from fastauth.adapters.base import User
 from fastauth.errors import (
     EmailTaken,
     InvalidCredentials,
@@ -25,6 +24,7 @@ from fastauth.errors import (
     TokenError,
 )
 from fastauth.sessions import TokenPair
+from fastauth.storage.base import User
 from fastauth.tokens.claims import REFRESH
 from fastauth.web.auth import forbidden, unauthorized, unavailable
 from fastauth.web.ratelimit import RateLimited

@@ -1,0 +1,145 @@
+"""Helpers every command shares: errors end a command with a message and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic_settings import SettingsError
+
+from fastauth.config import FastAuthConfig, FastAuthSecurityWarning
+from fastauth.errors import ConfigError, StoreUnavailable
+from fastauth.tokens.codec import MAX_TOKEN_LENGTH
+
+T = TypeVar("T")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+SECRET_BYTES = 64
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    """Print `message` on stderr and end the command with `code` (no traceback)."""
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def echo_json(value: Any) -> None:
+    """Pretty JSON on stdout. `ensure_ascii` escapes control and bidi characters an untrusted token may
+    carry, so decoding a hostile token cannot rewrite the terminal."""
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=True, sort_keys=False))
+
+
+def load_config() -> FastAuthConfig:
+    """`FastAuthConfig()` from the environment and `.env`; configuration errors end with exit code 2.
+
+    Warnings (e.g. a short secret next to PEM keys) are shown as one `warning:` line each on stderr.
+    """
+    return configured(FastAuthConfig)
+
+
+def configured(build: Callable[[], T]) -> T:
+    """Run a configuration builder: errors end the command (exit 2), warnings become `warning:` lines."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FastAuthSecurityWarning)
+        try:
+            result = build()
+        except (ConfigError, SettingsError) as error:
+            fail(f"configuration error: {error}", EXIT_USAGE)
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
+    return result
+
+
+def read_token(argument: str) -> str:
+    """The token from the argument, or from stdin when it is `-` (keeps it out of shell history)."""
+    if argument == "-":
+        # Read a little more than the longest acceptable token; the codec refuses anything longer.
+        argument = sys.stdin.read(MAX_TOKEN_LENGTH * 2)
+    token = argument.strip()
+    if not token:
+        fail("error: no token given", EXIT_FAILED)
+    return token
+
+
+def write_file(path: Path, data: str, *, mode: int, overwrite: bool) -> None:
+    """Write `data` to `path`, created with `mode` from the start (never briefly wider).
+
+    Without `overwrite` an existing path (even a dangling symlink) is an error. With it, the new file
+    is written beside the old one and renamed over it, so a reader never sees a half-written key and
+    the old file's (possibly wider) mode is not inherited.
+    """
+    if overwrite:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp uses 0o600
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    os.fchmod(fd, mode)  # the umask can only narrow `mode`; make it exact
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(data)
+
+
+def server_config() -> tuple[FastAuthConfig, bool]:
+    """The configuration `serve` and `create-user` use: the environment, or development mode."""
+    from fastauth.server import load_config as server_config
+
+    return configured(server_config)
+
+
+def run_with_auth(config: FastAuthConfig, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `action(auth)` against a started FastAuth for `config` (database, key store), then close it."""
+
+    from fastauth.web.auth import FastAuth
+
+    async def run() -> T:
+        auth = FastAuth(config)
+        try:
+            await auth.startup()
+            return await action(auth)
+        finally:
+            await auth.shutdown()
+
+    try:
+        return asyncio.run(run())
+    except StoreUnavailable as error:
+        fail(f"error: the database is unavailable ({error})", EXIT_FAILED)
+
+
+def run_with_key_store(config: FastAuthConfig, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `action(auth)` with the database open but no signing key loaded.
+
+    `keys list` and `keys retire` must work when the stored keys cannot be opened (FASTAUTH_SECRET
+    changed): retiring them is how to recover from that, as the error message says.
+    """
+
+    from fastauth.web.auth import FastAuth
+
+    async def run() -> T:
+        auth = FastAuth(config)
+        try:
+            if config.auto_create_tables and hasattr(auth.adapter, "create_tables"):
+                await auth.adapter.create_tables()
+            return await action(auth)
+        finally:
+            await auth.shutdown()
+
+    try:
+        return asyncio.run(run())
+    except StoreUnavailable as error:
+        fail(f"error: the database is unavailable ({error})", EXIT_FAILED)

@@ -1,0 +1,74 @@
+"""`decode`: show a token, or verify it against the configuration."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from fastauth.cli import app
+from fastauth.cli._common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    echo_json,
+    fail,
+    load_config,
+    read_token,
+    run_with_auth,
+)
+from fastauth.errors import ConfigError, TokenError
+from fastauth.tokens import ACCESS, REFRESH, TokenEngine
+from fastauth.tokens.codec import decode_unverified
+
+
+class TokenKind(StrEnum):
+    """The token types `decode --verify --type` accepts."""
+
+    access = ACCESS
+    refresh = REFRESH
+
+
+# --- shared helpers ----------------------------------------------------------------------------------
+
+
+@app.command()
+def decode(
+    token: Annotated[str, typer.Argument(help="The token, or - to read it from stdin.")],
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Check signature and claims with the configuration.")
+    ] = False,
+    kind: Annotated[
+        TokenKind, typer.Option("--type", help="Token type expected by --verify.")
+    ] = TokenKind.access,
+) -> None:
+    """Show a token's header and claims: UNVERIFIED, or with --verify checked against the config
+    (FASTAUTH_* environment variables and .env)."""
+    text = read_token(token)
+    if not verify:
+        try:
+            header, claims = decode_unverified(text)
+        except TokenError as error:
+            fail(f"error: not a readable token: {error.reason}", EXIT_FAILED)
+        typer.echo("UNVERIFIED: the signature and claims were NOT checked (use --verify).")
+        echo_json({"header": header, "claims": claims})
+        return
+
+    config = load_config()
+    try:
+        engine = TokenEngine.from_config(config)
+        if engine.keyring is None:  # keys live in the database's key store
+            engine = run_with_auth(config, lambda auth: _engine_of(auth))
+    except ConfigError as error:
+        fail(f"configuration error: {error}", EXIT_USAGE)
+    try:
+        verified = engine.verify(text, kind.value)
+    except TokenError as error:
+        fail(f"REFUSED: {error.reason}", EXIT_FAILED)
+    header, _ = decode_unverified(text)  # the signature already holds; this only re-reads the header
+    typer.echo(f"VERIFIED: {kind.value} token, signature and claims checked (kid {verified.kid}).")
+    echo_json({"header": header, "claims": verified.claims})
+
+
+async def _engine_of(auth: Any) -> TokenEngine:
+    return auth.engine  # type: ignore[no-any-return]

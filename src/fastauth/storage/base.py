@@ -1,0 +1,120 @@
+"""What fastauth needs from storage: records and the protocols that hold them.
+
+Times are whole seconds since the epoch (UTC) so every backend stores them the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+__all__ = ["KeyRecord", "KeyStore", "SessionRecord", "SessionStore", "User", "UserStore"]
+
+
+@dataclass(slots=True)
+class User:
+    """An account. `email` is normalised (lower case); `id` is a cuid2 string."""
+
+    id: str
+    email: str
+    hashed_password: str = field(repr=False)
+    is_active: bool = True
+    is_verified: bool = False
+    is_superuser: bool = False
+    roles: tuple[str, ...] = ()
+    created_at: int = 0
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """A login session: one refresh-token family. `refresh_jti` is the only refresh token that may be used."""
+
+    id: str
+    user_id: str
+    refresh_jti: str
+    created_at: int
+    last_used_at: int
+    #: Absolute end of the session (`session_max_age` after login); refreshing never moves it.
+    expires_at: int
+    ip: str | None = None
+    user_agent: str | None = None
+    revoked_at: int | None = None
+    #: The refresh `jti` spent by the last rotation, and when: lets a configured grace window tell a
+    #: client's concurrent refresh from a replay (`jwt.refresh_reuse_grace`).
+    previous_jti: str | None = None
+    rotated_at: int | None = None
+
+
+@runtime_checkable
+class UserStore(Protocol):
+    async def create_user(self, user: User) -> None:
+        """Insert; raises `fastauth.errors.EmailTaken` when the email exists."""
+
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    async def get_user_by_email(self, email: str) -> User | None: ...
+
+    async def update_user(self, user: User) -> None:
+        """Write every field of `user` back."""
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    async def create_session(self, session: SessionRecord) -> None: ...
+
+    async def create_user(self, user: User) -> None: ...
+
+    async def create_user_with_session(self, user: User, session: SessionRecord) -> None:
+        """Insert both in one transaction; raises `EmailTaken` (and inserts nothing) for a known email."""
+
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+
+    async def rotate_refresh(self, session_id: str, old_jti: str, new_jti: str, now: int) -> bool:
+        """Compare-and-set: replace `old_jti` by `new_jti` if it is still current and the session is live.
+
+        Exactly one of many concurrent callers with the same `old_jti` gets True.
+        """
+
+    async def revoke_session(self, session_id: str, now: int) -> bool:
+        """Mark revoked; True if it was live."""
+
+    async def revoke_user_sessions(
+        self, user_id: str, now: int, except_session: str | None = None
+    ) -> list[str]:
+        """Revoke every live session of a user (but one); returns the revoked ids."""
+
+    async def list_sessions(self, user_id: str, now: int) -> list[SessionRecord]:
+        """Live sessions (not revoked, not past `expires_at`), newest first."""
+
+    async def revoked_since(self, since: int) -> list[tuple[str, int]]:
+        """(session id, revoked_at) for sessions revoked at or after `since`: warms revocation caches."""
+
+    async def prune_sessions(self, before: int) -> int:
+        """Delete sessions that ended (expired or revoked) before `before`; returns how many."""
+
+
+@dataclass(slots=True)
+class KeyRecord:
+    """A stored signing key; its state follows from the times (see `fastauth.keys.manager`)."""
+
+    kid: str
+    algorithm: str
+    generation: int
+    public_pem: str
+    private_sealed: str
+    created_at: int
+    activate_at: int
+    retired_at: int | None = None
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    async def list_keys(self) -> list[KeyRecord]: ...
+
+    async def insert_key(self, record: KeyRecord) -> bool:
+        """Insert; False (not an error) when another process took the generation or kid first."""
+
+    async def retire_key(self, kid: str, now: int) -> bool: ...
+
+    async def delete_key(self, kid: str) -> bool:
+        """Delete a long-retired key's row; True if it existed."""
