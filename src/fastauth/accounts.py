@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from cuid2 import Cuid
 from email_validator import EmailNotValidError, validate_email
 
-from fastauth.errors import InvalidCredentials, PasswordPolicyError
+from fastauth.errors import InvalidCredentials, InvalidEmail, PasswordPolicyError
 from fastauth.hooks import EventHooks
 from fastauth.passwords import PasswordHasher
 from fastauth.storage.base import User, UserStore
@@ -24,13 +24,13 @@ _CUID = Cuid(length=25)
 
 
 def normalize_email(email: str) -> str:
-    """The one spelling an email is stored and looked up under; raises ValueError when it is not an email."""
+    """The one spelling an email is stored and looked up under; `InvalidEmail` when it is not one."""
     if not _is_text(email):
-        raise ValueError("the email address is not valid Unicode text")
+        raise InvalidEmail("the email address is not valid Unicode text")
     try:
         result = validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError as error:
-        raise ValueError(str(error)) from None
+        raise InvalidEmail(str(error)) from None
     return result.normalized.lower()
 
 
@@ -114,7 +114,7 @@ class Accounts:
     async def register(
         self, email: str, password: str, *, is_superuser: bool = False, is_verified: bool = False
     ) -> User:
-        """Create an account: `EmailTaken` for a known (normalised) email, ValueError for a non-email."""
+        """Create an account: `EmailTaken` for a known (normalised) email, `InvalidEmail` for a non-email."""
         user = await self.new_user(email, password, is_superuser=is_superuser, is_verified=is_verified)
         await self.store.create_user(user)
         await self.hooks.on_signup(user)
@@ -140,7 +140,7 @@ class Accounts:
         user: User | None
         try:
             user = await self.store.get_user_by_email(normalize_email(email))
-        except ValueError:
+        except InvalidEmail:
             user = None
         if len(password) > self.password_max_length or not _is_text(password):
             valid, new_hash = False, None  # never hash unbounded or unencodable input, but spend the time

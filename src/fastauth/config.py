@@ -110,7 +110,10 @@ class JWTConfig(BaseModel):
                 )
         elif self.private_key is not None or self.public_key is not None:
             private_pem = self.private_key.get_secret_value() if self.private_key else None
-            self._private, self._public = load_pem_pair(self.algorithm, private_pem, self.public_key)
+            try:
+                self._private, self._public = load_pem_pair(self.algorithm, private_pem, self.public_key)
+            except ConfigError as error:  # pydantic reports ValueErrors only; ConfigError is not one
+                raise ValueError(str(error)) from None
         return self
 
     @property

@@ -1,7 +1,31 @@
-"""One error tree for everything fastauth raises.
+"""One error tree for everything fastauth raises; each error carries a stable `code`.
+
+    FastAuthError
+    ├── ConfigError              config_error         the configuration cannot work; says what to change
+    ├── HookError                hook_error           an EventHooks method raised or returned a refused value
+    ├── StoreUnavailable         store_unavailable    a database or Redis did not answer (fail closed)
+    ├── RateLimited              rate_limited         too many attempts; `retry_after` seconds
+    ├── TokenError               invalid_token        a token was refused (subclasses refine the log line)
+    │   ├── MalformedToken, UnknownKey, AlgorithmMismatch, InvalidSignature,
+    │   └── ExpiredToken, InvalidClaims, WrongTokenType, RevokedToken
+    └── AuthError                auth_error           an account or session operation was refused
+        ├── NotAuthenticated     not_authenticated    no credentials were presented at all
+        ├── InvalidCredentials   invalid_credentials  unknown email, wrong password, inactive account
+        ├── CurrentPasswordWrong current_password_wrong
+        ├── SigninNotAllowed     signin_not_allowed   `EventHooks.allow_signin` said no
+        ├── EmailTaken           email_taken
+        ├── InvalidEmail         invalid_email
+        ├── PasswordPolicyError  password_policy
+        ├── SessionNotFound      session_not_found    not the caller's live session (or none at all)
+        ├── PermissionDenied     permission_denied    authenticated, but not allowed
+        ├── CsrfFailed           csrf_failed
+        └── CrossSiteSignin      cross_site_signin    a cross-site request would set sign-in cookies
 
 Configuration errors say what to fix. Token and login errors say nothing an attacker could use: the
-subclass and its short reason are for logs and tests, the HTTP layer answers every one the same way.
+subclass and its short reason are for logs and tests, the HTTP layer answers every token error the
+same way. No error here is a `ValueError`, so `except ValueError` never catches the wrong thing.
+The web layer's one table (`fastauth.web.errors`) maps `code` to a response; the CLI maps it to an
+exit code.
 """
 
 from __future__ import annotations
@@ -10,16 +34,24 @@ __all__ = [
     "AlgorithmMismatch",
     "AuthError",
     "ConfigError",
+    "CrossSiteSignin",
+    "CsrfFailed",
+    "CurrentPasswordWrong",
     "EmailTaken",
     "ExpiredToken",
     "FastAuthError",
     "HookError",
     "InvalidClaims",
     "InvalidCredentials",
+    "InvalidEmail",
     "InvalidSignature",
     "MalformedToken",
+    "NotAuthenticated",
     "PasswordPolicyError",
+    "PermissionDenied",
+    "RateLimited",
     "RevokedToken",
+    "SessionNotFound",
     "SigninNotAllowed",
     "StoreUnavailable",
     "TokenError",
@@ -31,21 +63,42 @@ __all__ = [
 class FastAuthError(Exception):
     """Base class of every fastauth error."""
 
+    #: Stable, machine-readable name of the error: the HTTP table and the CLI key on it.
+    code = "fastauth_error"
 
-class ConfigError(FastAuthError, ValueError):
+
+class ConfigError(FastAuthError):
     """The configuration cannot work; the message says what to change."""
+
+    code = "config_error"
 
 
 class HookError(FastAuthError):
-    """An `EventHooks` method returned something fastauth refuses (e.g. a changed reserved claim)."""
+    """An `EventHooks` method raised, or returned something fastauth refuses (a changed reserved claim)."""
+
+    code = "hook_error"
 
 
 class StoreUnavailable(FastAuthError):
     """A storage backend (database, Redis) did not answer; requests fail closed with 503."""
 
+    code = "store_unavailable"
+
+
+class RateLimited(FastAuthError):
+    """Too many attempts for this account or client; try again after `retry_after` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many attempts")
+        self.retry_after = retry_after
+
 
 class TokenError(FastAuthError):
     """A token was refused. Every refusal is this type; subclasses only refine the log line."""
+
+    code = "invalid_token"
 
     def __init__(self, reason: str = "invalid token") -> None:
         super().__init__(reason)
@@ -55,50 +108,118 @@ class TokenError(FastAuthError):
 class MalformedToken(TokenError):
     """Not a well-formed compact JWS of the shape fastauth issues."""
 
+    code = "malformed_token"
+
 
 class UnknownKey(TokenError):
     """The `kid` names no key this verifier trusts (or a retired one)."""
+
+    code = "unknown_key"
 
 
 class AlgorithmMismatch(TokenError):
     """The header `alg` is not the one algorithm bound to the key."""
 
+    code = "algorithm_mismatch"
+
 
 class InvalidSignature(TokenError):
     """The signature does not verify."""
 
+    code = "invalid_signature"
+
 
 class ExpiredToken(TokenError):
-    """`exp` has passed (beyond the configured leeway)."""
+    """`exp` has passed (beyond the configured leeway), or the session reached its maximum age."""
+
+    code = "expired_token"
 
 
 class InvalidClaims(TokenError):
     """A claim is missing, of the wrong type, or has the wrong value."""
 
+    code = "invalid_claims"
+
 
 class WrongTokenType(TokenError):
-    """An access token where a refresh token is expected, or the reverse."""
+    """A token of another kind (a refresh token where an access token is expected, or the reverse)."""
+
+    code = "wrong_token_type"
 
 
 class RevokedToken(TokenError):
     """The token's session or `jti` has been revoked."""
 
+    code = "revoked_token"
+
 
 class AuthError(FastAuthError):
-    """An account operation failed."""
+    """An account or session operation was refused."""
+
+    code = "auth_error"
+
+
+class NotAuthenticated(AuthError):
+    """The request carried no credentials at all (as opposed to bad ones, a `TokenError`)."""
+
+    code = "not_authenticated"
 
 
 class InvalidCredentials(AuthError):
     """Unknown email, wrong password or inactive account: deliberately indistinguishable."""
 
+    code = "invalid_credentials"
+
+
+class CurrentPasswordWrong(AuthError):
+    """A signed-in user confirming a change gave a wrong current password."""
+
+    code = "current_password_wrong"
+
 
 class SigninNotAllowed(AuthError):
     """`EventHooks.allow_signin` refused the user."""
+
+    code = "signin_not_allowed"
 
 
 class EmailTaken(AuthError):
     """Registration with an email that already has an account."""
 
+    code = "email_taken"
 
-class PasswordPolicyError(AuthError, ValueError):
+
+class InvalidEmail(AuthError):
+    """The text is not an email address fastauth accepts; the message says why (never a hook's words)."""
+
+    code = "invalid_email"
+
+
+class PasswordPolicyError(AuthError):
     """The new password does not meet the password policy."""
+
+    code = "password_policy"
+
+
+class SessionNotFound(AuthError):
+    """No live session of the caller has that id (someone else's answers the same)."""
+
+    code = "session_not_found"
+
+
+class PermissionDenied(AuthError):
+    """Authenticated, but not allowed (not a superuser, a role missing)."""
+
+    code = "permission_denied"
+
+
+class CsrfFailed(AuthError):
+    """A cookie-authenticated unsafe request without the matching CSRF token."""
+
+    code = "csrf_failed"
+
+
+class CrossSiteSignin(AuthError):
+    """A cross-site request whose answer would set sign-in cookies (login CSRF)."""
+
+    code = "cross_site_signin"

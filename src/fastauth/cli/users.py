@@ -26,7 +26,7 @@ def create_user(
 ) -> None:
     """Add a user to the configured database (FASTAUTH_DATABASE_URL)."""
 
-    from fastauth.errors import EmailTaken, PasswordPolicyError
+    from fastauth.errors import EmailTaken, InvalidEmail, PasswordPolicyError
     from fastauth.web.auth import FastAuth
 
     config, _ = server_config()
@@ -50,7 +50,7 @@ def create_user(
         fail(f"error: {email} is already registered", EXIT_FAILED)
     except PasswordPolicyError as error:
         fail(f"error: {error}", EXIT_FAILED)
-    except ValueError as error:
+    except InvalidEmail as error:
         fail(f"error: not a valid email: {error}", EXIT_FAILED)
     kind = "superuser" if superuser else "user"
     typer.echo(f"created {kind} {email} (id {user_id})")

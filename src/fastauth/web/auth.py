@@ -26,13 +26,13 @@ from fastauth.errors import ConfigError, StoreUnavailable, TokenError
 from fastauth.hooks import EventHooks
 from fastauth.keys.manager import KeyManager
 from fastauth.passwords import PasswordHasher
+from fastauth.ratelimits import RateLimits
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.sessions import Sessions
 from fastauth.storage.base import SessionStore, User, UserStore
 from fastauth.storage.redis import RedisEvents, RedisRevocationList, check_no_eviction
 from fastauth.tokens.engine import TokenEngine, VerifiedToken
 from fastauth.tokens.keyring import KeyRing
-from fastauth.web.ratelimit import RateLimits
 from fastauth.web.transports import SAFE_METHODS, CookieTransport, CsrfTokens, RawToken, bearer_token
 
 __all__ = ["FastAuth", "forbidden", "unauthorized", "unavailable"]

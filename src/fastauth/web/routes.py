@@ -18,7 +18,9 @@ from fastauth.accounts import normalize_email
 from fastauth.errors import (
     EmailTaken,
     InvalidCredentials,
+    InvalidEmail,
     PasswordPolicyError,
+    RateLimited,
     SigninNotAllowed,
     StoreUnavailable,
     TokenError,
@@ -27,7 +29,6 @@ from fastauth.sessions import TokenPair
 from fastauth.storage.base import User
 from fastauth.tokens.claims import REFRESH
 from fastauth.web.auth import forbidden, unauthorized, unavailable
-from fastauth.web.ratelimit import RateLimited
 
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
@@ -231,7 +232,7 @@ def build_router(auth: FastAuth) -> APIRouter:
             raise HTTPException(422, str(error)) from None
         except EmailTaken:
             raise HTTPException(409, "This email is already registered") from None
-        except ValueError as error:
+        except InvalidEmail as error:
             raise HTTPException(422, f"Invalid email address: {error}") from None
         except SigninNotAllowed:
             await auth.hooks.on_signup(user)  # the account exists; only the sign-in was refused
@@ -273,7 +274,7 @@ def build_router(auth: FastAuth) -> APIRouter:
         try:
             # One budget per account, whatever the spelling (case, NFC/NFD, punycode domain).
             account = normalize_email(creds.email)
-        except ValueError:
+        except InvalidEmail:
             account = creds.email.strip().lower()
         try:
             await auth.rate_limits.check_login(account, ip)

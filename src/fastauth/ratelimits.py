@@ -9,15 +9,9 @@ from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from fastauth.errors import StoreUnavailable
+from fastauth.errors import RateLimited, StoreUnavailable
 
-__all__ = ["RateLimited", "RateLimits"]
-
-
-class RateLimited(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("too many attempts")
-        self.retry_after = retry_after
+__all__ = ["RateLimits"]
 
 
 def _async_uri(uri: str) -> str:
