@@ -1,19 +1,20 @@
 """fastauth: JWT authentication for FastAPI.
 
 The core (config, tokens, accounts, sessions, storage protocols) knows nothing of FastAPI; `FastAuth`
-is the thin FastAPI layer on top, imported on first use so the CLI and the verifier start fast.
+is the thin FastAPI layer on top. Every name below is imported on first use, so the CLI and the
+verifier start fast (the configuration alone pulls in pydantic).
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from fastauth.config import FastAuthConfig, JWTConfig
-from fastauth.errors import ConfigError, FastAuthError, TokenError
-from fastauth.hooks import EventHooks
-from fastauth.storage.base import User
-
 if TYPE_CHECKING:
+    from fastauth.config import FastAuthConfig, JWTConfig
+    from fastauth.errors import ConfigError, FastAuthError, TokenError
+    from fastauth.hooks import EventHooks
+    from fastauth.storage.base import User
     from fastauth.web.auth import FastAuth
 
 __all__ = [
@@ -28,10 +29,26 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+_HOMES = {
+    "ConfigError": "fastauth.errors",
+    "EventHooks": "fastauth.hooks",
+    "FastAuth": "fastauth.web.auth",
+    "FastAuthConfig": "fastauth.config",
+    "FastAuthError": "fastauth.errors",
+    "JWTConfig": "fastauth.config",
+    "TokenError": "fastauth.errors",
+    "User": "fastauth.storage.base",
+}
+
 
 def __getattr__(name: str) -> Any:
-    if name == "FastAuth":
-        from fastauth.web.auth import FastAuth
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'fastauth' has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
 
-        return FastAuth
-    raise AttributeError(f"module 'fastauth' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

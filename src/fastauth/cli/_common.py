@@ -1,8 +1,12 @@
-"""Helpers every command shares: errors end a command with a message and an exit code, never a traceback."""
+"""Helpers every command shares: errors end a command with a message and an exit code, never a traceback.
+
+Only typer and light standard modules are imported here at module level: `fastauth --help` and
+`generate-secret` load this module, and the configuration (pydantic), the token engine (cryptography)
+and the FastAPI layer are imported by the helpers that need them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -10,14 +14,14 @@ import tempfile
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from pydantic_settings import SettingsError
 
-from fastauth.config import FastAuthConfig, FastAuthSecurityWarning
 from fastauth.errors import ConfigError, StoreUnavailable
-from fastauth.tokens.codec import MAX_TOKEN_LENGTH
+
+if TYPE_CHECKING:
+    from fastauth.config import FastAuthConfig
 
 T = TypeVar("T")
 
@@ -44,11 +48,17 @@ def load_config() -> FastAuthConfig:
 
     Warnings (e.g. a short secret next to PEM keys) are shown as one `warning:` line each on stderr.
     """
+    from fastauth.config import FastAuthConfig
+
     return configured(FastAuthConfig)
 
 
 def configured(build: Callable[[], T]) -> T:
     """Run a configuration builder: errors end the command (exit 2), warnings become `warning:` lines."""
+    from pydantic_settings import SettingsError
+
+    from fastauth.config import FastAuthSecurityWarning
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FastAuthSecurityWarning)
         try:
@@ -63,6 +73,8 @@ def configured(build: Callable[[], T]) -> T:
 def read_token(argument: str) -> str:
     """The token from the argument, or from stdin when it is `-` (keeps it out of shell history)."""
     if argument == "-":
+        from fastauth.tokens.codec import MAX_TOKEN_LENGTH
+
         # Read a little more than the longest acceptable token; the codec refuses anything longer.
         argument = sys.stdin.read(MAX_TOKEN_LENGTH * 2)
     token = argument.strip()
@@ -105,6 +117,8 @@ def server_config() -> tuple[FastAuthConfig, bool]:
 def run_with_auth(config: FastAuthConfig, action: Callable[[Any], Awaitable[T]]) -> T:
     """Run `action(auth)` against a started FastAuth for `config` (database, key store), then close it."""
 
+    import asyncio
+
     from fastauth.web.auth import FastAuth
 
     async def run() -> T:
@@ -127,6 +141,8 @@ def run_with_key_store(config: FastAuthConfig, action: Callable[[Any], Awaitable
     `keys list` and `keys retire` must work when the stored keys cannot be opened (FASTAUTH_SECRET
     changed): retiring them is how to recover from that, as the error message says.
     """
+
+    import asyncio
 
     from fastauth.web.auth import FastAuth
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from typing import Annotated
@@ -83,6 +82,8 @@ def tcp_listener(sock: socket.socket) -> socket.socket:
 
 def _check_redis(url: str) -> None:
     """The start-up Redis check, once before any worker starts, as one readable line on failure."""
+    import asyncio
+
     from fastauth.storage.redis import check_no_eviction, redis_client
 
     async def check() -> None:

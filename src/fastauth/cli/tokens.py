@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,15 +18,20 @@ from fastauth.cli._common import (
     run_with_auth,
 )
 from fastauth.errors import ConfigError, TokenError
-from fastauth.tokens import ACCESS, REFRESH, TokenEngine
-from fastauth.tokens.codec import decode_unverified
+
+if TYPE_CHECKING:
+    from fastauth.tokens import TokenEngine
 
 
 class TokenKind(StrEnum):
-    """The token types `decode --verify --type` accepts."""
+    """The token types `decode --verify --type` accepts.
 
-    access = ACCESS
-    refresh = REFRESH
+    The values are fastauth.tokens.ACCESS and REFRESH (a test checks it), written out so that
+    `fastauth --help` does not import the token engine and cryptography.
+    """
+
+    access = "access"
+    refresh = "refresh"
 
 
 # --- shared helpers ----------------------------------------------------------------------------------
@@ -44,6 +49,9 @@ def decode(
 ) -> None:
     """Show a token's header and claims: UNVERIFIED, or with --verify checked against the config
     (FASTAUTH_* environment variables and .env)."""
+    from fastauth.tokens import TokenEngine
+    from fastauth.tokens.codec import decode_unverified
+
     text = read_token(token)
     if not verify:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated
 
@@ -25,6 +24,8 @@ def create_user(
     ] = False,
 ) -> None:
     """Add a user to the configured database (FASTAUTH_DATABASE_URL)."""
+
+    import asyncio
 
     from fastauth.errors import EmailTaken, InvalidEmail, PasswordPolicyError
     from fastauth.web.auth import FastAuth
