@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["KeyRecord", "KeyStore", "SessionRecord", "SessionStore", "User", "UserStore"]
+__all__ = ["KeyRecord", "KeyStore", "SessionRecord", "SessionStore", "Store", "User", "UserStore"]
 
 
 @dataclass(slots=True)
@@ -47,6 +47,8 @@ class SessionRecord:
 
 @runtime_checkable
 class UserStore(Protocol):
+    """Accounts, found by id or by normalised email."""
+
     async def create_user(self, user: User) -> None:
         """Insert; raises `fastauth.errors.EmailTaken` when the email exists."""
 
@@ -60,6 +62,8 @@ class UserStore(Protocol):
 
 @runtime_checkable
 class SessionStore(Protocol):
+    """Login sessions: the row each refresh rotates (compare-and-set), revokes and lists."""
+
     async def create_session(self, session: SessionRecord) -> None: ...
 
     async def create_user(self, user: User) -> None: ...
@@ -109,12 +113,36 @@ class KeyRecord:
 
 @runtime_checkable
 class KeyStore(Protocol):
-    async def list_keys(self) -> list[KeyRecord]: ...
+    """Signing keys shared by every process (asymmetric algorithms without configured PEM keys)."""
+
+    async def list_keys(self) -> list[KeyRecord]:
+        """Every stored key, oldest generation first."""
 
     async def insert_key(self, record: KeyRecord) -> bool:
         """Insert; False (not an error) when another process took the generation or kid first."""
 
-    async def retire_key(self, kid: str, now: int) -> bool: ...
+    async def retire_key(self, kid: str, now: int) -> bool:
+        """Mark retired at `now`; True if it was not retired yet."""
 
     async def delete_key(self, kid: str) -> bool:
         """Delete a long-retired key's row; True if it existed."""
+
+
+@runtime_checkable
+class Store(UserStore, SessionStore, KeyStore, Protocol):
+    """Everything fastauth keeps, with its lifecycle: what the service starts, checks and closes.
+
+    At start-up the service calls `create_tables()` when `auto_create_tables` is on, then
+    `check_schema(keys=...)`, and `close()` at shutdown for a store it created itself.
+    """
+
+    async def create_tables(self) -> None:
+        """Make the storage ready: create what is missing, bring an older layout up to date where that
+        is safe to do at start-up. Idempotent, also when several processes start at once."""
+
+    async def check_schema(self, *, keys: bool = False) -> None:
+        """Raise `fastauth.errors.ConfigError` (saying what to do) when this fastauth cannot run on the
+        storage as it is. `keys`: the signing keys live in this store, so their table is required."""
+
+    async def close(self) -> None:
+        """Release connections; the store is not used afterwards."""

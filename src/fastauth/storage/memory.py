@@ -1,0 +1,184 @@
+"""`MemoryStore`: the whole `Store` in dictionaries, for fastauth's own tests of the core.
+
+Same semantics as the SQL store (`tests/storage/test_store_contract.py` runs one set of assertions on
+both); nothing survives the process and nothing is shared between processes, so it is never a default.
+Every record goes in and comes out as a copy: a caller changing a returned object changes nothing here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fastauth.errors import EmailTaken
+from fastauth.storage.base import KeyRecord, SessionRecord, User
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Users, sessions and signing keys in memory: a `fastauth.storage.base.Store` for tests.
+
+    Each method runs without awaiting anything, so on one event loop it is atomic, as a SQL
+    transaction is: of concurrent `rotate_refresh` calls with the same `old_jti` exactly one wins.
+    """
+
+    def __init__(self) -> None:
+        self._users: dict[str, User] = {}
+        self._sessions: dict[str, SessionRecord] = {}
+        self._keys: dict[str, KeyRecord] = {}
+
+    # lifecycle: nothing to create, check or release
+
+    async def create_tables(self) -> None:
+        """Nothing to create."""
+
+    async def check_schema(self, *, keys: bool = False) -> None:
+        """Always usable."""
+
+    async def close(self) -> None:
+        """Nothing to release; the data stays readable (tests look at it after shutdown)."""
+
+    # users
+
+    def _check_new_user(self, user: User) -> None:
+        if user.id in self._users or any(known.email == user.email for known in self._users.values()):
+            raise EmailTaken("email already registered")
+
+    async def create_user(self, user: User) -> None:
+        """Insert; raises `EmailTaken` when the email (or the id) exists."""
+        self._check_new_user(user)
+        self._users[user.id] = replace(user)
+
+    async def create_user_with_session(self, user: User, session: SessionRecord) -> None:
+        """Insert both, or (`EmailTaken` for a known email) neither."""
+        self._check_new_user(user)
+        if session.id in self._sessions:
+            raise ValueError("session id already exists")
+        self._users[user.id] = replace(user)
+        self._sessions[session.id] = replace(session)
+
+    async def get_user(self, user_id: str) -> User | None:
+        """A copy of the user with this id, or None."""
+        user = self._users.get(user_id)
+        return replace(user) if user is not None else None
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        """A copy of the user with this (normalised) email, or None."""
+        for user in self._users.values():
+            if user.email == email:
+                return replace(user)
+        return None
+
+    async def update_user(self, user: User) -> None:
+        """Write the fields back (not `id` or `created_at`); `EmailTaken` when another user has the email."""
+        stored = self._users.get(user.id)
+        if stored is None:
+            return
+        if any(known.email == user.email and known.id != user.id for known in self._users.values()):
+            raise EmailTaken("email already registered")
+        self._users[user.id] = replace(user, created_at=stored.created_at)
+
+    # sessions
+
+    async def create_session(self, session: SessionRecord) -> None:
+        """Insert a session of a known user."""
+        if session.user_id not in self._users:
+            raise ValueError("the session's user does not exist")
+        if session.id in self._sessions:
+            raise ValueError("session id already exists")
+        self._sessions[session.id] = replace(session)
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """A copy of the session with this id, live or not, or None."""
+        session = self._sessions.get(session_id)
+        return replace(session) if session is not None else None
+
+    async def rotate_refresh(self, session_id: str, old_jti: str, new_jti: str, now: int) -> bool:
+        """Compare-and-set: True once for the caller whose `old_jti` is current on a live session."""
+        session = self._sessions.get(session_id)
+        if (
+            session is None
+            or session.refresh_jti != old_jti
+            or session.revoked_at is not None
+            or session.expires_at <= now
+        ):
+            return False
+        session.refresh_jti, session.previous_jti = new_jti, old_jti
+        session.last_used_at = session.rotated_at = now
+        return True
+
+    async def revoke_session(self, session_id: str, now: int) -> bool:
+        """Mark revoked; True if it was not revoked yet."""
+        session = self._sessions.get(session_id)
+        if session is None or session.revoked_at is not None:
+            return False
+        session.revoked_at = now
+        return True
+
+    async def revoke_user_sessions(
+        self, user_id: str, now: int, except_session: str | None = None
+    ) -> list[str]:
+        """Revoke every unrevoked session of a user but `except_session`; returns the revoked ids."""
+        revoked = []
+        for session in self._sessions.values():
+            if session.user_id == user_id and session.revoked_at is None and session.id != except_session:
+                session.revoked_at = now
+                revoked.append(session.id)
+        return revoked
+
+    async def list_sessions(self, user_id: str, now: int) -> list[SessionRecord]:
+        """Copies of the live sessions (not revoked, not past `expires_at`), newest first, then by id."""
+        live = [
+            replace(session)
+            for session in self._sessions.values()
+            if session.user_id == user_id and session.revoked_at is None and session.expires_at > now
+        ]
+        live.sort(key=lambda session: session.id)
+        live.sort(key=lambda session: session.created_at, reverse=True)
+        return live
+
+    async def revoked_since(self, since: int) -> list[tuple[str, int]]:
+        """(session id, revoked_at) for sessions revoked at or after `since`."""
+        return [
+            (session.id, session.revoked_at)
+            for session in self._sessions.values()
+            if session.revoked_at is not None and session.revoked_at >= since
+        ]
+
+    async def prune_sessions(self, before: int) -> int:
+        """Delete sessions that expired or were revoked before `before`; returns how many."""
+        ended = [
+            session.id
+            for session in self._sessions.values()
+            if session.expires_at < before or (session.revoked_at is not None and session.revoked_at < before)
+        ]
+        for session_id in ended:
+            del self._sessions[session_id]
+        return len(ended)
+
+    # signing keys
+
+    async def list_keys(self) -> list[KeyRecord]:
+        """Copies of every stored key, oldest generation first."""
+        return sorted((replace(key) for key in self._keys.values()), key=lambda key: key.generation)
+
+    async def insert_key(self, record: KeyRecord) -> bool:
+        """Insert; False when the kid or the generation is taken."""
+        if record.kid in self._keys or any(
+            key.generation == record.generation for key in self._keys.values()
+        ):
+            return False
+        self._keys[record.kid] = replace(record)
+        return True
+
+    async def retire_key(self, kid: str, now: int) -> bool:
+        """Mark retired; True if it was not retired yet."""
+        key = self._keys.get(kid)
+        if key is None or key.retired_at is not None:
+            return False
+        key.retired_at = now
+        return True
+
+    async def delete_key(self, kid: str) -> bool:
+        """Delete the key; True if it existed."""
+        return self._keys.pop(kid, None) is not None

@@ -1,0 +1,24 @@
+"""SQLAlchemy 2 async storage: SQLite (aiosqlite) as the embedded default, PostgreSQL (asyncpg) in production.
+
+    adapter = SQLAlchemyAdapter(engine_url="sqlite+aiosqlite:///./fastauth.db")
+    await adapter.create_tables()
+
+`tables` holds the models (`Base.metadata` has fastauth's tables and nothing else), `users`,
+`sessions` and `keys` the queries, `schema` the Alembic revisions' bookkeeping (`fastauth db ...`).
+"""
+
+from fastauth.storage.sqlalchemy.adapter import SQLAlchemyAdapter, async_url
+from fastauth.storage.sqlalchemy.schema import VERSION_TABLE, SchemaState, upgrade
+from fastauth.storage.sqlalchemy.tables import Base, KeyRow, SessionRow, UserRow
+
+__all__ = [
+    "VERSION_TABLE",
+    "Base",
+    "KeyRow",
+    "SQLAlchemyAdapter",
+    "SchemaState",
+    "SessionRow",
+    "UserRow",
+    "async_url",
+    "upgrade",
+]

@@ -1,0 +1,234 @@
+"""`SQLAlchemyAdapter`: the `Store` on one SQL database, SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+Every database failure that is not a logic error becomes `StoreUnavailable`, which the HTTP layer
+answers with 503: a broken database never looks like a wrong password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from fastauth.errors import EmailTaken, StoreUnavailable
+from fastauth.storage.base import KeyRecord, SessionRecord, User
+from fastauth.storage.sqlalchemy import keys, schema, sessions, users
+
+__all__ = ["SQLAlchemyAdapter", "async_url"]
+
+
+def async_url(url: str) -> str:
+    """Give a plain SQLite/PostgreSQL URL its async driver."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+class SQLAlchemyAdapter:
+    """Users, sessions and signing keys in one SQL database: a `fastauth.storage.base.Store`.
+
+    `engine_url` (plain `sqlite:///` and `postgresql://` URLs get their async driver) or a ready
+    `engine`; the other keywords go to `create_async_engine`. `close()` disposes of the engine.
+    """
+
+    def __init__(
+        self, engine_url: str | None = None, *, engine: AsyncEngine | None = None, **engine_kwargs: Any
+    ):
+        if engine is None:
+            if engine_url is None:
+                raise ValueError("give engine_url (e.g. 'sqlite+aiosqlite:///./fastauth.db') or engine")
+            url = async_url(engine_url)
+            if url.startswith("sqlite"):
+                engine_kwargs.setdefault("connect_args", {"timeout": 30})
+            else:
+                engine_kwargs.setdefault("pool_pre_ping", True)
+            engine = create_async_engine(url, **engine_kwargs)
+            if url.startswith("sqlite"):
+                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        self.engine = engine
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except (OperationalError, DBAPIError, OSError, ConnectionError) as error:
+            raise StoreUnavailable(f"database unavailable: {type(error).__name__}") from error
+
+    # lifecycle
+
+    @property
+    def _upgrades_itself(self) -> bool:
+        """SQLite is the zero-configuration database: a schema that is behind is upgraded at start.
+        A server database is upgraded only by the operator (`fastauth db upgrade`)."""
+        return self.engine.dialect.name == "sqlite"
+
+    async def create_tables(self) -> None:
+        """Create the schema at the head revision in an empty database; adopt unversioned (0.1.0) tables
+        by stamping them; on SQLite also upgrade a schema that is behind. Safe when processes race:
+        migrators take a lock (PostgreSQL, SQLite), and a failed attempt (another dialect) is retried.
+        """
+        for attempt in range(5):
+            try:
+                async with self._tx() as conn:
+                    await conn.run_sync(
+                        lambda sync: schema.adopt_or_create(sync, upgrade_behind=self._upgrades_itself)
+                    )
+                return
+            except (StoreUnavailable, IntegrityError):
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def check_schema(self, *, keys: bool = False) -> None:
+        """Refuse (`ConfigError`) to start on a database this fastauth cannot use, saying what to do: a
+        revision behind (`fastauth db upgrade`) or ahead, missing tables (`keys`: the signing keys live
+        in the database, so `fastauth_keys` is required too), or unversioned tables lacking columns.
+        Unversioned tables that match are accepted: the operator manages them."""
+        async with self._tx() as conn:
+            await conn.run_sync(lambda sync: schema.check(sync, keys=keys))
+
+    async def schema_state(self) -> schema.SchemaState:
+        """Where the database stands against this fastauth's revisions (reads only)."""
+        async with self._tx() as conn:
+            return await conn.run_sync(schema.read_state)
+
+    async def upgrade(self) -> tuple[schema.SchemaState, schema.SchemaState]:
+        """Bring the database to the head revision (`fastauth db upgrade`); the states before and after."""
+        async with self._tx() as conn:
+            return await conn.run_sync(schema.upgrade)
+
+    async def close(self) -> None:
+        """Dispose of the engine's connections."""
+        await self.engine.dispose()
+
+    async def dispose(self) -> None:
+        """The same as `close()` (the 0.1.0 name)."""
+        await self.close()
+
+    # users
+
+    async def create_user(self, user: User) -> None:
+        """Insert; raises `EmailTaken` when the email exists."""
+        try:
+            async with self._tx() as conn:
+                await users.insert_user(conn, user)
+        except IntegrityError:
+            raise EmailTaken("email already registered") from None
+
+    async def create_user_with_session(self, user: User, session: SessionRecord) -> None:
+        """Insert both in one transaction; raises `EmailTaken` (and inserts nothing) for a known email."""
+        try:
+            async with self._tx() as conn:
+                await users.insert_user(conn, user)
+                await sessions.insert_session(conn, session)
+        except IntegrityError:
+            raise EmailTaken("email already registered") from None
+
+    async def get_user(self, user_id: str) -> User | None:
+        """The user with this id, or None."""
+        async with self._tx() as conn:
+            return await users.get_user(conn, user_id)
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        """The user with this (normalised) email, or None."""
+        async with self._tx() as conn:
+            return await users.get_user_by_email(conn, email)
+
+    async def update_user(self, user: User) -> None:
+        """Write the fields of `user` back; raises `EmailTaken` when the new email belongs to another user."""
+        try:
+            async with self._tx() as conn:
+                await users.update_user(conn, user)
+        except IntegrityError:
+            raise EmailTaken("email already registered") from None
+
+    # sessions
+
+    async def create_session(self, session: SessionRecord) -> None:
+        """Insert a session."""
+        async with self._tx() as conn:
+            await sessions.insert_session(conn, session)
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session with this id, live or not, or None."""
+        async with self._tx() as conn:
+            return await sessions.get_session(conn, session_id)
+
+    async def rotate_refresh(self, session_id: str, old_jti: str, new_jti: str, now: int) -> bool:
+        """Compare-and-set: exactly one of many concurrent callers with the same `old_jti` gets True."""
+        async with self._tx() as conn:
+            return await sessions.rotate_refresh(conn, session_id, old_jti, new_jti, now)
+
+    async def revoke_session(self, session_id: str, now: int) -> bool:
+        """Mark revoked; True if it was live."""
+        async with self._tx() as conn:
+            return await sessions.revoke_session(conn, session_id, now)
+
+    async def revoke_user_sessions(
+        self, user_id: str, now: int, except_session: str | None = None
+    ) -> list[str]:
+        """Revoke every live session of a user (but one); returns the revoked ids."""
+        async with self._tx() as conn:
+            return await sessions.revoke_user_sessions(conn, user_id, now, except_session)
+
+    async def list_sessions(self, user_id: str, now: int) -> list[SessionRecord]:
+        """Live sessions (not revoked, not past `expires_at`), newest first."""
+        async with self._tx() as conn:
+            return await sessions.list_sessions(conn, user_id, now)
+
+    async def revoked_since(self, since: int) -> list[tuple[str, int]]:
+        """(session id, revoked_at) for sessions revoked at or after `since`."""
+        async with self._tx() as conn:
+            return await sessions.revoked_since(conn, since)
+
+    async def prune_sessions(self, before: int) -> int:
+        """Delete sessions that ended (expired or revoked) before `before`; returns how many."""
+        async with self._tx() as conn:
+            return await sessions.prune_sessions(conn, before)
+
+    # signing keys
+
+    async def list_keys(self) -> list[KeyRecord]:
+        """Every stored key, oldest generation first."""
+        async with self._tx() as conn:
+            return await keys.list_keys(conn)
+
+    async def insert_key(self, record: KeyRecord) -> bool:
+        """Insert; False (not an error) when another process took the generation or kid first."""
+        try:
+            async with self._tx() as conn:
+                await keys.insert_key(conn, record)
+        except IntegrityError:
+            return False
+        return True
+
+    async def retire_key(self, kid: str, now: int) -> bool:
+        """Mark retired; True if it was not retired yet."""
+        async with self._tx() as conn:
+            return await keys.retire_key(conn, kid, now)
+
+    async def delete_key(self, kid: str) -> bool:
+        """Delete a long-retired key's row; True if it existed."""
+        async with self._tx() as conn:
+            return await keys.delete_key(conn, kid)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

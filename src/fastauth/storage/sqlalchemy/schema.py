@@ -1,0 +1,258 @@
+"""fastauth's schema under Alembic: where a database stands, and how it reaches the head revision.
+
+The revisions live in `fastauth/storage/migrations/versions` (shipped in the wheel) and are run here
+programmatically, on the adapter's own connection: no `alembic.ini` and no `env.py` are involved, so
+an application's Alembic set-up is never read or touched. fastauth records its revision in its own
+table, `fastauth_alembic_version`, never in the application's `alembic_version`.
+
+A database is in one of five states (`SchemaState.status`):
+
+- ``empty``: no fastauth table and no version; `upgrade` creates everything.
+- ``unversioned``: fastauth tables without a version, as fastauth 0.1.0 (or the operator) made them.
+  `upgrade` adopts them: checks them against the first revision (0.1.0's schema), creates a table of
+  that revision that is missing, stamps the first revision, then upgrades. Nothing is dropped.
+- ``behind``: a revision older than this fastauth's head.
+- ``head``: up to date.
+- ``ahead``: a revision this fastauth does not know (a newer fastauth migrated it).
+
+A new revision (developers): `alembic.command.revision(alembic_config(), "message")` writes one from
+`script.py.mako`; fill in `upgrade`/`downgrade`, change `tables.py` to match, and extend
+`tests/storage/test_upgrade_from_0_1_0.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationStep
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, inspect, text
+from sqlalchemy.engine import Connection
+
+from fastauth.errors import ConfigError
+from fastauth.storage.sqlalchemy.tables import Base
+
+__all__ = [
+    "FIRST_REVISION",
+    "MIGRATIONS",
+    "UPGRADE_HINT",
+    "VERSION_TABLE",
+    "SchemaState",
+    "adopt_or_create",
+    "alembic_config",
+    "check",
+    "read_state",
+    "upgrade",
+]
+
+#: fastauth's own Alembic version table (an application's `alembic_version` is never used).
+VERSION_TABLE = "fastauth_alembic_version"
+#: The Alembic script directory inside the installed package.
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+#: The revision that is fastauth 0.1.0's schema; an unversioned database is stamped with it.
+FIRST_REVISION = "0001"
+#: What an operator runs to bring a server database to the head revision.
+UPGRADE_HINT = "run `fastauth db upgrade` (it migrates the database FASTAUTH_DATABASE_URL names)"
+
+#: Tables every configuration uses; fastauth_keys is required only for keys kept in the database.
+REQUIRED_TABLES: tuple[str, ...] = ("fastauth_users", "fastauth_sessions")
+KEYS_TABLE = "fastauth_keys"
+#: Any value, the same in every fastauth process: PostgreSQL's advisory lock for migrations.
+_PG_LOCK_KEY = 0x66617374617574  # "fastaut"
+
+Status = Literal["empty", "unversioned", "behind", "head", "ahead"]
+
+
+def alembic_config() -> Config:
+    """An Alembic `Config` for fastauth's script directory and version table (no file behind it)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("version_table", VERSION_TABLE)
+    return config
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    """Where a database stands: its recorded revision, this fastauth's head, the fastauth tables present."""
+
+    revision: str | None
+    head: str
+    tables: frozenset[str]
+    #: False when `revision` is not one of this fastauth's revisions (a newer fastauth wrote it).
+    known: bool = True
+
+    @property
+    def status(self) -> Status:
+        """One of ``empty``, ``unversioned``, ``behind``, ``head``, ``ahead`` (see the module docstring)."""
+        if self.revision is None:
+            return "unversioned" if self.tables else "empty"
+        if not self.known:
+            return "ahead"
+        return "head" if self.revision == self.head else "behind"
+
+
+def _context(connection: Connection, **opts: Any) -> MigrationContext:
+    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE, **opts})
+
+
+def read_state(connection: Connection) -> SchemaState:
+    """The `SchemaState` of the database behind `connection` (reads only)."""
+    script = _script()
+    head = script.get_current_head()
+    assert head is not None
+    revision = _context(connection).get_current_revision()
+    known = True
+    if revision is not None:
+        known = any(rev.revision == revision for rev in script.walk_revisions())
+    names = set(inspect(connection).get_table_names())
+    fastauth = frozenset(name for name in names if name.startswith("fastauth_") and name != VERSION_TABLE)
+    return SchemaState(revision=revision, head=head, tables=fastauth, known=known)
+
+
+def _lock(connection: Connection) -> None:
+    """Serialise migrators until the transaction ends, so two processes starting at once on one
+    database do not both create (PostgreSQL: advisory lock; SQLite: the write lock, taken up front)."""
+    name = connection.dialect.name
+    if name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    elif name == "sqlite" and not getattr(connection.connection.driver_connection, "in_transaction", True):
+        # The driver opens a transaction only before a write, so DDL would run outside one and a
+        # second process could see half a schema; BEGIN IMMEDIATE takes the write lock now and
+        # waits (busy_timeout) while another process holds it.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _gaps(connection: Connection, metadata: MetaData, required: Iterable[str]) -> list[str]:
+    """What the existing tables lack against `metadata`, as the sentences a `ConfigError` gives."""
+    inspector = inspect(connection)
+    existing = set(inspector.get_table_names())
+    statements: list[str] = []
+    not_null: list[str] = []
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if column.nullable:
+                kind = column.type.compile(dialect=connection.dialect)
+                statements.append(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+            else:
+                not_null.append(f"{table.name}.{column.name}")
+    missing = [name for name in required if name not in existing]
+    found = []
+    if missing:
+        found.append(
+            f"the tables {', '.join(missing)} do not exist (set auto_create_tables, or {UPGRADE_HINT})"
+        )
+    if statements:
+        found.append(
+            "its tables were created by an older fastauth and lack columns; run: " + "; ".join(statements)
+        )
+    if not_null:
+        found.append(
+            f"the columns {', '.join(not_null)} are missing and NOT NULL: add them with a value "
+            "for the existing rows (a migration), or recreate the tables"
+        )
+    return found
+
+
+def _refuse(found: list[str]) -> None:
+    if found:
+        raise ConfigError("the database does not match this fastauth: " + " and ".join(found))
+
+
+def _first_revision_schema() -> MetaData:
+    module = _script().get_revision(FIRST_REVISION)
+    assert module is not None
+    schema: MetaData = module.module.SCHEMA
+    return schema
+
+
+def _adopt(connection: Connection) -> None:
+    """Take over unversioned fastauth tables: check them against the first revision, create the tables
+    of that revision they lack (as 0.1.0's `create_tables` did), and stamp it. Rows are not touched."""
+    schema = _first_revision_schema()
+    _refuse(_gaps(connection, schema, ()))
+    schema.create_all(connection, checkfirst=True)
+    _context(connection).stamp(_script(), FIRST_REVISION)
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    script = _script()
+
+    def steps(revision: Any, _context: MigrationContext) -> list[MigrationStep]:
+        scripts = script.iterate_revisions("head", revision, implicit_base=True)
+        return [
+            MigrationStep.upgrade_from_script(script.revision_map, each) for each in reversed(list(scripts))
+        ]
+
+    context = _context(connection, fn=steps, target_metadata=Base.metadata)
+    with Operations.context(context):
+        context.run_migrations()
+
+
+def _refuse_ahead(state: SchemaState) -> None:
+    if state.status == "ahead":
+        raise ConfigError(
+            f"the database schema is at revision {state.revision}, which this fastauth does not know "
+            f"(its newest is {state.head}): a newer fastauth migrated it; upgrade fastauth"
+        )
+
+
+def upgrade(connection: Connection) -> tuple[SchemaState, SchemaState]:
+    """Bring the database to the head revision: create it when empty, adopt unversioned (0.1.0) tables,
+    run the revisions it lacks. Returns the states before and after.
+
+    Runs in the caller's transaction (commit it), so it also works from an application's own Alembic
+    `env.py`. Raises `ConfigError` when the tables cannot be adopted or a newer fastauth migrated them.
+    """
+    _lock(connection)
+    before = read_state(connection)
+    _refuse_ahead(before)
+    if before.status == "unversioned":
+        _adopt(connection)
+    if before.status != "head":
+        _upgrade_to_head(connection)
+    return before, read_state(connection)
+
+
+def adopt_or_create(connection: Connection, *, upgrade_behind: bool) -> SchemaState:
+    """What start-up does with `auto_create_tables`: create an empty database at the head revision and
+    adopt unversioned tables; upgrade one that is behind only when `upgrade_behind` (SQLite)."""
+    _lock(connection)
+    state = read_state(connection)
+    if state.status == "empty":
+        _upgrade_to_head(connection)
+    elif state.status == "unversioned":
+        _adopt(connection)
+        if upgrade_behind:
+            _upgrade_to_head(connection)
+    elif state.status == "behind" and upgrade_behind:
+        _upgrade_to_head(connection)
+    return read_state(connection)
+
+
+def check(connection: Connection, *, keys: bool) -> None:
+    """Raise `ConfigError` when this fastauth cannot run on the database: a revision behind (with the
+    command that fixes it) or ahead, missing tables, or unversioned tables lacking columns."""
+    state = read_state(connection)
+    _refuse_ahead(state)
+    if state.status == "behind":
+        raise ConfigError(
+            f"the database schema is at revision {state.revision} and this fastauth needs {state.head}: "
+            f"{UPGRADE_HINT}, then start again"
+        )
+    required = (*REQUIRED_TABLES, KEYS_TABLE) if keys else REQUIRED_TABLES
+    _refuse(_gaps(connection, Base.metadata, required))

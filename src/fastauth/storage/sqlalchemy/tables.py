@@ -1,0 +1,120 @@
+"""fastauth's tables, and the one mapping between a `User` and its row.
+
+The models describe today's schema (the head revision of `fastauth/storage/migrations`); a change here
+needs a new revision, and `tests/storage/test_migrations.py` fails until the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Table, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from fastauth.storage.base import KeyRecord, SessionRecord, User
+
+__all__ = [
+    "KEYS",
+    "SESSIONS",
+    "USERS",
+    "Base",
+    "KeyRow",
+    "SessionRow",
+    "UserRow",
+    "key_record",
+    "session_record",
+    "user_record",
+    "user_values",
+]
+
+
+class Base(DeclarativeBase):
+    """The declarative base of fastauth's tables; `Base.metadata` holds them all (and nothing else)."""
+
+
+class UserRow(Base):
+    """An account (`fastauth_users`)."""
+
+    __tablename__ = "fastauth_users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    hashed_password: Mapped[str] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Space-separated role names.
+    roles: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SessionRow(Base):
+    """A login session, one refresh-token family (`fastauth_sessions`); columns = `SessionRecord` fields."""
+
+    __tablename__ = "fastauth_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("fastauth_users.id", ondelete="CASCADE"))
+    refresh_jti: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    previous_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rotated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (
+        Index("ix_fastauth_sessions_user", "user_id"),
+        Index("ix_fastauth_sessions_expires", "expires_at"),
+        Index("ix_fastauth_sessions_revoked", "revoked_at"),
+    )
+
+
+class KeyRow(Base):
+    """Signing keys shared by every process (asymmetric algorithms without configured PEM keys); the
+    columns are `KeyRecord`'s fields."""
+
+    __tablename__ = "fastauth_keys"
+
+    kid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    #: Unique: when two processes rotate at once, one insert wins and the other reads its key.
+    generation: Mapped[int] = mapped_column(BigInteger, unique=True)
+    public_pem: Mapped[str] = mapped_column(Text)
+    #: The private key, AES-GCM sealed under a key derived from `secret` (never stored in clear).
+    private_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    activate_at: Mapped[int] = mapped_column(BigInteger)
+    retired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+USERS: Table = UserRow.__table__  # type: ignore[assignment]
+SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
+KEYS: Table = KeyRow.__table__  # type: ignore[assignment]
+
+
+def user_values(user: User) -> dict[str, Any]:
+    """The row of `user`: every field under its own name, the roles joined by spaces."""
+    values = asdict(user)
+    values["roles"] = " ".join(user.roles)
+    return values
+
+
+def user_record(row: Any) -> User:
+    """The `User` of a `fastauth_users` row."""
+    values = dict(row._mapping)
+    roles = values.pop("roles")
+    return User(**values, roles=tuple(roles.split()) if roles else ())
+
+
+def session_record(row: Any) -> SessionRecord:
+    """The `SessionRecord` of a `fastauth_sessions` row."""
+    return SessionRecord(**row._mapping)
+
+
+def key_record(row: Any) -> KeyRecord:
+    """The `KeyRecord` of a `fastauth_keys` row."""
+    return KeyRecord(**row._mapping)
