@@ -1,175 +1,236 @@
-"""Endpoint benchmark: requests/s and latency of fastauth's dependencies against a bare route.
+"""Endpoint benchmark: what fastauth costs a FastAPI application per request, against its own baseline.
 
-    .venv/bin/python bench/endpoints.py [--duration 5] [--rounds 3] [--connections 32]
+    .venv/bin/python bench/endpoints.py            # 7 interleaved rounds of 5 s per route
+    .venv/bin/python bench/endpoints.py --quick    # a smoke run: 1 round of 1 s (rough numbers)
 
-Starts `bench/endpoints_app.py` under uvicorn (one worker) on 127.0.0.1, loads it with wrk
-(`apt-get install wrk`) in interleaved rounds: (a) a bare route, (b) `get_current_claims`,
-(c) `get_current_user`; then (d) login and refresh with an asyncio httpx client. Prints a markdown
-table of medians. A benchmark, not a test: nothing here asserts a speed.
+Two applications from `bench/endpoints_app.py`, each one uvicorn worker (uvloop and httptools when
+installed) pinned to one CPU with taskset, loaded by `wrk -t1 -c32` pinned to another:
+
+- **plain**: FastAPI without fastauth, one route that does not use fastauth.
+- **fastauth**: the same application with `auth.mount(app)`; declared after it, the same unrelated
+  route, a route behind FastAPI's `HTTPBearer` (header parsed, token not checked), one behind a
+  hand-written PyJWT dependency, one behind `get_current_claims` and one behind `get_current_user`
+  (the user comes from the per-process cache after the first request).
+
+Every round loads every route once, in an order rotated from round to round; the figures are medians
+over the rounds, and each ratio or difference is computed within a round, then its median taken.
+Server CPU per request is the server process's CPU time (/proc/PID/stat, all threads) over the
+requests wrk completed. Prints markdown; progress goes to stderr. A benchmark, not a test: it exits
+with 1 only when a request failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import re
 import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-HERE = Path(__file__).resolve().parent
-PASSWORD = "benchmark password"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also when run from elsewhere
+
+from _support import App, Load, cpus, event_loop, machine, median, tool_version, wrk
+
+PASSWORD = "benchmark password 1"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@dataclass(frozen=True)
+class Route:
+    label: str
+    app: str  # "plain" or "fastauth"
+    path: str
+    authenticated: bool
 
 
-def start_server(port: int, workdir: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "BENCH_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/bench.db",
-        "PYTHONPATH": str(HERE),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "endpoints_app:app", "--port", str(port), "--host", "127.0.0.1",
-         "--log-level", "warning", "--no-access-log"],
-        cwd=workdir, env=env,
-    )  # fmt: skip
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/bare", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
+ROUTES = (
+    Route("unrelated route, no fastauth in the app", "plain", "/unrelated", False),
+    Route("unrelated route, declared after mount()", "fastauth", "/unrelated", False),
+    Route("HTTPBearer (FastAPI's, token not checked)", "fastauth", "/bearer", True),
+    Route("hand-written PyJWT dependency", "fastauth", "/pyjwt", True),
+    Route("Depends(auth.get_current_claims)", "fastauth", "/claims", True),
+    Route("Depends(auth.get_current_user), user cached", "fastauth", "/user", True),
+)
 
 
-def wrk(url: str, seconds: int, connections: int, token: str | None) -> dict[str, float]:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if token:
-        argv[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-
-    def pct(p: str) -> float:
-        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": rps,
-        "p50": pct("50"),
-        "p99": pct("99"),
-        "errors": float(errors.group(1)) if errors else 0.0,
-    }
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
-async def login_refresh(base: str, seconds: float, concurrency: int) -> dict[str, dict[str, float]]:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        latencies: dict[str, list[float]] = {"login": [], "refresh": []}
-        errors = {"login": 0, "refresh": 0}
-
-        async def worker(i: int) -> None:
-            email = f"bench{i}@example.com"
-            deadline = time.perf_counter() + seconds
-            refresh_token = None
-            while time.perf_counter() < deadline:
-                kind = "refresh" if refresh_token else "login"
-                start = time.perf_counter()
-                if refresh_token:
-                    r = await client.post("/auth/refresh", json={"refresh_token": refresh_token})
-                else:
-                    r = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
-                latencies[kind].append((time.perf_counter() - start) * 1000)
-                if r.status_code != 200:
-                    errors[kind] += 1
-                    refresh_token = None
-                    continue
-                # 1 login, then 9 refreshes, so both paths are measured.
-                refresh_token = r.json()["refresh_token"] if len(latencies["refresh"]) % 10 != 9 else None
-
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
-        result = {}
-        for kind, values in latencies.items():
-            values.sort()
-            result[kind] = {
-                "rps": len(values) / seconds,
-                "p50": values[len(values) // 2] if values else 0.0,
-                "p99": values[int(len(values) * 0.99) - 1] if values else 0.0,
-                "errors": float(errors[kind]),
-            }
-        return result
+def access_token(app: App) -> str:
+    """Register a user over HTTP and log in: a real access token of the running server."""
+    with httpx.Client(base_url=app.base, timeout=60) as client:
+        account = {"email": "bench@example.com", "password": PASSWORD}
+        client.post("/auth/register", json=account)
+        response = client.post("/auth/login", json=account)
+        response.raise_for_status()
+        return str(response.json()["access_token"])
 
 
-def main() -> None:
+def warm_up(apps: dict[str, App], routes: list[Route], headers: dict[str, str], count: int) -> None:
+    """`count` requests per route (connections, caches, the user cache); each must succeed."""
+    for route in routes:
+        with httpx.Client(base_url=apps[route.app].base, timeout=30) as client:
+            for _ in range(count):
+                response = client.get(route.path, headers=headers if route.authenticated else None)
+                if response.status_code != 200:
+                    raise SystemExit(f"{route.path}: {response.status_code} {response.text[:200]}")
+
+
+def fmt_ratio(values: list[float]) -> str:
+    return f"{median(values):.2f}x"
+
+
+def report(
+    routes: list[Route], samples: dict[Route, list[Load]], args: argparse.Namespace, pinning: str
+) -> list[str]:
+    by_path = {(r.app, r.path): samples[r] for r in routes}
+    rounds = len(samples[routes[0]])
+    out = [
+        "### Endpoints",
+        "",
+        f"{rounds} interleaved round(s) of {args.duration:g} s per route; wrk -t1 -c{args.connections}; "
+        f"one uvicorn worker; {pinning}. Medians over the rounds.",
+        "",
+        "| route | app | req/s | p50 ms | p99 ms | server CPU µs/request | failed |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for route in routes:
+        runs = samples[route]
+        out.append(
+            f"| {route.label} | {route.app} | {median([r.rps for r in runs]):,.0f} | "
+            f"{median([r.p50_ms for r in runs]):.2f} | {median([r.p99_ms for r in runs]):.2f} | "
+            f"{median([r.cpu_us for r in runs]):.1f} | {sum(r.failed for r in runs)} |"
+        )
+
+    def per_round(a: tuple[str, str], b: tuple[str, str], what: str) -> list[float]:
+        pairs = zip(by_path[a], by_path[b], strict=True)
+        if what == "rps":
+            return [x.rps / y.rps for x, y in pairs]
+        return [x.cpu_us - y.cpu_us for x, y in pairs]
+
+    out += [
+        "",
+        "| comparison (within each round, then the median) | figure | per round | target | met |",
+        "|---|---:|---|---:|---|",
+    ]
+    plain, mounted = ("plain", "/unrelated"), ("fastauth", "/unrelated")
+    bearer = ("fastauth", "/bearer")
+    rows: list[tuple[str, list[float], str, str, float | None, bool]] = [
+        ("unrelated route after mount() / without fastauth, req/s", per_round(mounted, plain, "rps"),
+         "x", ">=", 0.97, True),
+    ]  # fmt: skip
+    for path, label, target in (
+        ("/claims", "get_current_claims", 30.0),
+        ("/user", "get_current_user (cached)", 45.0),
+        ("/pyjwt", "hand-written PyJWT", None),
+    ):
+        if ("fastauth", path) not in by_path:
+            continue
+        rows.append(
+            (f"{label} over HTTPBearer, server CPU µs/request", per_round(("fastauth", path), bearer, "cpu"),
+             "µs", "<=", target, False)
+        )  # fmt: skip
+        rows.append(
+            (
+                f"{label} / HTTPBearer, req/s",
+                per_round(("fastauth", path), bearer, "rps"),
+                "x",
+                "",
+                None,
+                True,
+            )
+        )
+    met_all = True
+    for label, values, _unit, op, target, is_ratio in rows:
+        figure = median(values)
+        shown = f"{figure:.2f}x" if is_ratio else f"{figure:+.1f} µs"
+        each = ", ".join(f"{v:.2f}" if is_ratio else f"{v:+.1f}" for v in values)
+        if target is None:
+            out.append(f"| {label} | {shown} | {each} | - | - |")
+            continue
+        met = figure >= target if op == ">=" else figure <= target
+        met_all = met_all and met
+        goal = f"{op} {target:.2f}x" if is_ratio else f"{op} {target:.0f} µs"
+        out.append(
+            f"| {label} | {shown} | {each} | {goal.replace('>=', '≥').replace('<=', '≤')} | {'yes' if met else 'NO'} |"
+        )
+    out += ["", f"Targets: {'all met' if met_all else 'NOT all met'} in this run.", ""]
+    return out
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 1 s per route")
+    parser.add_argument("--duration", type=float, help="seconds per route and round (default 5; --quick 1)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7; --quick 1)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk is needed: apt-get install -y wrk")
-    workdir = tempfile.mkdtemp(prefix="fastauth-bench-")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = start_server(port, workdir)
+    args.duration = args.duration or (1.0 if args.quick else 5.0)
+    args.rounds = args.rounds or (1 if args.quick else 7)
+    if shutil.which("wrk") is None:
+        log("wrk is needed: apt-get install -y wrk")
+        return 2
     try:
-        concurrency = 4
-        for i in range(concurrency):
-            httpx.post(
-                f"{base}/auth/register",
-                json={"email": f"bench{i}@example.com", "password": PASSWORD},
-                timeout=30,
-            )
-        token = httpx.post(
-            f"{base}/auth/login", json={"email": "bench0@example.com", "password": PASSWORD}, timeout=30
-        ).json()["access_token"]
-        routes = {"(a) bare route": ("/bare", None), "(b) get_current_claims": ("/claims", token),
-                  "(c) get_current_user": ("/user", token)}  # fmt: skip
-        samples: dict[str, list[dict[str, float]]] = {name: [] for name in routes}
-        for _ in range(args.rounds):
-            for name, (path, tok) in routes.items():
-                samples[name].append(wrk(base + path, args.duration, args.connections, tok))
-        lr = asyncio.run(login_refresh(base, args.duration * 2, concurrency))
+        import jwt  # noqa: F401
+    except ImportError:
+        log("PyJWT is not installed (pip install -e '.[bench]'): the PyJWT row is left out")
+        routes = [r for r in ROUTES if r.path != "/pyjwt"]
+    else:
+        routes = list(ROUTES)
+
+    server_cpu, client_cpu = cpus()
+    pinning = (
+        f"server on CPU {server_cpu}, wrk on CPU {client_cpu} (taskset)"
+        if server_cpu is not None
+        else "no pinning (one CPU)"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="fastauth-bench-"))
+    apps = {name: App(f"{name}_app", workdir, server_cpu) for name in ("plain", "fastauth")}
+    failed = 0
+    try:
+        for app in apps.values():
+            app.wait_ready()
+        headers = {"Authorization": f"Bearer {access_token(apps['fastauth'])}"}
+        log("warming up")
+        warm_up(apps, routes, headers, 50 if args.quick else 500)
+        samples: dict[Route, list[Load]] = {route: [] for route in routes}
+        for round_no in range(args.rounds):
+            shift = round_no % len(routes)
+            for route in routes[shift:] + routes[:shift]:
+                log(f"round {round_no + 1}/{args.rounds}: {route.app} {route.path}")
+                load = wrk(
+                    apps[route.app], route.path, args.duration, args.connections, client_cpu,
+                    headers=headers if route.authenticated else None,
+                )  # fmt: skip
+                samples[route].append(load)
+                failed += load.failed
+        for app in apps.values():
+            output = Path(app.log.name).read_text()
+            if "Traceback" in output:
+                log(f"{app.name} logged an error:\n{output[-2000:]}")
+                failed += 1
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        for app in apps.values():
+            app.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    bare = statistics.median(s["rps"] for s in samples["(a) bare route"])
-    print(
-        f"\n{args.rounds} interleaved rounds of {args.duration} s, wrk -t1 -c{args.connections}, one uvicorn worker\n"
+    loop, http = event_loop()
+    lines = report(routes, samples, args, pinning)
+    lines += ["Machine:", ""]
+    lines += [f"- {line}" for line in machine(("fastauth", "fastapi", "starlette", "uvicorn", "pyjwt"))]
+    lines.append(
+        f"- Server: uvicorn --loop {loop} --http {http}, 1 worker, SQLite; load: {' '.join(tool_version(['wrk', '-v']).split()[:2])}"
     )
-    print("| endpoint | req/s (median) | p50 ms | p99 ms | vs bare | non-2xx |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, runs in samples.items():
-        rps = statistics.median(r["rps"] for r in runs)
-        print(
-            f"| {name} | {rps:,.0f} | {statistics.median(r['p50'] for r in runs):.2f} | "
-            f"{statistics.median(r['p99'] for r in runs):.2f} | {rps / bare:.2f}x | {sum(r['errors'] for r in runs):.0f} |"
-        )
-    for kind in ("login", "refresh"):
-        r = lr[kind]
-        print(
-            f"| (d) {kind} ({concurrency} clients) | {r['rps']:,.1f} | {r['p50']:.2f} | {r['p99']:.2f} | - | {r['errors']:.0f} |"
-        )
+    print("\n".join(lines))
+    if failed:
+        log(f"{failed} requests failed")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Scale benchmark: `fastauth serve` with 1 and 2 workers on PostgreSQL + Redis, then growth to 1M rows.
 
     .venv/bin/python bench/scale.py                 # full run (about 3 minutes on 2 CPUs)
-    .venv/bin/python bench/scale.py --quick         # about a minute: 10 s runs, 10k and 100k rows
+    .venv/bin/python bench/scale.py --quick         # a smoke run, about 30 s: 3 s runs, 1k and 10k rows
     .venv/bin/python bench/scale.py --duration 60 --sizes 10000 100000 1000000
 
 Everything runs on this machine, on 127.0.0.1: a PostgreSQL cluster (durable settings: fsync on) and
@@ -34,7 +34,6 @@ import asyncio
 import hashlib
 import json
 import os
-import platform
 import random
 import shutil
 import socket
@@ -49,18 +48,18 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "scale"))  # the process helpers the scale tests use
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_support.py, also when run from elsewhere
 
-from proctools import (  # noqa: E402
-    SECRET,
-    PgCluster,
-    RedisProcess,
-    Server,
-    create_database,
-    plain_url,
-    server_env,
-)
+from _support import machine as describe_machine
+from _support import servers, tool_version
+
+# The test suite's process helpers (PostgreSQL cluster, redis-server, `fastauth serve` processes).
+_servers = servers()
+PgCluster = _servers.PgCluster
+RedisServer = _servers.RedisServer
+create_database = _servers.create_database
+
+SECRET = "scale-bench-secret-" + "s" * 50
 
 PASSWORD = "correct horse battery staple"
 MIXED_USERS = 1000
@@ -146,6 +145,24 @@ function done(summary, latency, requests)
     sample))
 end
 """
+
+
+def server_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """A production-like configuration (no development mode): shared database and Redis, no rate limits."""
+    return dict(
+        _servers.clean_env(
+            FASTAUTH_SECRET=SECRET,
+            FASTAUTH_DATABASE_URL=database_url,
+            FASTAUTH_REDIS_URL=redis_url,
+            FASTAUTH_RATE_LIMIT_ENABLED="false",
+            FASTAUTH_UI_ENABLED="false",
+        )
+    )
+
+
+def plain_url(database_url: str) -> str:
+    """The asyncpg form of a SQLAlchemy `postgresql+asyncpg://` URL."""
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def log(message: str) -> None:
@@ -361,13 +378,13 @@ def run_wrk(base: str, script: Path, tokens: Path, duration: float, connections:
 
 
 async def mixed(
-    pg: PgCluster, redis: RedisProcess, workdir: Path, workers: int, duration: float, connections: int
+    pg: Any, redis: Any, workdir: Path, workers: int, duration: float, connections: int
 ) -> MixedResult:
     log(f"mixed workload, {workers} worker(s): starting the server")
     database = await create_database(pg.url, f"bench_mixed_{workers}")
     await flush_redis(redis)
     env = server_env(database, redis.url)
-    server = Server(workdir, env, "--workers", str(workers), name=f"mixed{workers}")
+    server = _servers.fastauth_serve(workdir, env, "--workers", str(workers), name=f"mixed{workers}")
     try:
         await asyncio.to_thread(server.wait_ready)
         log(f"mixed workload, {workers} worker(s): {2 * MIXED_USERS} users and sessions")
@@ -406,7 +423,7 @@ async def mixed(
         server.stop()
 
 
-async def flush_redis(redis: RedisProcess) -> None:
+async def flush_redis(redis: Any) -> None:
     from redis.asyncio import Redis
 
     client = Redis.from_url(redis.url)
@@ -478,11 +495,13 @@ def measure(
 
 
 async def growth(
-    pg: PgCluster, redis: RedisProcess, workdir: Path, sizes: list[int], samples: int
+    pg: Any, redis: Any, workdir: Path, sizes: list[int], samples: int
 ) -> tuple[list[GrowthRow], dict[str, str]]:
     database = await create_database(pg.url, "bench_growth")
     await flush_redis(redis)
-    server = Server(workdir, server_env(database, redis.url), "--workers", "1", name="growth")
+    server = _servers.fastauth_serve(
+        workdir, server_env(database, redis.url), "--workers", "1", name="growth"
+    )
     rows: list[GrowthRow] = []
     plans: dict[str, str] = {}
     try:
@@ -519,44 +538,12 @@ async def growth(
 
 
 def machine() -> list[str]:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 2**20:.0f} GiB"
-    except OSError:
-        pass
-    from importlib.metadata import version
-
-    def tool(argv: list[str]) -> str:
-        try:
-            return (
-                subprocess.run(argv, capture_output=True, text=True, timeout=10)
-                .stdout.strip()
-                .splitlines()[0]
-            )
-        except (OSError, IndexError, subprocess.SubprocessError):
-            return "?"
-
-    from proctools import pg_bin
-
-    postgres = pg_bin("postgres")
+    postgres = _servers.pg_bin("postgres")
     return [
-        f"CPU: {cpu}, {os.cpu_count()} CPUs, {mem} RAM ({platform.machine()})",
-        f"OS: {platform.system()} {platform.release()}",
-        f"Python: {platform.python_implementation()} {platform.python_version()}",
-        f"fastauth {version('fastauth')}, uvicorn {version('uvicorn')}, SQLAlchemy {version('sqlalchemy')}, "
-        f"asyncpg {version('asyncpg')}, redis-py {version('redis')}",
-        f"PostgreSQL: {tool([postgres, '--version']) if postgres else '?'}; Redis: {tool(['redis-server', '--version'])}",
-        f"Load generator: {tool(['wrk', '--version'])}",
+        *describe_machine(("fastauth", "uvicorn", "sqlalchemy", "asyncpg", "redis")),
+        f"PostgreSQL: {tool_version([postgres, '--version']) if postgres else '?'}; "
+        f"Redis: {tool_version(['redis-server', '--version'])}",
+        f"Load generator: {tool_version(['wrk', '--version'])}",
     ]
 
 
@@ -611,19 +598,21 @@ async def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=float, help="seconds per mixed run (default 30; --quick 10)")
-    parser.add_argument("--quick", action="store_true", help="short runs, sizes 10k and 100k, fewer samples")
+    parser.add_argument("--duration", type=float, help="seconds per mixed run (default 30; --quick 3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 3 s runs, sizes 1k and 10k, 20 samples"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", help="growth sizes (default 10000 100000 1000000)")
     parser.add_argument(
-        "--samples", type=int, help="requests of each kind per size (default 300; --quick 100)"
+        "--samples", type=int, help="requests of each kind per size (default 300; --quick 20)"
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--skip-mixed", action="store_true")
     parser.add_argument("--skip-growth", action="store_true")
     args = parser.parse_args()
-    duration = args.duration or (10.0 if args.quick else 30.0)
-    sizes = sorted(args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]))
-    samples = args.samples or (100 if args.quick else 300)
+    duration = args.duration or (3.0 if args.quick else 30.0)
+    sizes = sorted(args.sizes or ([1_000, 10_000] if args.quick else [10_000, 100_000, 1_000_000]))
+    samples = args.samples or (20 if args.quick else 300)
     for tool in ("wrk", "redis-server"):
         if not args.skip_mixed and shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed")
@@ -634,7 +623,7 @@ async def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="fastauth-bench-"))
     log("starting PostgreSQL (durable: fsync on) and Redis")
     pg = PgCluster(durable=True, options="-c shared_buffers=256MB")
-    redis = RedisProcess()
+    redis = RedisServer()
     mixed_results: list[MixedResult] = []
     rows: list[GrowthRow] = []
     plans: dict[str, str] = {}
