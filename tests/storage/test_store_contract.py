@@ -1,0 +1,231 @@
+"""One contract, three stores: `MemoryStore`, SQLite and PostgreSQL answer every call the same way."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from fastauth.errors import EmailTaken
+from fastauth.storage.base import KeyRecord, SessionRecord, Store, User
+
+NOW = 1_800_000_000
+
+
+def user(number: int = 1, **fields: object) -> User:
+    values: dict[str, object] = {
+        "id": f"user{number}",
+        "email": f"user{number}@example.com",
+        "hashed_password": f"$argon2id$hash{number}",
+        "created_at": NOW - 1000 + number,
+    }
+    values.update(fields)
+    return User(**values)  # type: ignore[arg-type]
+
+
+def session(number: int, user_id: str = "user1", **fields: object) -> SessionRecord:
+    values: dict[str, object] = {
+        "id": f"session{number:02d}",
+        "user_id": user_id,
+        "refresh_jti": f"jti{number}",
+        "created_at": NOW - 100 + number,
+        "last_used_at": NOW - 100 + number,
+        "expires_at": NOW + 3600,
+    }
+    values.update(fields)
+    return SessionRecord(**values)  # type: ignore[arg-type]
+
+
+def key(generation: int, kid: str | None = None, **fields: object) -> KeyRecord:
+    values: dict[str, object] = {
+        "kid": kid or f"kid{generation}",
+        "algorithm": "RS256",
+        "generation": generation,
+        "public_pem": f"public {generation}",
+        "private_sealed": f"sealed {generation}",
+        "created_at": NOW + generation,
+        "activate_at": NOW + generation,
+    }
+    values.update(fields)
+    return KeyRecord(**values)  # type: ignore[arg-type]
+
+
+async def test_a_user_is_stored_and_found_by_id_and_by_email(store: Store) -> None:
+    alice = user(1, roles=("admin", "editor"), is_verified=True, is_superuser=True)
+    await store.create_user(alice)
+    assert await store.get_user("user1") == alice
+    assert await store.get_user_by_email("user1@example.com") == alice
+    assert await store.get_user("nobody") is None
+    assert await store.get_user_by_email("nobody@example.com") is None
+
+
+async def test_a_duplicate_email_is_email_taken_and_changes_nothing(store: Store) -> None:
+    await store.create_user(user(1))
+    with pytest.raises(EmailTaken):
+        await store.create_user(user(2, email="user1@example.com"))
+    assert await store.get_user("user2") is None
+    assert await store.get_user_by_email("user1@example.com") == user(1)
+
+
+async def test_update_writes_the_fields_back_but_not_id_or_creation_time(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_user(user(2))
+    changed = replace(
+        user(1),
+        email="new@example.com",
+        hashed_password="$argon2id$new",
+        is_active=False,
+        is_verified=True,
+        roles=("editor",),
+        created_at=5,
+    )
+    await store.update_user(changed)
+    assert await store.get_user("user1") == replace(changed, created_at=user(1).created_at)
+    assert await store.get_user_by_email("user1@example.com") is None
+    with pytest.raises(EmailTaken):
+        await store.update_user(replace(user(2), email="new@example.com"))
+    assert await store.get_user("user2") == user(2)
+
+
+async def test_returned_records_are_copies(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_session(session(1))
+    await store.insert_key(key(1))
+    found = await store.get_user("user1")
+    assert found is not None
+    found.email, found.is_active = "changed@example.com", False
+    stored_session = await store.get_session("session01")
+    assert stored_session is not None
+    stored_session.refresh_jti = "changed"
+    (stored_key,) = await store.list_keys()
+    stored_key.retired_at = NOW
+    assert await store.get_user("user1") == user(1)
+    assert await store.get_session("session01") == session(1)
+    assert await store.list_keys() == [key(1)]
+
+
+async def test_create_user_with_session_inserts_both_or_neither(store: Store) -> None:
+    await store.create_user_with_session(user(1), session(1))
+    assert await store.get_user("user1") == user(1)
+    assert await store.get_session("session01") == session(1)
+    with pytest.raises(EmailTaken):
+        await store.create_user_with_session(user(2, email="user1@example.com"), session(2, user_id="user2"))
+    assert await store.get_user("user2") is None
+    assert await store.get_session("session02") is None
+    assert await store.list_sessions("user1", NOW) == [session(1)]
+
+
+async def test_twenty_concurrent_rotations_of_one_refresh_token_exactly_one_wins(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_session(session(1))
+    results = await asyncio.gather(
+        *(store.rotate_refresh("session01", "jti1", f"new{number}", NOW) for number in range(20))
+    )
+    assert results.count(True) == 1
+    winner = f"new{results.index(True)}"
+    assert await store.get_session("session01") == replace(
+        session(1), refresh_jti=winner, previous_jti="jti1", rotated_at=NOW, last_used_at=NOW
+    )
+    # The spent token never rotates again; the current one does.
+    assert await store.rotate_refresh("session01", "jti1", "again", NOW + 1) is False
+    assert await store.rotate_refresh("session01", winner, "next", NOW + 1) is True
+
+
+async def test_a_revoked_or_expired_session_does_not_rotate(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_session(session(1))
+    await store.create_session(session(2, expires_at=NOW))
+    assert await store.revoke_session("session01", NOW) is True
+    assert await store.rotate_refresh("session01", "jti1", "new", NOW) is False
+    assert await store.rotate_refresh("session02", "jti2", "new", NOW) is False  # expires_at == now
+    assert await store.rotate_refresh("nosuch", "jti1", "new", NOW) is False
+    assert (await store.get_session("session02")) == session(2, expires_at=NOW)
+
+
+async def test_revoke_is_true_once(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_session(session(1))
+    assert await store.revoke_session("session01", NOW) is True
+    assert await store.revoke_session("session01", NOW + 5) is False
+    assert await store.revoke_session("nosuch", NOW) is False
+    assert await store.get_session("session01") == session(1, revoked_at=NOW)
+
+
+async def test_revoke_user_sessions_spares_one_and_other_users(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_user(user(2))
+    for number in (1, 2, 3):
+        await store.create_session(session(number))
+    await store.create_session(session(4, user_id="user2"))
+    await store.revoke_session("session03", NOW - 10)
+    revoked = await store.revoke_user_sessions("user1", NOW, except_session="session02")
+    assert revoked == ["session01"]
+    assert await store.revoke_user_sessions("user1", NOW) == ["session02"]
+    assert await store.revoke_user_sessions("user1", NOW) == []
+    assert (await store.get_session("session03")) == session(3, revoked_at=NOW - 10)
+    assert (await store.get_session("session04")) == session(4, user_id="user2")
+
+
+async def test_list_sessions_is_live_ones_newest_first(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_user(user(2))
+    await store.create_session(session(1, created_at=NOW - 50))
+    await store.create_session(session(2, created_at=NOW - 10))
+    await store.create_session(session(3, created_at=NOW - 10))  # same time: by id
+    await store.create_session(session(4, created_at=NOW - 5, expires_at=NOW))  # expired
+    await store.create_session(session(5, created_at=NOW - 1))
+    await store.create_session(session(6, user_id="user2"))
+    await store.revoke_session("session05", NOW)
+    listed = await store.list_sessions("user1", NOW)
+    assert [record.id for record in listed] == ["session02", "session03", "session01"]
+    assert listed[0] == session(2, created_at=NOW - 10)
+    assert await store.list_sessions("nobody", NOW) == []
+
+
+async def test_revoked_since_lists_revocations_from_that_second_on(store: Store) -> None:
+    await store.create_user(user(1))
+    for number in (1, 2, 3, 4):
+        await store.create_session(session(number))
+    await store.revoke_session("session01", NOW - 100)
+    await store.revoke_session("session02", NOW - 50)
+    await store.revoke_session("session03", NOW)
+    assert sorted(await store.revoked_since(NOW - 50)) == [("session02", NOW - 50), ("session03", NOW)]
+    assert await store.revoked_since(NOW + 1) == []
+
+
+async def test_prune_deletes_sessions_that_ended_before_the_cut(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_session(session(1, expires_at=NOW - 10))  # expired before the cut
+    await store.create_session(session(2, expires_at=NOW))  # expires at the cut: kept
+    await store.create_session(session(3))  # revoked before the cut
+    await store.create_session(session(4))  # revoked at the cut: kept
+    await store.create_session(session(5))  # live
+    await store.revoke_session("session03", NOW - 1)
+    await store.revoke_session("session04", NOW)
+    assert await store.prune_sessions(NOW) == 2
+    assert await store.get_session("session01") is None
+    assert await store.get_session("session03") is None
+    assert [await store.get_session(f"session0{n}") is not None for n in (2, 4, 5)] == [True, True, True]
+    assert await store.prune_sessions(NOW) == 0
+
+
+async def test_keys_insert_once_per_kid_and_generation_list_retire_delete(store: Store) -> None:
+    assert await store.insert_key(key(2)) is True
+    assert await store.insert_key(key(1)) is True
+    assert await store.insert_key(key(2, kid="other")) is False  # generation taken
+    assert await store.insert_key(key(3, kid="kid1")) is False  # kid taken
+    assert await store.list_keys() == [key(1), key(2)]
+    assert await store.retire_key("kid1", NOW + 60) is True
+    assert await store.retire_key("kid1", NOW + 90) is False
+    assert await store.retire_key("nosuch", NOW) is False
+    assert await store.list_keys() == [key(1, retired_at=NOW + 60), key(2)]
+    assert await store.delete_key("kid1") is True
+    assert await store.delete_key("kid1") is False
+    assert await store.list_keys() == [key(2)]
+
+
+async def test_concurrent_inserts_of_one_generation_exactly_one_wins(store: Store) -> None:
+    results = await asyncio.gather(*(store.insert_key(key(7, kid=f"racer{number}")) for number in range(10)))
+    assert results.count(True) == 1
+    assert [record.kid for record in await store.list_keys()] == [f"racer{results.index(True)}"]
