@@ -1,7 +1,7 @@
 """Login benchmark at equal argon2id parameters: fastauth's login next to the raw hash it is built on.
 
     .venv/bin/python bench/login.py            # 5 interleaved rounds of 5 s per profile
-    .venv/bin/python bench/login.py --quick    # a smoke run: 1 round of 2 s (rough numbers)
+    .venv/bin/python bench/login.py --quick    # a smoke run: 1 round of 1 s (rough numbers)
 
 A login is one argon2id verification plus the rest (parsing, the user read, a new session written,
 two tokens signed). fastauth's default is the OWASP profile (m=19 MiB, t=2, p=1); many peers use
@@ -71,12 +71,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 2 s per profile")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round of 1 s per profile")
     parser.add_argument("--duration", type=float, help="seconds of logins per profile and round (default 5)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; --quick 1)")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4)")
     args = parser.parse_args()
-    duration = args.duration or (2.0 if args.quick else 5.0)
+    duration = args.duration or (1.0 if args.quick else 5.0)
     rounds = args.rounds or (1 if args.quick else 5)
     if shutil.which("wrk") is None:
         log("wrk is needed: apt-get install -y wrk")
@@ -109,7 +109,7 @@ def main() -> int:
             order = names[round_no % 2 :] + names[: round_no % 2]
             for name in order:
                 log(f"round {round_no + 1}/{rounds}: {name}")
-                raw[name].append(raw_hash_ms(PROFILES[name], server_cpu, min(duration, 3.0)))
+                raw[name].append(raw_hash_ms(PROFILES[name], server_cpu, 0.5 if args.quick else 3.0))
                 load = wrk(apps[name], "/auth/login", duration, args.connections, client_cpu, script=script)
                 logins[name].append(load)
                 failed += load.failed
