@@ -57,3 +57,46 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield created
     finally:
         await created.close()
+
+
+#: A revision after this fastauth's head, as the next release would ship one.
+LATER_REVISION = '''"""Test only: the next release's revision.
+
+Revision ID: 9999_test
+Revises: {head}
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999_test"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("fastauth_users", sa.Column("test_note", sa.String(16), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("fastauth_users", "test_note")
+'''
+
+
+@pytest.fixture
+def later_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """fastauth's migrations plus one revision after the head (`9999_test`, adds
+    `fastauth_users.test_note`), used by this process from now on; returns the copy's folder."""
+    import shutil
+
+    from alembic.script import ScriptDirectory
+
+    from fastauth.storage.sqlalchemy import schema
+
+    copy = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    head = ScriptDirectory(str(copy)).get_current_head()
+    (copy / "versions" / "9999_test.py").write_text(LATER_REVISION.format(head=head))
+    monkeypatch.setattr(schema, "MIGRATIONS", copy)
+    return copy
