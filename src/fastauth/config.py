@@ -20,14 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Valid
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from fastauth.errors import ConfigError
-from fastauth.keys.pem import (
-    HMAC_ALGORITHMS,
-    HMAC_MIN_SECRET,
-    Algorithm,
-    PrivateKey,
-    PublicKey,
-    load_pem_pair,
-)
+from fastauth.tokens.algorithms import HMAC_ALGORITHMS, HMAC_MIN_SECRET, Algorithm
+from fastauth.tokens.pem import PrivateKey, PublicKey, load_pem_pair
 
 __all__ = ["FastAuthConfig", "FastAuthSecurityWarning", "JWTConfig"]
 

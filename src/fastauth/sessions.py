@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastauth.accounts import Accounts
-from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed, UnknownKey
+from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed
 from fastauth.hooks import EventHooks
 from fastauth.revocation import RevocationList
 from fastauth.storage.base import SessionRecord, SessionStore, User
@@ -68,14 +68,12 @@ class Sessions:
         return (self.engine.access_ttl or self.session_max_age) + self.engine.leeway + 1
 
     async def verify(self, token: object, kind: str) -> VerifiedToken:
-        """Verify (no revocation check), reloading shared keys once if the kid is new to this process."""
-        try:
+        """Verify (no revocation check); a kid new to this process reloads the shared keys once, under the
+        key manager's `KidReload` rate limit (another process may just have published it)."""
+        keys = self.keys
+        if keys is None:
             return self.engine.verify(token, kind)
-        except UnknownKey:
-            # Maybe another process just published a key we have not loaded yet.
-            if self.keys is None or not await self.keys.reload_for_unknown_kid():
-                raise
-            return self.engine.verify(token, kind)
+        return await keys.unknown_kid.retry(lambda: self.engine.verify(token, kind), keys.refresh)
 
     async def _pair(self, user: User, session: SessionRecord, refresh_jti: str, now: int) -> TokenPair:
         if self.keys is not None:

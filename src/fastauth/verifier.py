@@ -33,12 +33,14 @@ import httpx
 from joserfc.jwk import import_key
 from starlette.requests import Request  # a real annotation: FastAPI reads it to inject the request
 
-from fastauth.errors import RevokedToken, TokenError, UnknownKey
-from fastauth.keys.pem import ASYMMETRIC_ALGORITHMS, public_key_to_pem
+from fastauth.errors import ConfigError, RevokedToken, TokenError, UnknownKey
 from fastauth.tokens import codec
-from fastauth.tokens.claims import ACCESS
+from fastauth.tokens.algorithms import ASYMMETRIC_ALGORITHMS, KEY_ALGORITHMS
 from fastauth.tokens.engine import VerifiedToken, checked
 from fastauth.tokens.keyring import KeyRing, SigningKey
+from fastauth.tokens.kinds import ACCESS, KINDS
+from fastauth.tokens.pem import public_key_to_pem
+from fastauth.tokens.reload import KidReload
 
 __all__ = ["JWKSVerifier"]
 
@@ -49,13 +51,15 @@ _MAX_JWKS_BYTES = 256 * 1024
 
 
 class JWKSVerifier:
+    """Verifies access tokens against the auth server's JWKS (fetched, cached, re-fetched on a new kid)."""
+
     def __init__(
         self,
         jwks_url: str,
         *,
         issuer: str,
         audience: str,
-        algorithms: Iterable[str] = tuple(sorted(ASYMMETRIC_ALGORITHMS)),
+        algorithms: Iterable[str] = KEY_ALGORITHMS,
         leeway: int = 5,
         min_refetch_interval: float = 10.0,
         default_max_age: int = 300,
@@ -91,13 +95,15 @@ class JWKSVerifier:
         self._owns_client = http_client is None
         self._ring: KeyRing | None = None
         self._expires = 0.0
-        self._last_fetch = float("-inf")
+        #: The unknown-kid rule shared with the session layer: one re-fetch per min_refetch_interval.
+        self._unknown_kid = KidReload(min_refetch_interval, clock=clock)
         self._lock = asyncio.Lock()
         self._revoked: dict[str, int] = {}
         self._revocations_checked = float("-inf")
         self.fetch_count = 0
 
     async def aclose(self) -> None:
+        """Close the HTTP client if this verifier created it."""
         if self._owns_client:
             await self._client.aclose()
 
@@ -129,7 +135,7 @@ class JWKSVerifier:
         return KeyRing(keys)
 
     async def _fetch(self) -> None:
-        self._last_fetch = self.clock()
+        self._unknown_kid.loaded()  # any fetch, scheduled or not, counts against the unknown-kid limit
         self.fetch_count += 1
         try:
             response = await self._client.get(self.jwks_url, headers={"Accept": "application/json"})
@@ -158,12 +164,9 @@ class JWKSVerifier:
             raise UnknownKey("no JWKS available")
         return self._ring
 
-    async def _refetch_for_unknown_kid(self) -> bool:
+    async def _fetch_under_lock(self) -> None:
         async with self._lock:
-            if self.clock() - self._last_fetch < self.min_refetch_interval:
-                return False
             await self._fetch()
-            return True
 
     # revocation
 
@@ -193,18 +196,24 @@ class JWKSVerifier:
     # verification
 
     async def verify(self, token: object, expected_type: str = ACCESS) -> VerifiedToken:
-        """Verified claims, or a `TokenError` subclass."""
+        """Verified claims, or a `TokenError` subclass.
+
+        Only kinds a resource server may accept (`fastauth.tokens.kinds`: access tokens) can be asked
+        for; another kind is a `ConfigError`.
+        """
+        kind = KINDS.get(expected_type)
+        if kind is None or "resource" not in kind.verified_by:
+            raise ConfigError(f"JWKSVerifier does not accept {expected_type!r} tokens, only access tokens")
         ring = await self._keyring()
-        try:
-            header, claims = codec.verify(token, ring)
-        except UnknownKey:
-            if not await self._refetch_for_unknown_kid() or self._ring is None:
-                raise
-            header, claims = codec.verify(token, self._ring)
+
+        def attempt() -> tuple[dict[str, Any], dict[str, Any]]:
+            return codec.verify(token, self._ring if self._ring is not None else ring)
+
+        header, claims = await self._unknown_kid.retry(attempt, self._fetch_under_lock)
         verified = checked(
             header,
             claims,
-            expected_type=expected_type,
+            kind=kind,
             issuer=self.issuer,
             audience=self.audience,
             leeway=self.leeway,

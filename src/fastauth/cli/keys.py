@@ -16,24 +16,19 @@ from fastauth.cli._common import (
     EXIT_USAGE,
     SECRET_BYTES,
     fail,
-    run_with_auth,
-    run_with_key_store,
+    run_service,
     server_config,
     write_file,
 )
 from fastauth.errors import ConfigError
+from fastauth.tokens.algorithms import HMAC_ALGORITHMS, KEY_ALGORITHMS, MIN_RSA_BITS, RSA_ALGORITHMS
 
-# `fastauth --help` imports this module, so cryptography (fastauth.keys.pem, fastauth.tokens) is only
-# imported inside the commands. The names below equal fastauth.keys.pem's (a test checks it); they
-# will come from the pure-data module fastauth.tokens.algorithms once it exists.
-MIN_RSA_BITS = 2048
+# `fastauth --help` imports this module, so cryptography (fastauth.tokens.pem, the engine) is only
+# imported inside the commands; the algorithm table above is pure data.
+
 MAX_RSA_BITS = 16384
 PRIVATE_FILE = "private.pem"
 PUBLIC_FILE = "public.pem"
-#: Key algorithms in the order `--help` lists them.
-KEY_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 
 
 @app.command("generate-secret")
@@ -55,8 +50,8 @@ def generate_keys(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
 ) -> None:
     """Write a new key pair: OUT/private.pem (mode 0600) and OUT/public.pem."""
-    from fastauth.keys.pem import generate_private_key, private_key_to_pem, public_key_to_pem
     from fastauth.tokens.keyring import SigningKey
+    from fastauth.tokens.pem import generate_private_key, private_key_to_pem, public_key_to_pem
 
     alg = key_algorithm(algorithm)
     if bits < MIN_RSA_BITS:
@@ -105,14 +100,14 @@ def _stamp(epoch: int | None) -> str:
     return "-" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _key_store_or_exit(auth: Any) -> Any:
-    if auth.keys is None:
+def _key_store_or_exit(service: Any) -> Any:
+    if service.keys is None:
         fail(
-            f"error: {auth.config.jwt.algorithm} keys come from the configuration (secret or PEM pair), "
+            f"error: {service.config.jwt.algorithm} keys come from the configuration (secret or PEM pair), "
             "not from the database; nothing to list, rotate or retire here.",
             EXIT_USAGE,
         )
-    return auth.keys
+    return service.keys
 
 
 @keys_app.command("list")
@@ -120,10 +115,10 @@ def keys_list() -> None:
     """Every stored key with its state: next, active, retiring, retired."""
     config, _ = server_config()
 
-    async def action(auth: Any) -> list[Any]:
-        return list(await _key_store_or_exit(auth).load())
+    async def action(service: Any) -> list[Any]:
+        return list(await _key_store_or_exit(service).load())
 
-    states = run_with_key_store(config, action)
+    states = run_service(config, action, start=False)
     typer.echo(f"{'kid':<45} {'alg':<6} {'state':<9} {'activates (UTC)':<20} {'verifies until / retired'}")
     for state in states:
         record = state.record
@@ -143,14 +138,16 @@ def keys_rotate(
     """Publish a new signing key; it signs after the JWKS cache lifetime (or at once with --now)."""
     config, _ = server_config()
 
-    async def action(auth: Any) -> Any:
-        _key_store_or_exit(auth)
-        return await auth.rotate_keys(immediately=now)
+    async def action(service: Any) -> Any:
+        _key_store_or_exit(service)
+        try:
+            return await service.rotate_keys(immediately=now)
+        except ConfigError as error:
+            return error
 
-    try:
-        record = run_with_auth(config, action)
-    except ConfigError as error:
-        fail(f"error: {error}", EXIT_FAILED)
+    record = run_service(config, action)
+    if isinstance(record, ConfigError):
+        fail(f"error: {record}", EXIT_FAILED)
     typer.echo(f"new key {record.kid} ({record.algorithm}), signs from {_stamp(record.activate_at)} UTC")
 
 
@@ -159,17 +156,17 @@ def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to retire.")
     """Emergency: refuse every token signed by KID from now on (a new key takes over if it was active)."""
     config, _ = server_config()
 
-    async def action(auth: Any) -> tuple[bool, str | None]:
-        keys = _key_store_or_exit(auth)
+    async def action(service: Any) -> tuple[bool, str | None]:
+        keys = _key_store_or_exit(service)
         if not any(s.record.kid == kid and s.state != "retired" for s in await keys.load()):
             return False, None
         try:
-            return bool(await auth.retire_key(kid)), None
+            return bool(await service.retire_key(kid)), None
         except ConfigError as error:
             # Stored as retired; what failed is loading the keys left (they need the original secret).
             return True, str(error)
 
-    done, problem = run_with_key_store(config, action)
+    done, problem = run_service(config, action, start=False)
     if not done:
         fail(f"error: no live key {kid!r} in the store", EXIT_FAILED)
     typer.echo(f"retired {kid}: its tokens are refused (other processes notice within their reload interval)")

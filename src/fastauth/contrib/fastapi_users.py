@@ -39,12 +39,12 @@ from pydantic import SecretStr
 
 from fastauth.config import FastAuthSecurityWarning
 from fastauth.errors import ConfigError, StoreUnavailable, TokenError
-from fastauth.keys.pem import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, HMAC_MIN_SECRET
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.tokens import codec
-from fastauth.tokens.claims import ACCESS
+from fastauth.tokens.algorithms import ALGORITHMS, HMAC_MIN_SECRET
 from fastauth.tokens.engine import TokenEngine, VerifiedToken, checked, new_token_id
 from fastauth.tokens.keyring import KeyRing, SigningKey
+from fastauth.tokens.kinds import ACCESS, KINDS
 
 if TYPE_CHECKING:
     from fastapi_users.manager import BaseUserManager
@@ -65,6 +65,7 @@ _FOREVER = 253_402_300_799  # 9999-12-31T23:59:59Z: far enough, and valid for ev
 #: `get_strategy` dependency builds a new strategy per request, so the list cannot live on the instance.
 #: Its keys are random token ids, so strategies with different keys can share it safely.
 _PROCESS_REVOCATIONS = MemoryRevocationList()
+_ACCESS = KINDS[ACCESS]
 
 
 @lru_cache(maxsize=1)
@@ -92,18 +93,16 @@ def _text(value: SecretType | None) -> str | None:
 @lru_cache(maxsize=32)
 def _keyring(algorithm: str, secret: str, public_key: str | None) -> KeyRing:
     """The key ring for one configuration, built once (PEM parsing is not free, strategies are)."""
-    if algorithm in HMAC_ALGORITHMS:
+    if algorithm in HMAC_MIN_SECRET:
         return KeyRing([SigningKey.from_secret(secret, algorithm)])
     return KeyRing([SigningKey.from_pem(algorithm, secret, public_key)])
 
 
 def _check_algorithm(algorithm: object, secret: str, public_key: str | None) -> str:
-    if not isinstance(algorithm, str) or (
-        algorithm not in HMAC_ALGORITHMS and algorithm not in ASYMMETRIC_ALGORITHMS
-    ):
-        supported = sorted(HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS)
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        supported = sorted(ALGORITHMS)
         raise ConfigError(f"JWTStrategy: unsupported algorithm {algorithm!r}; choose one of {supported}.")
-    if algorithm in HMAC_ALGORITHMS:
+    if ALGORITHMS[algorithm].is_hmac:
         if public_key is not None:
             raise ConfigError(
                 f"JWTStrategy: {algorithm} signs and verifies with `secret`; public_key is for RS*, PS*, "
@@ -232,7 +231,7 @@ class JWTStrategy(Generic[UP, ID]):
         return checked(
             header,
             claims,
-            expected_type=ACCESS,
+            kind=_ACCESS,
             issuer=self.issuer,
             audience=self._audience_to_check(claims.get("aud")),
             leeway=self.leeway,
@@ -250,8 +249,8 @@ class JWTStrategy(Generic[UP, ID]):
             revoked = await self.revocation.is_revoked(verified.sid, now)
         except TokenError:
             return None
-        except StoreUnavailable:
-            raise _unavailable() from None
+        except StoreUnavailable as error:
+            raise _unavailable(error) from None
         if revoked:
             return None
         try:
@@ -278,12 +277,12 @@ class JWTStrategy(Generic[UP, ID]):
         until = exp + self.leeway if exp is not None else _FOREVER
         try:
             await self.revocation.revoke([verified.sid], until)
-        except StoreUnavailable:
-            raise _unavailable() from None
+        except StoreUnavailable as error:
+            raise _unavailable(error) from None
 
 
-def _unavailable() -> Exception:
-    """503 with Retry-After, as the rest of fastauth answers when its store is down (fail closed)."""
-    from fastauth.web.auth import unavailable
+def _unavailable(error: StoreUnavailable) -> Exception:
+    """503 with Retry-After, from the web layer's one error table, as the rest of fastauth answers."""
+    from fastauth.web.errors import as_http
 
-    return unavailable()
+    return as_http(error)

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastauth.errors import ConfigError
-from fastauth.keys.pem import generate_private_key, private_key_to_pem, public_key_to_pem
 from fastauth.keys.sealing import seal, unseal
 from fastauth.storage.base import KeyRecord, KeyStore
 from fastauth.tokens.keyring import KeyRing, SigningKey
+from fastauth.tokens.pem import generate_private_key, private_key_to_pem, public_key_to_pem
+from fastauth.tokens.reload import KidReload
 
 __all__ = ["KeyManager", "KeyRecord", "KeyState", "KeyStore"]
 
@@ -76,7 +77,10 @@ class KeyManager:
         self.records: list[KeyRecord] = []
         self._parsed: dict[str, SigningKey] = {}
         self.next_check = 0.0
-        self._last_unknown_reload = 0.0
+        #: The unknown-kid rule: a token naming a kid we lack reloads the store at most once a second.
+        #: Scheduled reloads are not reported to it, so a key another process creates just after one
+        #: is still found at first sight; the bound on database reads stays one a second.
+        self.unknown_kid = KidReload(1.0, clock=clock)
         self._lock = asyncio.Lock()
 
     # state
@@ -198,6 +202,17 @@ class KeyManager:
             for kid in gone:
                 self._parsed.pop(kid, None)
 
+    async def load_ring(self) -> KeyRing | None:
+        """Read the stored keys into the ring without creating, rotating or pruning any (inspection:
+        `fastauth decode --verify`)."""
+        async with self._lock:
+            self.records = await self.store.list_keys()
+            ring, self.next_check = self._build(int(self.clock()))
+            self.ring = ring
+            if ring is not None and self.on_ring is not None:
+                self.on_ring(ring)
+            return ring
+
     async def load(self) -> list[KeyState]:
         """Read the stored keys and their states without opening any private key.
 
@@ -212,14 +227,10 @@ class KeyManager:
         if self.clock() >= self.next_check:
             await self.refresh()
 
-    async def reload_for_unknown_kid(self, min_interval: float = 1.0) -> bool:
-        """A token named a kid we do not know: maybe another process just published it. Rate-limited."""
-        now = self.clock()
-        if now - self._last_unknown_reload < min_interval:
-            return False
-        self._last_unknown_reload = now
-        await self.refresh()
-        return True
+    async def reload_for_unknown_kid(self) -> bool:
+        """A token named a kid we do not know: maybe another process just published it. Rate-limited
+        by `unknown_kid`; True when verifying again is worth it."""
+        return await self.unknown_kid.reload(self.refresh)
 
     async def _create(self, *, activate_at: int) -> KeyRecord | None:
         private = generate_private_key(self.algorithm, self.rsa_bits)

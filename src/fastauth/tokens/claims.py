@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastauth.errors import ExpiredToken, HookError, InvalidClaims, WrongTokenType
+from fastauth.tokens.kinds import ACCESS, KINDS, REFRESH, TokenKind
 
 __all__ = [
     "ACCESS",
@@ -24,24 +25,19 @@ __all__ = [
     "validate_typ",
 ]
 
-ACCESS = "access"
-REFRESH = "refresh"
-#: RFC 9068 §2.1; `application/at+jwt` is accepted too, and media types compare case-insensitively.
-ACCESS_TYP = "at+jwt"
-REFRESH_TYP = "rt+jwt"
-_TYPS = {
-    ACCESS: frozenset({"at+jwt", "application/at+jwt"}),
-    REFRESH: frozenset({"rt+jwt", "application/rt+jwt"}),
-}
+#: The `typ` headers of the two built-in kinds (see `fastauth.tokens.kinds`).
+ACCESS_TYP = KINDS[ACCESS].typ
+REFRESH_TYP = KINDS[REFRESH].typ
 
 RESERVED_CLAIMS = frozenset({"sub", "type", "iat", "exp", "nbf", "iss", "aud", "jti", "sid"})
 _MAX_NUMERIC_DATE = 2**53
 _MAX_ID = 256
 
 
-def validate_typ(header: Mapping[str, Any], expected_type: str) -> None:
+def validate_typ(header: Mapping[str, Any], kind: TokenKind) -> None:
+    """Raise `WrongTokenType` unless the header's `typ` is one `kind` is written with."""
     typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in _TYPS[expected_type]:
+    if not isinstance(typ, str) or typ.lower() not in kind.accepted_typs:
         raise WrongTokenType("typ does not match the expected token type")
 
 

@@ -11,7 +11,6 @@ holds.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from typing import TYPE_CHECKING, Any
@@ -26,8 +25,10 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "decode_unverified",
+    "dump_claims",
     "encode",
     "json_loads_strict",
+    "sign_payload",
     "standard_segment",
     "verify",
 ]
@@ -68,8 +69,17 @@ _UNUSED_BITS = {2: 0x0F, 3: 0x03}
 _PADDING = {0: b"", 2: b"==", 3: b"="}
 
 
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64url(data: bytes) -> bytes:
+    """Unpadded base64url in one pass over the output: `+/` become `-_` and `=` is dropped together."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE, b"=")
+
+
 def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """Canonical unpadded base64url text of `data`."""
+    return _b64url(data).decode("ascii")
 
 
 def standard_segment(segment: str) -> bytes:
@@ -171,14 +181,24 @@ def _parse_header(segment: bytes) -> dict[str, Any]:
     return header
 
 
+#: `json.dumps(..., separators=(",", ":"), allow_nan=False)` without building an encoder per call.
+_DUMP = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def dump_claims(claims: dict[str, Any]) -> bytes:
+    """The payload JSON fastauth signs: compact, ASCII only (`\\u` escapes), no NaN or Infinity."""
+    return _DUMP(claims).encode("ascii")
+
+
+def sign_payload(payload: bytes, key: SigningKey, typ: str) -> str:
+    """Sign payload JSON (from `dump_claims`) as a compact JWS with header `{alg, kid, typ}`."""
+    signing_input = key.signing_prefix(typ) + _b64url(payload)
+    return (signing_input + b"." + _b64url(key.sign(signing_input))).decode("ascii")
+
+
 def encode(claims: dict[str, Any], key: SigningKey, typ: str) -> str:
     """Sign `claims` as a compact JWS with header `{alg, kid, typ}`."""
-    signing_input = (
-        key.header_segment(typ)
-        + "."
-        + b64url_encode(json.dumps(claims, separators=(",", ":"), allow_nan=False).encode())
-    ).encode("ascii")
-    return signing_input.decode("ascii") + "." + b64url_encode(key.sign(signing_input))
+    return sign_payload(dump_claims(claims), key, typ)
 
 
 def verify(token: object, keyring: KeyRing) -> tuple[dict[str, Any], dict[str, Any]]:

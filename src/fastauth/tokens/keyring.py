@@ -11,31 +11,23 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jws as _jws  # importing jws registers the algorithm objects
 from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 from fastauth.errors import ConfigError
-from fastauth.keys.pem import (
-    ASYMMETRIC_ALGORITHMS,
-    EC_CURVES,
-    HMAC_ALGORITHMS,
-    HMAC_MIN_SECRET,
-    RSA_ALGORITHMS,
-    PrivateKey,
-    PublicKey,
-    _check_fits,
-    _public_der,
-    load_pem_pair,
-)
-from fastauth.tokens.claims import ACCESS_TYP, REFRESH_TYP
+from fastauth.tokens.algorithms import ALGORITHMS, HMAC_MIN_SECRET
 from fastauth.tokens.codec import standard_segment
+from fastauth.tokens.kinds import KINDS
+from fastauth.tokens.pem import PrivateKey, PublicKey, check_fits, load_pem_pair, public_der
 
 __all__ = ["KeyRing", "SigningKey"]
 
@@ -44,7 +36,7 @@ _PUBLIC_MEMBERS = frozenset({"kty", "n", "e", "crv", "x", "y"})
 
 
 def _alg_model(alg: str) -> JWSAlgModel:
-    if alg not in HMAC_ALGORITHMS and alg not in ASYMMETRIC_ALGORITHMS:
+    if alg not in ALGORITHMS:
         raise ConfigError(f"unsupported algorithm {alg!r}")
     return _jws.JWSRegistry.algorithms[alg]
 
@@ -72,7 +64,8 @@ def _bind_verify(alg: str, model: JWSAlgModel, key: _JoseKey) -> Callable[[bytes
       same exact-length check.
     - ES* and EdDSA: joserfc's `model.verify` itself (its r||s handling and key checks).
     """
-    if alg in HMAC_ALGORITHMS:
+    family = ALGORITHMS[alg].family
+    if family == "HMAC":
         secret: bytes = key.get_op_key("verify")  # type: ignore[assignment]
         if not secret:
             raise ConfigError("an HMAC key must not be empty")
@@ -82,7 +75,7 @@ def _bind_verify(alg: str, model: JWSAlgModel, key: _JoseKey) -> Callable[[bytes
             return hmac.compare_digest(hmac.digest(secret, signing_input, digest), signature)
 
         return check_hmac
-    if alg in RSA_ALGORITHMS:
+    if family in ("RSA", "RSA-PSS"):
         public = key.get_op_key("verify")
         if not isinstance(public, rsa.RSAPublicKey):
             raise ConfigError(f"{alg} needs an RSA key")
@@ -121,6 +114,64 @@ def _bind_verify(alg: str, model: JWSAlgModel, key: _JoseKey) -> Callable[[bytes
     return check_model
 
 
+_SHA: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+def _bind_sign(alg: str, model: JWSAlgModel, key: _JoseKey) -> Callable[[bytes], bytes]:
+    """The signature of a signing input for one private key, with the per-key set-up done once.
+
+    The same primitives joserfc's `model.sign` calls, without its per-call key look-up and hash object:
+    HS* one `hmac.digest`; RS*/PS* `cryptography`'s `sign` with padding and hash built once; ES* the DER
+    signature turned into the fixed-size `r || s` JWS requires (RFC 7518 §3.4); EdDSA `sign`.
+    """
+    row = ALGORITHMS[alg]
+    op_key: Any = key.get_op_key("sign")
+    if row.family == "HMAC":
+        secret: bytes = op_key
+        if not secret:
+            raise ConfigError("an HMAC key must not be empty")
+        name = row.hash
+
+        def sign_hmac(signing_input: bytes) -> bytes:
+            return hmac.digest(secret, signing_input, name)  # type: ignore[arg-type]
+
+        return sign_hmac
+    if row.family in ("RSA", "RSA-PSS"):
+        if not isinstance(op_key, rsa.RSAPrivateKey):
+            raise ConfigError(f"{alg} needs an RSA private key")
+        rsa_key = op_key
+        rsa_hash = model.hash_alg()  # type: ignore[attr-defined]
+        rsa_padding = model.padding  # type: ignore[attr-defined]
+
+        def sign_rsa(signing_input: bytes) -> bytes:
+            return rsa_key.sign(signing_input, rsa_padding, rsa_hash)
+
+        return sign_rsa
+    if row.family == "EC":
+        if not isinstance(op_key, ec.EllipticCurvePrivateKey):
+            raise ConfigError(f"{alg} needs an EC private key")
+        ec_key = op_key
+        ecdsa = ec.ECDSA(_SHA[row.hash or ""]())
+        size = (ec_key.curve.key_size + 7) // 8
+
+        def sign_ec(signing_input: bytes) -> bytes:
+            r, s = decode_dss_signature(ec_key.sign(signing_input, ecdsa))
+            return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+        return sign_ec
+    if not isinstance(op_key, ed25519.Ed25519PrivateKey):
+        raise ConfigError(f"{alg} needs an Ed25519 private key")
+    return op_key.sign
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class SigningKey:
     """One key, one algorithm, one `kid`. `can_sign` is False for verification-only keys."""
@@ -132,11 +183,15 @@ class SigningKey:
     can_sign: bool
     #: The signature check, bound once to the key (see `_bind_verify`).
     _check: Callable[[bytes, bytes], bool] = field(repr=False, compare=False)
+    #: The signer, bound once to the private key (see `_bind_sign`); None for verification-only keys.
+    _signer: Callable[[bytes], bytes] | None = field(repr=False, compare=False)
+    #: `typ` -> the encoded header segment and its `.`, as bytes: what every signing input starts with.
+    _prefixes: dict[str, bytes] = field(repr=False, compare=False)
 
     @classmethod
     def from_secret(cls, secret: str | bytes, alg: str = "HS256", kid: str | None = None) -> SigningKey:
         """An HMAC key. Refuses secrets shorter than the hash output (32/48/64 bytes)."""
-        if alg not in HMAC_ALGORITHMS:
+        if alg not in HMAC_MIN_SECRET:
             raise ConfigError(f"{alg} is not an HMAC algorithm; use from_pem or from_keys.")
         raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
         if len(raw) < HMAC_MIN_SECRET[alg]:
@@ -159,21 +214,22 @@ class SigningKey:
         cls, alg: str, private: PrivateKey | None, public: PublicKey, kid: str | None = None
     ) -> SigningKey:
         """An asymmetric key from `cryptography` objects; `kid` defaults to the RFC 7638 thumbprint."""
-        if alg not in ASYMMETRIC_ALGORITHMS:
+        row = ALGORITHMS.get(alg)
+        if row is None or row.is_hmac:
             raise ConfigError(f"{alg} is not an asymmetric algorithm; use from_secret.")
         # The same type/curve/size checks as PEM keys get: a wrong key is a ConfigError saying what to
         # fix, never joserfc's TypeError, and never an RSA key under 2048 bits or an Ed448 key.
         if private is not None:
-            _check_fits(alg, private, "private key")
-            if _public_der(private.public_key()) != _public_der(public):
+            check_fits(alg, private, "private key")
+            if public_der(private.public_key()) != public_der(public):
                 raise ConfigError(
                     "the public key does not belong to the private key; give the matching pair."
                 )
-        _check_fits(alg, public, "public key")
+        check_fits(alg, public, "public key")
         key_cls: type[RSAKey] | type[ECKey] | type[OKPKey]
-        if alg in RSA_ALGORITHMS:
+        if row.key_type == "RSA":
             key_cls = RSAKey
-        elif alg in EC_CURVES:
+        elif row.key_type == "EC":
             key_cls = ECKey
         else:
             key_cls = OKPKey
@@ -195,24 +251,39 @@ class SigningKey:
         model = _alg_model(alg)
         model.check_key(key)  # joserfc's own type/curve check: a second line behind load_pem_pair
         return cls(
-            kid=kid, alg=alg, key=key, model=model, can_sign=can_sign, _check=_bind_verify(alg, model, key)
+            kid=kid,
+            alg=alg,
+            key=key,
+            model=model,
+            can_sign=can_sign,
+            _check=_bind_verify(alg, model, key),
+            _signer=_bind_sign(alg, model, key) if can_sign else None,
+            _prefixes={kind.typ: _signing_prefix(alg, kid, kind.typ) for kind in KINDS.values()},
         )
 
     @property
     def is_hmac(self) -> bool:
-        return self.alg in HMAC_ALGORITHMS
+        """True for an HS* key (a shared secret, never published)."""
+        return ALGORITHMS[self.alg].is_hmac
 
     def header_segment(self, typ: str) -> str:
         """The encoded protected header fastauth writes for this key: `{alg, kid, typ}`, in that order."""
-        header = json.dumps({"alg": self.alg, "kid": self.kid, "typ": typ}, separators=(",", ":"))
-        return base64.urlsafe_b64encode(header.encode()).rstrip(b"=").decode("ascii")
+        return _header_segment(self.alg, self.kid, typ)
+
+    def signing_prefix(self, typ: str) -> bytes:
+        """`header_segment(typ)` and the `.` after it, as bytes (precomputed for every kind's `typ`)."""
+        prefix = self._prefixes.get(typ)
+        return prefix if prefix is not None else _signing_prefix(self.alg, self.kid, typ)
 
     def sign(self, signing_input: bytes) -> bytes:
-        if not self.can_sign:
+        """The JWS signature of `signing_input`; `ConfigError` for a verification-only key."""
+        signer = self._signer
+        if signer is None:
             raise ConfigError(f"key {self.kid} is for verification only; it has no private part.")
-        return self.model.sign(signing_input, self.key)
+        return signer(signing_input)
 
     def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        """True when `signature` is this key's signature of `signing_input`."""
         return self._check(signing_input, signature)
 
     def public_jwk(self) -> dict[str, Any]:
@@ -221,6 +292,14 @@ class SigningKey:
             raise ConfigError("HMAC keys are secret and are never published in a JWKS.")
         members = {k: v for k, v in self.key.as_dict(private=False).items() if k in _PUBLIC_MEMBERS}
         return {**members, "kid": self.kid, "use": "sig", "alg": self.alg}
+
+
+def _header_segment(alg: str, kid: str, typ: str) -> str:
+    return _b64(json.dumps({"alg": alg, "kid": kid, "typ": typ}, separators=(",", ":")).encode())
+
+
+def _signing_prefix(alg: str, kid: str, typ: str) -> bytes:
+    return _header_segment(alg, kid, typ).encode("ascii") + b"."
 
 
 class KeyRing:
@@ -248,7 +327,7 @@ class KeyRing:
         self.known_headers: dict[bytes, tuple[dict[str, Any], SigningKey]] = {
             standard_segment(key.header_segment(typ)): ({"alg": key.alg, "kid": key.kid, "typ": typ}, key)
             for key in by_kid.values()
-            for typ in (ACCESS_TYP, REFRESH_TYP)
+            for typ in (kind.typ for kind in KINDS.values())
         }
         active: SigningKey | None = None
         if active_kid is not None:
@@ -275,9 +354,10 @@ class KeyRing:
         return cls([SigningKey.from_keys(jwt.algorithm, private, public)])
 
     def get(self, kid: str) -> SigningKey | None:
+        """The key named `kid`, or None."""
         return self._by_kid.get(kid)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[SigningKey]:
         return iter(self._by_kid.values())
 
     def __len__(self) -> int:
