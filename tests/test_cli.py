@@ -18,26 +18,15 @@ from cryptography.hazmat.primitives import serialization
 
 from fastauth.keys.pem import load_pem_pair
 from fastauth.tokens import KeyRing, SigningKey, TokenEngine
-from fastauth.tokens.codec import b64url_decode, b64url_encode
+from support.forge import tampered
+from support.servers import clean_env
 
 FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "full" / "generate_keys.py"
 SECRET = "test-secret-" + "x" * 40  # long enough for HS256
-LEGACY_NAMES = {"SECRET_KEY", "ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS"}
 URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 pytestmark = pytest.mark.skipif(FASTAUTH is None, reason="console script not installed (pip install -e .)")
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The parent's environment without any fastauth configuration, plus `extra`."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.upper().startswith("FASTAUTH_") and key.upper() not in LEGACY_NAMES
-    }
-    env.update(extra or {})
-    return env
 
 
 def start(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
@@ -45,7 +34,7 @@ def start(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> subpro
     return subprocess.Popen(
         [FASTAUTH, *args],
         cwd=cwd,  # a tmp dir: no stray .env is read
-        env=clean_env(env),
+        env=clean_env(**(env or {})),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -195,17 +184,13 @@ def test_decode_verify_refresh_type(tmp_path: Path) -> None:
     assert refused.stderr.startswith("REFUSED:")
 
 
-def tampered(token: str) -> str:
-    header, payload, signature = token.split(".")
-    claims = json.loads(b64url_decode(payload))
-    claims["sub"] = "admin"
-    return ".".join([header, b64url_encode(json.dumps(claims).encode()), signature])
-
-
 def test_decode_verify_refuses_with_reason_and_never_echoes_the_token(tmp_path: Path) -> None:
     engine = hs256_engine()
     cases = {  # token, expected reason
-        "tampered": (tampered(engine.issue_access("user-1", "s").token), "signature does not verify"),
+        "tampered": (
+            tampered(engine.issue_access("user-1", "s").token, sub="admin"),
+            "signature does not verify",
+        ),
         "other secret": (hs256_engine("another-" + SECRET).issue_access("user-1", "s").token, "unknown kid"),
         "expired": (engine.issue_access("user-1", "s", now=1_000_000).token, "expired"),
     }

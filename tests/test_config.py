@@ -26,8 +26,7 @@ from fastauth.config import FastAuthSecurityWarning
 from fastauth.errors import ConfigError
 from fastauth.keys.pem import private_key_to_pem, public_key_to_pem
 from fastauth.tokens import KeyRing, TokenEngine
-
-LEGACY_NAMES = ("SECRET_KEY", "ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS")
+from support.servers import is_setting
 
 #: A recognisable secret, long enough for HS256 (40 characters) but not for HS384/HS512.
 SECRET = "TOPSECRET-do-not-leak-0123456789abcdefgh"
@@ -40,8 +39,7 @@ DOCS_EXAMPLE_SECRET = "still-required-for-the-config"
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """No configuration leaks in from the developer's shell or from a `.env` in the working directory."""
     for name in list(os.environ):
-        upper = name.upper()
-        if upper.startswith("FASTAUTH_") or upper in LEGACY_NAMES:
+        if is_setting(name):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     yield tmp_path

@@ -42,10 +42,10 @@ from pathlib import Path
 import pytest
 
 from fastauth.config import FastAuthConfig, FastAuthSecurityWarning, JWTConfig
+from support.servers import is_setting
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-LEGACY_NAMES = ("SECRET_KEY", "ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS")
 
 #: Opening or closing fence: indentation, backticks or tildes, info string.
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
@@ -128,8 +128,7 @@ def _relative(path: Path) -> str:
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """An empty working directory and no configuration from the shell; the environment comes back after."""
     for name in list(os.environ):
-        upper = name.upper()
-        if upper.startswith("FASTAUTH_") or upper in LEGACY_NAMES:
+        if is_setting(name):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     saved = dict(os.environ)

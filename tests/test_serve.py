@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-import servertools
-from servertools import FASTAUTH, Process, clean_env, free_port, serve
+from support import servers
+from support.servers import FASTAUTH, Process, clean_env, free_port, serve
 
 
 @contextmanager
@@ -140,7 +140,7 @@ def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
 @pytest.mark.redis
 def test_serve_refuses_a_redis_that_may_evict(tmp_path: Path, redis_server: str) -> None:
     assert FASTAUTH
-    with servertools.redis_server("--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru") as url:
+    with servers.redis_server("--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru") as url:
         result = subprocess.run(
             [FASTAUTH, "serve", "--workers", "2", "--port", str(free_port())],
             cwd=tmp_path,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from servertools import clean_env, eventually
+from support.servers import clean_env, eventually
 
 TESTS = Path(__file__).resolve().parent
 PROBE = """

@@ -1,6 +1,6 @@
 """`fastauth.verifier.JWKSVerifier` and the example microservice (examples/microservice/app.py).
 
-Unit level: a verifier against a tiny real JWKS server (`keytools.Listener`, which counts its hits) and
+Unit level: a verifier against a tiny real JWKS server (`support.keys.Listener`, which counts its hits) and
 a clock moved by hand: caching per Cache-Control, at most one re-fetch for a burst of unknown kids
 (jwt-security.md K5, item 13), stale keys kept when the server fails, no URL from a token ever fetched
 (item 15), only public keys of allowed algorithms used (K6, K9).
@@ -29,25 +29,23 @@ from fastapi import Depends, FastAPI
 from fastauth.errors import ConfigError, RevokedToken, TokenError, UnknownKey
 from fastauth.keys import generate_private_key
 from fastauth.verifier import JWKSVerifier
-from keytools import (
-    Clock,
+from support.b64 import b64
+from support.clock import Clock
+from support.forge import decode, forge, kid_of
+from support.http import bearer
+from support.keys import (
     Listener,
-    b64,
-    bearer,
     ec_public_jwk,
-    forge,
     hostile_variants,
-    kid_of,
     listener,
     login,
-    parts,
     register,
     running_clean,
     server_env,
     start_microservice,
     thumbprint,
 )
-from servertools import Process, eventually, fastauth_serve
+from support.servers import Process, eventually, fastauth_serve
 
 ISSUER = "https://auth.example.com"
 AUDIENCE = "orders"
@@ -510,7 +508,7 @@ def test_the_microservice_refuses_bad_tokens(deployment: Deployment) -> None:
             assert r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
         assert trap.hits == []
     # A well-formed token under a kid the auth server never had (item 33: a foreign key).
-    _, claims = parts(tokens["access_token"])
+    _, claims = decode(tokens["access_token"])
     foreign = forge({"alg": "ES256", "kid": "staging-key-1", "typ": "at+jwt"}, claims, "ES256", attacker)
     assert deployment.orders(foreign) == 401
     missing = httpx.get(f"{deployment.service.base}/orders", timeout=10)

@@ -13,7 +13,6 @@ never used. A screenshot of each page state is saved under test-artifacts/ui/.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import threading
 import uuid
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from servertools import clean_env, serve
+from support.servers import clean_env, missing, serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,7 +38,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 pytestmark = pytest.mark.browser
-REQUIRE_SERVICES = os.environ.get("FASTAUTH_TEST_REQUIRE_SERVICES") == "1"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 ACCESS_TTL = 3
 PASSWORD = "correct horse battery"
@@ -47,12 +45,6 @@ DESKTOP = {"width": 1100, "height": 820}
 PHONE = {"width": 360, "height": 780}
 
 SESSION_ENDED = "You have been signed out: this session was revoked on another device"
-
-
-def _missing(reason: str) -> None:
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (FASTAUTH_TEST_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 def _email(tag: str) -> str:
@@ -80,9 +72,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).is_file():
-        _missing(f"{CHROMIUM} not found (apt-get install chromium)")
+        missing(f"{CHROMIUM} not found (apt-get install chromium)")
     if importlib.util.find_spec("playwright") is None:
-        _missing("the playwright package is not installed (pip install 'playwright>=1.40')")
+        missing("the playwright package is not installed (pip install 'playwright>=1.40')")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -10,15 +10,11 @@ here: that package pins SQLAlchemy < 2.1, and installing it would downgrade the 
 the suite runs on. It implements fastapi-users' own `BaseUserDatabase`, so the manager, routers and
 dependencies under test are the real ones.
 
-Hostile tokens are built by hand (`hmac`/`base64`) or by PyJWT, never by the code under test.
+Hostile tokens are built by hand (`support.forge`: `hmac`/`base64`) or by PyJWT, never by the code under test.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import subprocess
 import sys
 import time
@@ -51,6 +47,8 @@ from fastauth.errors import ConfigError, StoreUnavailable
 from fastauth.keys import generate_private_key, private_key_to_pem, public_key_to_pem
 from fastauth.revocation import MemoryRevocationList
 from fastauth.tokens import KeyRing, SigningKey, TokenEngine
+from support.forge import alg_none, decode, forge, tampered
+from support.http import bearer
 
 SECRET = "fastapi-users-swap-secret-" + "s" * 40
 PASSWORD = "correct horse battery"
@@ -244,49 +242,7 @@ async def make_app(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
 
 # --------------------------------------------------------------------------------------------------
-# hand-made tokens
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def unb64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def segment(value: dict[str, Any]) -> str:
-    return b64(json.dumps(value, separators=(",", ":")).encode())
-
-
-def decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    header, payload, _ = token.split(".")
-    return json.loads(unb64(header)), json.loads(unb64(payload))
-
-
-def hs256(header: dict[str, Any], payload: dict[str, Any], secret: str | bytes) -> str:
-    key = secret.encode() if isinstance(secret, str) else secret
-    signing_input = f"{segment(header)}.{segment(payload)}"
-    return f"{signing_input}.{b64(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())}"
-
-
-def tampered(token: str, **changes: Any) -> str:
-    header, payload, signature = token.split(".")
-    body = json.loads(unb64(payload))
-    body.update(changes)
-    return f"{header}.{segment(body)}.{signature}"
-
-
-def alg_none(token: str, *, keep_kid: bool = True, alg: str = "none") -> str:
-    header, payload = decode(token)
-    header["alg"] = alg
-    if not keep_kid:
-        del header["kid"]
-    return f"{segment(header)}.{segment(payload)}."
+# a user manager without a database (hand-made tokens: support.forge)
 
 
 class FakeUserManager:
@@ -399,7 +355,7 @@ async def test_bad_tokens_are_401(make_app: Any) -> None:
         "tampered exp": tampered(token, exp=claims["exp"] + 3600),
         "tampered aud": tampered(token, aud=["other"]),
         "signature cut off": f"{header_segment}.{payload_segment}.",
-        "signed by another secret": hs256(header, claims, "another-secret-" + "y" * 40),
+        "signed by another secret": forge(header, claims, "HS256", "another-secret-" + "y" * 40),
         "alg none": alg_none(token),
         "alg none without kid": alg_none(token, keep_kid=False),
         "alg None": alg_none(token, alg="None"),
@@ -426,10 +382,12 @@ async def test_bad_tokens_are_401(make_app: Any) -> None:
         "FastAuth access token of the same secret": TokenEngine(KeyRing([SigningKey.from_secret(SECRET)]))
         .issue_access(claims["sub"], "some-session")
         .token,
-        "hand-signed with kid and typ but no jti/sid": hs256(
-            header, {k: v for k, v in claims.items() if k not in ("jti", "sid")}, SECRET
+        "hand-signed with kid and typ but no jti/sid": forge(
+            header, {k: v for k, v in claims.items() if k not in ("jti", "sid")}, "HS256", SECRET
         ),
-        "hand-signed with a string exp": hs256(header, {**claims, "exp": str(claims["exp"])}, SECRET),
+        "hand-signed with a string exp": forge(
+            header, {**claims, "exp": str(claims["exp"])}, "HS256", SECRET
+        ),
     }
     for kind, bad_token in bad.items():
         r = await a.protected(bad_token)
@@ -523,7 +481,7 @@ async def test_asymmetric_public_key_verifies(rsa_keys: Keys, ec_keys: Keys) -> 
         # HS256 signed with the public key PEM as the HMAC secret (the classic confusion) is refused
         header, claims = decode(token)
         assert keys.public_key is not None
-        confused = hs256({**header, "alg": "HS256"}, claims, keys.public_key)
+        confused = forge({**header, "alg": "HS256"}, claims, "HS256", keys.public_key)
         assert await keys.strategy().read_token(confused, manager) is None
 
 

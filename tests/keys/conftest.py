@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
-from keytools import Clock
+from support.clock import Clock
 
 
 @pytest.fixture

@@ -16,17 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from keytools import (
-    cli,
-    jwks_kids,
-    kid_of,
-    login,
-    me_status,
-    register,
-    running_clean,
-    server_env,
-)
-from servertools import create_database, eventually, fastauth_serve
+from support.forge import kid_of
+from support.keys import cli, jwks_kids, login, me_status, register, running_clean, server_env
+from support.servers import create_database, eventually, fastauth_serve
 
 
 def key_states(cwd: Path, env: dict[str, str]) -> dict[str, str]:

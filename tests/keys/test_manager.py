@@ -22,7 +22,9 @@ from fastauth.keys.manager import KeyManager
 from fastauth.keys.sealing import unseal
 from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
 from fastauth.tokens import TokenEngine
-from keytools import Clock, ec_public_jwk, kid_of, thumbprint
+from support.clock import Clock
+from support.forge import kid_of
+from support.keys import ec_public_jwk, thumbprint
 
 SECRET = "key-store-test-secret-" + "s" * 40
 OTHER_SECRET = "a-different-secret-" + "d" * 40

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -19,28 +18,17 @@ from typing import Any
 
 import httpx
 import pytest
-from proctools import (
-    UNAVAILABLE,
-    bearer,
-    plain_url,
-    server_env,
-    unverified_claims,
-)
 
-from servertools import PgCluster, Process, RedisServer, create_database, serve
+from support.forge import decode
+from support.http import bearer
+from support.scale import UNAVAILABLE, plain_url, server_env
+from support.servers import PgCluster, Process, RedisServer, create_database, missing, serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
-REQUIRE_SERVICES = os.environ.get("FASTAUTH_TEST_REQUIRE_SERVICES") == "1"
 PASSWORD = "correct horse battery"
 #: Any request slower than this counts as a hang.
 DEADLINE = 20.0
-
-
-def _missing(reason: str) -> None:
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (FASTAUTH_TEST_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +37,7 @@ def pg() -> Iterator[PgCluster]:
     try:
         cluster = PgCluster()
     except (FileNotFoundError, subprocess.SubprocessError, KeyError, LookupError) as error:
-        _missing(f"PostgreSQL not available: {error}")
+        missing(f"PostgreSQL not available: {error}")
         return
     try:
         yield cluster
@@ -63,7 +51,7 @@ def redis() -> Iterator[RedisServer]:
     try:
         server = RedisServer()
     except FileNotFoundError as error:
-        _missing(str(error))
+        missing(str(error))
         return
     try:
         yield server
@@ -294,7 +282,7 @@ async def _login_burst(pg: PgCluster, server: Process, database: str) -> None:
             assert session["user_id"] in user_ids and session["refresh_jti"]
         for _, email, status, body in results:
             if status in (200, 201):  # every success is in the database: its user and its session
-                claims = unverified_claims(httpx.Response(200, text=body).json()["access_token"])
+                _, claims = decode(httpx.Response(200, text=body).json()["access_token"])
                 assert email in by_email and by_email[email]["id"] == claims["sub"]
                 assert session_ids[claims["sid"]]["user_id"] == claims["sub"]
         assert {(k["kid"], k["public_pem"], k["private_sealed"]) for k in keys} >= {

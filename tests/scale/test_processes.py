@@ -18,15 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from proctools import (
-    bearer,
-    server_env,
-    socket_owner,
-    unverified_claims,
-    unverified_header,
-)
 
-from servertools import FASTAUTH, Process, create_database, fastauth_serve, running, serve
+from support.forge import claims, header_of
+from support.http import bearer
+from support.scale import server_env, socket_owner
+from support.servers import FASTAUTH, Process, create_database, fastauth_serve, running, serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
@@ -87,10 +83,7 @@ def test_both_servers_sign_with_the_same_shared_key(cluster: tuple[Process, Proc
     assert jwks_a == jwks_b and len(jwks_a["keys"]) >= 1
     from_a = _register(a.base, _email("samekey"))
     from_b_tokens = _register(b.base, _email("samekey"))
-    assert (
-        unverified_header(from_a["access_token"])["kid"]
-        == unverified_header(from_b_tokens["access_token"])["kid"]
-    )
+    assert header_of(from_a["access_token"])["kid"] == header_of(from_b_tokens["access_token"])["kid"]
     assert _me(b.base, from_a["access_token"]) == 200
     assert _me(a.base, from_b_tokens["access_token"]) == 200
     _clean(a, b)
@@ -116,8 +109,8 @@ def test_session_revoked_on_b_dies_on_a(cluster: tuple[Process, Process, dict[st
     second = _login(a.base, email).json()
     assert _me(a.base, first["access_token"]) == 200
     sessions = httpx.get(f"{b.base}/auth/sessions", headers=bearer(second["access_token"])).json()
-    first_sid = unverified_claims(first["access_token"])["sid"]
-    assert {s["id"] for s in sessions} == {first_sid, unverified_claims(second["access_token"])["sid"]}
+    first_sid = claims(first["access_token"])["sid"]
+    assert {s["id"] for s in sessions} == {first_sid, claims(second["access_token"])["sid"]}
     r = httpx.delete(f"{b.base}/auth/sessions/{first_sid}", headers=bearer(second["access_token"]))
     assert r.status_code == 204
     assert _me(a.base, first["access_token"]) == 401
@@ -174,7 +167,7 @@ def test_key_rotation_by_the_cli_is_honoured_by_both(
     a, b, env = cluster
     assert FASTAUTH
     tokens = _register(a.base, _email("rotate"))
-    old_kid = unverified_header(tokens["access_token"])["kid"]
+    old_kid = header_of(tokens["access_token"])["kid"]
 
     # Requests keep flowing to both servers while the key changes: not one may be refused.
     failures: list[str] = []
@@ -210,14 +203,14 @@ def test_key_rotation_by_the_cli_is_honoured_by_both(
             assert r.status_code == 200, r.text
             fresh = r.json()
             refresh_token = fresh["refresh_token"]
-            if unverified_header(fresh["access_token"])["kid"] == new_kid:
+            if header_of(fresh["access_token"])["kid"] == new_kid:
                 break
-        assert fresh is not None and unverified_header(fresh["access_token"])["kid"] == new_kid
+        assert fresh is not None and header_of(fresh["access_token"])["kid"] == new_kid
         # B accepts the new key's tokens at once, access and refresh alike...
         assert _me(b.base, fresh["access_token"]) == 200
         r = httpx.post(f"{b.base}/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
         assert r.status_code == 200, r.text
-        assert unverified_header(r.json()["access_token"])["kid"] == new_kid  # ...and signs with it too
+        assert header_of(r.json()["access_token"])["kid"] == new_kid  # ...and signs with it too
         # ...and both publish both keys: the old one until its tokens have expired.
         for server in (a, b):
             kids = {k["kid"] for k in httpx.get(f"{server.base}/.well-known/jwks.json").json()["keys"]}

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-import servertools
 from fastauth.errors import ConfigError
+from support import servers
 
 pytestmark = pytest.mark.redis
 
@@ -27,7 +27,7 @@ def start_redis(redis_server: str) -> Iterator[Callable[..., str]]:
     there to skip (or fail, in CI) when redis-server is not installed.
     """
     with contextlib.ExitStack() as stack:
-        yield lambda *options: stack.enter_context(servertools.redis_server(*options))
+        yield lambda *options: stack.enter_context(servers.redis_server(*options))
 
 
 async def _works(app: Any) -> None:
@@ -101,7 +101,7 @@ async def test_redis_unreachable_at_start_is_checked_when_it_answers(
 ) -> None:
     """Redis down while fastauth starts (start order in compose or Kubernetes), then up with an evicting
     policy: the check runs on first contact, and the revocation list refuses to work (503, fail closed)."""
-    server = servertools.RedisServer("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+    server = servers.RedisServer("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
     try:
         server.kill()
         with caplog.at_level(logging.WARNING):
@@ -130,7 +130,7 @@ async def test_redis_unreachable_at_start_is_checked_when_it_answers(
 async def test_redis_unreachable_at_start_then_safe_works(
     start_redis: Callable[..., str], make_app: Any
 ) -> None:
-    server = servertools.RedisServer("--maxmemory", "64mb", "--maxmemory-policy", "noeviction")
+    server = servers.RedisServer("--maxmemory", "64mb", "--maxmemory-policy", "noeviction")
     try:
         server.kill()
         app = await make_app(redis_url=server.url)

@@ -6,11 +6,9 @@ from typing import Any
 
 import pytest
 
+from support.http import bearer
+
 pytestmark = pytest.mark.redis
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_a_flushed_redis_is_refilled_before_it_answers(make_app: Any, redis_url: str) -> None:
@@ -20,19 +18,19 @@ async def test_a_flushed_redis_is_refilled_before_it_answers(make_app: Any, redi
     other = (
         await a.client.post("/auth/login", json={"email": "alice@example.com", "password": "correct horse"})
     ).json()
-    assert (await a.client.post("/auth/logout", headers=_bearer(tokens["access_token"]))).status_code == 204
+    assert (await a.client.post("/auth/logout", headers=bearer(tokens["access_token"]))).status_code == 204
 
     from redis.asyncio import Redis
 
     client = Redis.from_url(redis_url)
     try:
         await client.flushall()  # what a restart without persistence leaves behind
-        assert (await b.client.get("/private", headers=_bearer(tokens["access_token"]))).status_code == 401
+        assert (await b.client.get("/private", headers=bearer(tokens["access_token"]))).status_code == 401
         assert await client.exists("fastauth:revocations-filled") == 1
-        assert (await a.client.get("/private", headers=_bearer(tokens["access_token"]))).status_code == 401
+        assert (await a.client.get("/private", headers=bearer(tokens["access_token"]))).status_code == 401
     finally:
         await client.aclose()
-    assert (await b.client.get("/private", headers=_bearer(other["access_token"]))).status_code == 200
+    assert (await b.client.get("/private", headers=bearer(other["access_token"]))).status_code == 200
 
 
 async def test_a_revocation_that_missed_redis_is_written_before_the_next_answer(
@@ -57,4 +55,4 @@ async def test_a_revocation_that_missed_redis_is_written_before_the_next_answer(
     finally:
         revocation.client = real_client
     # Redis is back and still holds its "filled" marker, but this process knows it missed a write.
-    assert (await a.client.get("/private", headers=_bearer(tokens["access_token"]))).status_code == 401
+    assert (await a.client.get("/private", headers=bearer(tokens["access_token"]))).status_code == 401

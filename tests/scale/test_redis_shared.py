@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from support.http import bearer
+
 pytestmark = pytest.mark.redis
 
 
@@ -15,18 +17,14 @@ async def _pair(make_app: Any, redis_url: str, **overrides: Any) -> tuple[Any, A
     return a, b
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 async def test_logout_on_one_is_refused_by_the_other_at_once(make_app: Any, redis_url: str) -> None:
     a, b = await _pair(make_app, redis_url)
     tokens = await a.register()
-    assert (await b.client.get("/private", headers=_bearer(tokens["access_token"]))).status_code == 200
-    assert (await a.client.post("/auth/logout", headers=_bearer(tokens["access_token"]))).status_code == 204
-    refused = await b.client.get("/private", headers=_bearer(tokens["access_token"]))
+    assert (await b.client.get("/private", headers=bearer(tokens["access_token"]))).status_code == 200
+    assert (await a.client.post("/auth/logout", headers=bearer(tokens["access_token"]))).status_code == 204
+    refused = await b.client.get("/private", headers=bearer(tokens["access_token"]))
     assert refused.status_code == 401
-    assert (await b.client.get("/claims", headers=_bearer(tokens["access_token"]))).status_code == 401
+    assert (await b.client.get("/claims", headers=bearer(tokens["access_token"]))).status_code == 401
 
 
 async def test_user_change_on_one_reaches_the_others_cache(make_app: Any, redis_url: str) -> None:
@@ -34,27 +32,25 @@ async def test_user_change_on_one_reaches_the_others_cache(make_app: Any, redis_
 
     a, b = await _pair(make_app, redis_url)
     tokens = await a.register()
-    assert (
-        await b.client.get("/admin", headers=_bearer(tokens["access_token"]))
-    ).status_code == 403  # cached
+    assert (await b.client.get("/admin", headers=bearer(tokens["access_token"]))).status_code == 403  # cached
     user = await a.auth.accounts.get_user(
-        (await a.client.get("/private", headers=_bearer(tokens["access_token"]))).json()["id"]
+        (await a.client.get("/private", headers=bearer(tokens["access_token"]))).json()["id"]
     )
     user.is_superuser = True
     await a.auth.accounts.save(user)
     for _ in range(50):  # pub/sub delivery is asynchronous but prompt
-        if (await b.client.get("/admin", headers=_bearer(tokens["access_token"]))).status_code == 200:
+        if (await b.client.get("/admin", headers=bearer(tokens["access_token"]))).status_code == 200:
             break
         await asyncio.sleep(0.02)
-    assert (await b.client.get("/admin", headers=_bearer(tokens["access_token"]))).status_code == 200
+    assert (await b.client.get("/admin", headers=bearer(tokens["access_token"]))).status_code == 200
 
 
 async def test_deactivation_ends_every_session_everywhere(make_app: Any, redis_url: str) -> None:
     a, b = await _pair(make_app, redis_url)
     tokens = await a.register()
-    user_id = (await a.client.get("/private", headers=_bearer(tokens["access_token"]))).json()["id"]
+    user_id = (await a.client.get("/private", headers=bearer(tokens["access_token"]))).json()["id"]
     await a.auth.set_user_active(user_id, False)
-    assert (await b.client.get("/claims", headers=_bearer(tokens["access_token"]))).status_code == 401
+    assert (await b.client.get("/claims", headers=bearer(tokens["access_token"]))).status_code == 401
     assert (
         await b.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     ).status_code == 401
@@ -76,7 +72,7 @@ async def test_redis_down_fails_closed_with_503(make_app: Any, redis_url: str) -
     a = await make_app(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
     # Registration needs no revocation check; a protected request does, and must not pass.
     tokens = await a.register()
-    r = await a.client.get("/private", headers=_bearer(tokens["access_token"]))
+    r = await a.client.get("/private", headers=bearer(tokens["access_token"]))
     assert r.status_code == 503
     assert r.json() == {"detail": "Authentication store unavailable; try again shortly"}
 
@@ -84,5 +80,5 @@ async def test_redis_down_fails_closed_with_503(make_app: Any, redis_url: str) -
 async def test_fail_open_reads_is_an_opt_in_for_safe_methods_only(make_app: Any, redis_url: str) -> None:
     a = await make_app(redis_url="redis://127.0.0.1:1/0", redis_fail_open_reads=True)
     tokens = await a.register()
-    assert (await a.client.get("/private", headers=_bearer(tokens["access_token"]))).status_code == 200
-    assert (await a.client.post("/private", headers=_bearer(tokens["access_token"]))).status_code == 503
+    assert (await a.client.get("/private", headers=bearer(tokens["access_token"]))).status_code == 200
+    assert (await a.client.post("/private", headers=bearer(tokens["access_token"]))).status_code == 503

@@ -1,17 +1,14 @@
 """Shared keys, engines and a token forger for the token-engine tests.
 
 Keys are generated once per session (RSA key generation is slow). The `Forger` builds compact JWS
-tokens by hand from arbitrary header/payload values or raw bytes and signs them with `hmac` or
-`cryptography` directly, so the hostile tests never depend on the code under test to make a token.
+tokens by hand from arbitrary header/payload values or raw bytes and signs them with `support.forge`
+(`hmac` or `cryptography` directly), so the hostile tests never depend on the code under test to make a
+token.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
-import json
 import socket
 import traceback
 import types
@@ -21,13 +18,12 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from fastauth.errors import TokenError
 from fastauth.keys import generate_private_key
 from fastauth.tokens import KeyRing, SigningKey, TokenEngine
+from support.b64 import b64, unb64
+from support.forge import sign_raw, to_bytes
 
 #: A frozen "now" for every test (2023-11-14T22:13:20Z).
 NOW = 1_700_000_000
@@ -42,54 +38,7 @@ RSA_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 EC_ALGS = ("ES256", "ES384", "ES512")
 ALL_ALGS = (*HMAC_ALGS, *RSA_ALGS, *EC_ALGS, "EdDSA")
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "256": hashes.SHA256,
-    "384": hashes.SHA384,
-    "512": hashes.SHA512,
-}
-_HMAC_HASHES = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
-
 DROP = object()  # sentinel: remove this member from the default header/claims
-
-
-def b64(data: bytes) -> str:
-    """Canonical unpadded base64url."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def unb64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def to_bytes(value: Any) -> bytes:
-    """Raw bytes stay as they are; anything else is JSON (so a Python str becomes a JSON string)."""
-    if isinstance(value, bytes):
-        return value
-    return json.dumps(value, separators=(",", ":")).encode("utf-8")
-
-
-def sign_raw(alg: str, key: Any, signing_input: bytes) -> bytes:
-    """Sign like RFC 7518 does, with `hmac`/`cryptography` only (ECDSA as raw r||s)."""
-    if alg.startswith("HS"):
-        raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
-        return hmac.new(raw, signing_input, _HMAC_HASHES[alg]).digest()
-    if alg == "EdDSA":
-        assert isinstance(key, ed25519.Ed25519PrivateKey)
-        return key.sign(signing_input)
-    digest = _HASHES[alg[2:]]
-    if alg.startswith("RS"):
-        assert isinstance(key, rsa.RSAPrivateKey)
-        return key.sign(signing_input, padding.PKCS1v15(), digest())
-    if alg.startswith("PS"):
-        assert isinstance(key, rsa.RSAPrivateKey)
-        pss = padding.PSS(mgf=padding.MGF1(digest()), salt_length=digest.digest_size)
-        return key.sign(signing_input, pss, digest())
-    if alg.startswith("ES"):
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(digest())))
-        size = (key.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    raise AssertionError(f"cannot sign {alg}")
 
 
 def valid_claims(**overrides: Any) -> dict[str, Any]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.register_assert_rewrite("webtools")
-
-from webtools import Clock  # noqa: E402
+from support.clock import Clock
 
 
 @pytest.fixture

@@ -17,16 +17,18 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
-from webtools import PASSWORD, assert_not_authenticated, bearer, claims, set_cookies
 
 from fastauth import FastAuth, FastAuthConfig, User
 from fastauth.dependencies import get_current_user
-from fastauth.passwords import Argon2Params, PasswordHasher
+from fastauth.passwords import PasswordHasher
+from support.app import FAST_HASHER_PARAMS
+from support.forge import claims
+from support.http import PASSWORD, assert_not_authenticated, bearer, set_cookies
 
 PREFIX = "/api/v1/auth"
 REFRESH_COOKIE = "__Secure-fastauth_refresh"
 CSRF_COOKIE = "__Host-csrf_token"
-FAST_HASHER = PasswordHasher(Argon2Params(time_cost=1, memory_cost=1024, parallelism=1))
+FAST_HASHER = PasswordHasher(FAST_HASHER_PARAMS)
 
 
 class Boilerplate:

@@ -15,11 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from webtools import PASSWORD, bearer, claims, cookie_header, set_cookies
 
 from fastauth import ConfigError, FastAuthConfig
 from fastauth.server import create_app_from_env, load_config
 from fastauth.ui import CONTENT_SECURITY_POLICY
+from support.forge import claims
+from support.http import PASSWORD, bearer, cookie_header, set_cookies
 
 OPT_IN = {"X-Fastauth-Delivery": "cookie"}
 ACCESS, REFRESH, CSRF = "fastauth_access", "fastauth_refresh", "csrf_token"

@@ -12,14 +12,15 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
-from webtools import (
+
+from support.clock import Clock
+from support.forge import claims
+from support.http import (
     PASSWORD,
-    Clock,
     SetCookie,
     assert_invalid_token,
     assert_not_authenticated,
     bearer,
-    claims,
     cookie_header,
     set_cookies,
 )

@@ -7,20 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from webtools import (
-    INVALID_TOKEN_BODY,
-    Clock,
-    alg_none,
-    assert_invalid_token,
-    assert_not_authenticated,
-    bearer,
-    claims,
-    resign,
-    set_user,
-    tampered,
-)
 
 from fastauth.errors import StoreUnavailable
+from support.clock import Clock
+from support.forge import alg_none, claims, resign, tampered
+from support.http import INVALID_TOKEN_BODY, assert_invalid_token, assert_not_authenticated, bearer, set_user
 
 PROTECTED = ["/private", "/claims", "/admin", "/editor", "/auth/me", "/auth/sessions"]
 

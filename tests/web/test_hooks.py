@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from webtools import PASSWORD, assert_invalid_token, bearer, claims, login
 
 from fastauth import EventHooks
+from support.forge import claims
+from support.http import PASSWORD, assert_invalid_token, bearer, login
 
 
 class Recorder(EventHooks):

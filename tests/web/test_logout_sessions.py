@@ -5,26 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from webtools import (
+from support.clock import Clock
+from support.forge import claims
+from support.http import (
     BAD_LOGIN_BODY,
     PASSWORD,
-    Clock,
     assert_invalid_token,
     assert_not_authenticated,
     bearer,
-    claims,
     login,
+    post_refresh,
+    private_status,
 )
 
 SESSION_KEYS = {"id", "created_at", "last_used_at", "expires_at", "ip", "user_agent", "current"}
-
-
-async def _refresh(a: Any, token: str) -> Any:
-    return await a.client.post("/auth/refresh", json={"refresh_token": token})
-
-
-async def _private(a: Any, token: str) -> int:
-    return int((await a.client.get("/private", headers=bearer(token))).status_code)
 
 
 # logout
@@ -41,7 +35,7 @@ async def test_logout_ends_the_session_of_the_access_token(make_app: Any) -> Non
     assert "set-cookie" not in r.headers  # json delivery: no cookies to clear
     for path in ("/private", "/claims", "/auth/me"):
         assert_invalid_token(await a.client.get(path, headers=bearer(tokens["access_token"])))
-    assert_invalid_token(await _refresh(a, tokens["refresh_token"]))
+    assert_invalid_token(await post_refresh(a, tokens["refresh_token"]))
     # other spellings of the revoked token are refused too (revocation is keyed on the session)
     header, payload, signature = tokens["access_token"].split(".")
     for variant in (f"{header}.{payload}.{signature}=", f"{header}=.{payload}.{signature}"):
@@ -49,21 +43,21 @@ async def test_logout_ends_the_session_of_the_access_token(make_app: Any) -> Non
     # a second logout with the same token is refused: the token is dead
     assert_invalid_token(await a.client.post("/auth/logout", headers=bearer(tokens["access_token"])))
     # the other session lives on
-    assert await _private(a, other["access_token"]) == 200
-    assert (await _refresh(a, other["refresh_token"])).status_code == 200
+    assert await private_status(a, other["access_token"]) == 200
+    assert (await post_refresh(a, other["refresh_token"])).status_code == 200
 
 
 async def test_logout_with_access_and_refresh_token(make_app: Any) -> None:
     a = await make_app()
     tokens = await a.register("alice@example.com")
-    rotated = (await _refresh(a, tokens["refresh_token"])).json()
+    rotated = (await post_refresh(a, tokens["refresh_token"])).json()
     r = await a.client.post(
         "/auth/logout",
         headers=bearer(rotated["access_token"]),
         json={"refresh_token": rotated["refresh_token"]},
     )
     assert r.status_code == 204
-    assert_invalid_token(await _refresh(a, rotated["refresh_token"]))
+    assert_invalid_token(await post_refresh(a, rotated["refresh_token"]))
     assert_invalid_token(await a.client.get("/private", headers=bearer(rotated["access_token"])))
     assert_invalid_token(await a.client.get("/private", headers=bearer(tokens["access_token"])))
 
@@ -79,7 +73,7 @@ async def test_logout_with_an_expired_access_token_and_the_refresh_token(make_ap
         json={"refresh_token": tokens["refresh_token"]},
     )
     assert r.status_code == 204
-    assert_invalid_token(await _refresh(a, tokens["refresh_token"]))
+    assert_invalid_token(await post_refresh(a, tokens["refresh_token"]))
     access_token = (await login(a.client, "alice@example.com"))["access_token"]
     listed = await a.client.get("/auth/sessions", headers=bearer(access_token))
     assert [s["id"] for s in listed.json()] == [claims(access_token)["sid"]]
@@ -90,7 +84,7 @@ async def test_logout_with_only_the_refresh_token(make_app: Any) -> None:
     tokens = await a.register("alice@example.com")
     r = await a.client.post("/auth/logout", json={"refresh_token": tokens["refresh_token"]})
     assert r.status_code == 204
-    assert_invalid_token(await _refresh(a, tokens["refresh_token"]))
+    assert_invalid_token(await post_refresh(a, tokens["refresh_token"]))
     assert_invalid_token(await a.client.get("/private", headers=bearer(tokens["access_token"])))
 
 
@@ -105,8 +99,8 @@ async def test_logout_with_nothing_or_with_bad_tokens(make_app: Any) -> None:
     assert_invalid_token(await a.client.post("/auth/logout", json={"refresh_token": tokens["access_token"]}))
     # a refresh token in the Authorization header is not an access token
     assert_invalid_token(await a.client.post("/auth/logout", headers=bearer(tokens["refresh_token"])))
-    assert await _private(a, tokens["access_token"]) == 200
-    assert (await _refresh(a, tokens["refresh_token"])).status_code == 200
+    assert await private_status(a, tokens["access_token"]) == 200
+    assert (await post_refresh(a, tokens["refresh_token"])).status_code == 200
 
 
 async def test_logout_never_ends_another_users_session(make_app: Any) -> None:
@@ -118,8 +112,8 @@ async def test_logout_never_ends_another_users_session(make_app: Any) -> None:
     )
     assert r.status_code == 204
     assert_invalid_token(await a.client.get("/private", headers=bearer(alice["access_token"])))
-    assert await _private(a, bob["access_token"]) == 200
-    assert (await _refresh(a, bob["refresh_token"])).status_code == 200
+    assert await private_status(a, bob["access_token"]) == 200
+    assert (await post_refresh(a, bob["refresh_token"])).status_code == 200
 
 
 # sessions
@@ -152,7 +146,7 @@ async def test_sessions_are_listed_with_their_details(make_app: Any, clock: Cloc
     assert datetime.fromisoformat(newest["expires_at"]).timestamp() == start + 10 + 30 * 24 * 3600
     # a refresh moves last_used_at, and "current" follows the caller
     clock.advance(100)
-    rotated = (await _refresh(a, first["refresh_token"])).json()
+    rotated = (await post_refresh(a, first["refresh_token"])).json()
     r = await a.client.get("/auth/sessions", headers=bearer(rotated["access_token"]))
     by_id = {s["id"]: s for s in r.json()}
     old = by_id[claims(first["access_token"])["sid"]]
@@ -171,8 +165,8 @@ async def test_delete_one_session(make_app: Any) -> None:
     r = await a.client.delete(f"/auth/sessions/{laptop_sid}", headers=h)
     assert r.status_code == 204
     assert_invalid_token(await a.client.get("/private", headers=bearer(laptop["access_token"])))
-    assert_invalid_token(await _refresh(a, laptop["refresh_token"]))
-    assert await _private(a, mine["access_token"]) == 200
+    assert_invalid_token(await post_refresh(a, laptop["refresh_token"]))
+    assert await private_status(a, mine["access_token"]) == 200
     listed = await a.client.get("/auth/sessions", headers=h)
     assert [s["id"] for s in listed.json()] == [claims(mine["access_token"])["sid"]]
     # gone, unknown, or somebody else's: 404, and nothing happens
@@ -180,7 +174,7 @@ async def test_delete_one_session(make_app: Any) -> None:
     assert (await a.client.delete("/auth/sessions/no-such-session", headers=h)).status_code == 404
     r = await a.client.delete(f"/auth/sessions/{claims(bob['access_token'])['sid']}", headers=h)
     assert r.status_code == 404 and r.json() == {"detail": "No such session"}
-    assert await _private(a, bob["access_token"]) == 200
+    assert await private_status(a, bob["access_token"]) == 200
     # revoking one's own current session works too
     r = await a.client.delete(f"/auth/sessions/{claims(mine['access_token'])['sid']}", headers=h)
     assert r.status_code == 204
@@ -196,8 +190,8 @@ async def test_delete_all_sessions_including_the_current_one(make_app: Any) -> N
     assert r.status_code == 204
     for pair in pairs:
         assert_invalid_token(await a.client.get("/private", headers=bearer(pair["access_token"])))
-        assert_invalid_token(await _refresh(a, pair["refresh_token"]))
-    assert await _private(a, bob["access_token"]) == 200
+        assert_invalid_token(await post_refresh(a, pair["refresh_token"]))
+    assert await private_status(a, bob["access_token"]) == 200
     fresh = await login(a.client, "alice@example.com")
     listed = await a.client.get("/auth/sessions", headers=bearer(fresh["access_token"]))
     assert len(listed.json()) == 1
@@ -221,7 +215,7 @@ async def test_change_password(make_app: Any) -> None:
     assert short.status_code == 422
     assert short.json() == {"detail": "password must be at least 8 characters long"}
     # neither attempt changed anything or revoked anything
-    assert await _private(a, other["access_token"]) == 200
+    assert await private_status(a, other["access_token"]) == 200
     await login(a.client, "alice@example.com")
     # (that login made a third session; it must go too)
     third = await login(a.client, "alice@example.com")
@@ -232,11 +226,11 @@ async def test_change_password(make_app: Any) -> None:
     assert ok.status_code == 204
     for pair in (other, third):
         assert_invalid_token(await a.client.get("/private", headers=bearer(pair["access_token"])))
-        assert_invalid_token(await _refresh(a, pair["refresh_token"]))
-    assert await _private(a, current["access_token"]) == 200
+        assert_invalid_token(await post_refresh(a, pair["refresh_token"]))
+    assert await private_status(a, current["access_token"]) == 200
     listed = await a.client.get("/auth/sessions", headers=h)
     assert [s["id"] for s in listed.json()] == [claims(current["access_token"])["sid"]]
-    assert (await _refresh(a, current["refresh_token"])).status_code == 200
+    assert (await post_refresh(a, current["refresh_token"])).status_code == 200
     old = await a.client.post("/auth/login", json={"email": "alice@example.com", "password": PASSWORD})
     assert old.status_code == 401 and old.json() == BAD_LOGIN_BODY
     await login(a.client, "alice@example.com", "new secret")
@@ -269,6 +263,6 @@ async def test_revocations_survive_a_restart(make_app: Any) -> None:
     for pair in (ended, revoked_one):
         assert_invalid_token(await b.client.get("/private", headers=bearer(pair["access_token"])))
         assert_invalid_token(await b.client.get("/claims", headers=bearer(pair["access_token"])))
-        assert_invalid_token(await _refresh(b, pair["refresh_token"]))
-    assert await _private(b, live["access_token"]) == 200
-    assert (await _refresh(b, live["refresh_token"])).status_code == 200
+        assert_invalid_token(await post_refresh(b, pair["refresh_token"]))
+    assert await private_status(b, live["access_token"]) == 200
+    assert (await post_refresh(b, live["refresh_token"])).status_code == 200

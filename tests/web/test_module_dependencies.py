@@ -9,17 +9,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
-from webtools import (
-    Clock,
-    alg_none,
-    assert_invalid_token,
-    assert_not_authenticated,
-    bearer,
-    claims,
-    resign,
-    set_user,
-    tampered,
-)
 
 from fastauth import FastAuth, User
 from fastauth.dependencies import (
@@ -30,8 +19,11 @@ from fastauth.dependencies import (
     get_optional_user,
 )
 from fastauth.errors import ConfigError
+from support.clock import Clock
+from support.forge import alg_none, claims, resign, tampered
+from support.http import assert_invalid_token, assert_not_authenticated, bearer, set_user
 
-#: module-level route -> the instance-dependency route of tests/conftest.py `build_app` it must mirror
+#: module-level route -> the instance-dependency route of `support.app.build_app` it must mirror
 MIRRORS = {
     "/m/private": "/private",
     "/m/claims": "/claims",
@@ -253,3 +245,111 @@ async def test_set_token_url_for_another_prefix(make_module_app: Any) -> None:
     for bad in ("", "   ", None):
         with pytest.raises(ConfigError):
             set_token_url(bad)  # type: ignore[arg-type]
+
+
+# --- import rules between the rooms (design.md: tokens/ has no I/O; keys/ depends on tokens/, never the
+# reverse). Checked on the source, so imports inside functions and `if TYPE_CHECKING:` count too.
+
+#: package -> top-level names no module in it may import
+IMPORT_RULES = {
+    "fastauth.tokens": (
+        "fastauth.keys",
+        "fastauth.web",
+        "fastauth.storage",
+        "fastauth.sessions",
+        "fastauth.service",
+        "fastauth.config",
+        "fastapi",
+        "starlette",
+        "httpx",
+        "sqlalchemy",
+        "redis",
+        "pydantic",
+    ),
+}
+#: modules that are pure data: nothing outside the standard library but these fastauth modules
+PURE_DATA = {
+    "fastauth.tokens.algorithms": (),
+    "fastauth.tokens.kinds": ("fastauth.errors",),
+}
+
+
+def _imports(module: str) -> set[str]:
+    """Every module name `module`'s source imports (absolute names; `from a import b` gives `a` and `a.b`)."""
+    import ast
+    import importlib.util
+
+    found = importlib.util.find_spec(module)
+    assert found is not None and found.origin is not None, module
+    with open(found.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{module}: relative import"
+            assert node.module is not None
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _modules_of(package: str) -> list[str]:
+    import importlib
+    import pkgutil
+
+    path = importlib.import_module(package).__path__
+    return [package] + [f"{package}.{info.name}" for info in pkgutil.walk_packages(path, "")]
+
+
+def _matches(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+@pytest.mark.parametrize("package", sorted(IMPORT_RULES))
+def test_import_rules(package: str) -> None:
+    broken = {
+        module: sorted(name for name in _imports(module) if any(_matches(name, f) for f in IMPORT_RULES[package]))
+        for module in _modules_of(package)
+    }
+    assert {module: names for module, names in broken.items() if names} == {}
+    assert len(broken) >= 9, sorted(broken)  # the rule really saw the package's modules
+
+
+@pytest.mark.parametrize("module", sorted(PURE_DATA))
+def test_pure_data_modules_import_only_the_standard_library(module: str) -> None:
+    import sys
+
+    allowed = PURE_DATA[module]
+    outside = sorted(
+        name
+        for name in _imports(module)
+        if name.split(".")[0] not in sys.stdlib_module_names and not any(_matches(name, a) for a in allowed)
+    )
+    assert outside == ["__future__.annotations"] or outside == [], outside
+
+
+def test_the_algorithm_table_loads_without_cryptography_joserfc_or_pydantic() -> None:
+    """What `fastauth --help` relies on: importing the table (and its package) loads none of them.
+
+    Run in a fresh interpreter with `fastauth` itself stubbed, so only `fastauth.tokens` and the table
+    are measured, whatever the top-level package imports."""
+    import pathlib
+    import subprocess
+    import sys
+
+    import fastauth
+
+    code = (
+        "import sys, types\n"
+        "pkg = types.ModuleType('fastauth'); pkg.__path__ = [sys.argv[1]]; sys.modules['fastauth'] = pkg\n"
+        "import fastauth.tokens.algorithms, fastauth.tokens.kinds\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'cryptography', 'joserfc', 'pydantic'})\n"
+        "print(','.join(heavy))\n"
+    )
+    package_dir = str(pathlib.Path(fastauth.__file__).parent)
+    result = subprocess.run(
+        [sys.executable, "-c", code, package_dir], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == ""

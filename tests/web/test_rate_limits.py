@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from webtools import BAD_LOGIN_BODY, PASSWORD
+
+from support.http import BAD_LOGIN_BODY, PASSWORD
 
 TOO_MANY = {"detail": "Too many attempts; try again later"}
 

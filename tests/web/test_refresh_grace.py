@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from support.http import bearer
 
 
 async def test_concurrent_refreshes_within_the_grace_keep_the_session(make_app: Any) -> None:
@@ -21,7 +19,7 @@ async def test_concurrent_refreshes_within_the_grace_keep_the_session(make_app: 
     assert sorted(r.status_code for r in answers) == [200] + [401] * 9
     # The session survived the losers: the winner's pair keeps working and rotates again.
     new = winners[0].json()
-    assert (await a.client.get("/private", headers=_bearer(new["access_token"]))).status_code == 200
+    assert (await a.client.get("/private", headers=bearer(new["access_token"]))).status_code == 200
     assert (
         await a.client.post("/auth/refresh", json={"refresh_token": new["refresh_token"]})
     ).status_code == 200
@@ -36,7 +34,7 @@ async def test_an_older_token_still_revokes_within_the_grace(make_app: Any) -> N
     assert (
         await a.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     ).status_code == 401
-    assert (await a.client.get("/private", headers=_bearer(third["access_token"]))).status_code == 401
+    assert (await a.client.get("/private", headers=bearer(third["access_token"]))).status_code == 401
 
 
 async def test_the_previous_token_after_the_grace_revokes(make_app: Any, clock: Any) -> None:
@@ -47,7 +45,7 @@ async def test_the_previous_token_after_the_grace_revokes(make_app: Any, clock: 
     assert (
         await a.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     ).status_code == 401
-    assert (await a.client.get("/private", headers=_bearer(second["access_token"]))).status_code == 401
+    assert (await a.client.get("/private", headers=bearer(second["access_token"]))).status_code == 401
 
 
 async def test_without_grace_every_reuse_revokes(make_app: Any) -> None:
@@ -57,4 +55,4 @@ async def test_without_grace_every_reuse_revokes(make_app: Any) -> None:
     assert (
         await a.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     ).status_code == 401
-    assert (await a.client.get("/private", headers=_bearer(second["access_token"]))).status_code == 401
+    assert (await a.client.get("/private", headers=bearer(second["access_token"]))).status_code == 401

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from webtools import BAD_LOGIN_BODY, PASSWORD, bearer, claims, login, set_user
-
 from fastauth.passwords import Argon2Params, PasswordHasher
+from support.forge import claims
+from support.http import BAD_LOGIN_BODY, PASSWORD, bearer, login, set_user
 
 CUID2 = re.compile(r"^[a-z][a-z0-9]{24}$")
 PAIR_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}

@@ -1,16 +1,11 @@
-"""Helpers for the HTTP flow tests: headers, hand-made token variants, a settable clock, Set-Cookie parsing.
+"""What the HTTP flow tests send and expect: the Authorization header, the error bodies and challenges,
+Set-Cookie parsing, and a few requests through an ASGI client (`login`, `post_refresh`, ...).
 
-Tokens are taken apart and re-signed here with `hmac`/`base64` directly, so the hostile cases never
-depend on the code under test to build them.
+Hand-made token variants are in `support.forge`, the settable clock in `support.clock`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,69 +21,8 @@ BAD_LOGIN_BODY = {"detail": "Invalid email or password"}
 PASSWORD = "correct horse"
 
 
-class Clock:
-    """A clock the test moves by hand: pass it as `make_app(clock=...)`."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = float(int(time.time() if start is None else start))
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def b64url_decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _json_segment(value: dict[str, Any]) -> str:
-    return b64url_encode(json.dumps(value, separators=(",", ":")).encode())
-
-
-def decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(header, payload) of a compact JWS, unverified."""
-    header, payload, _ = token.split(".")
-    return json.loads(b64url_decode(header)), json.loads(b64url_decode(payload))
-
-
-def claims(token: str) -> dict[str, Any]:
-    return decode(token)[1]
-
-
-def resign(token: str, secret: str, **payload_changes: Any) -> str:
-    """The same header (same `kid`) and payload, HS256-signed with another secret."""
-    header, payload = decode(token)
-    payload.update(payload_changes)
-    signing_input = f"{_json_segment(header)}.{_json_segment(payload)}"
-    mac = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url_encode(mac)}"
-
-
-def alg_none(token: str, *, keep_kid: bool = True, alg: str = "none") -> str:
-    """The token's claims under `alg: none` (or another spelling) and an empty signature."""
-    header, payload = decode(token)
-    header["alg"] = alg
-    if not keep_kid:
-        del header["kid"]
-    return f"{_json_segment(header)}.{_json_segment(payload)}."
-
-
-def tampered(token: str, **payload_changes: Any) -> str:
-    """Changed claims, original signature."""
-    header, payload, signature = token.split(".")
-    body = json.loads(b64url_decode(payload))
-    body.update(payload_changes)
-    return f"{header}.{_json_segment(body)}.{signature}"
 
 
 def assert_invalid_token(response: httpx.Response) -> None:
@@ -152,3 +86,13 @@ async def login(
     response = await client.post(f"{prefix}/login", json={"email": email, "password": password}, **kwargs)
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+async def post_refresh(a: Any, token: str) -> httpx.Response:
+    """POST /auth/refresh with `token` in the body, on an `AuthApp`."""
+    return await a.client.post("/auth/refresh", json={"refresh_token": token})
+
+
+async def private_status(a: Any, token: str) -> int:
+    """The status of GET /private (the test app's protected route) with `token` as bearer."""
+    return int((await a.client.get("/private", headers=bearer(token))).status_code)

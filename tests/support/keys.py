@@ -1,22 +1,19 @@
-"""Real processes and hand-made tokens for the key-store and verifier tests.
+"""Real processes and hostile key tricks for the key-store and verifier tests.
 
-`fastauth serve` (`servertools.fastauth_serve`) and the example microservice (`start_microservice`) run
-as separate `servertools.Process`es on 127.0.0.1; `running_clean` waits for them and, when the test
-passed, checks that none logged a traceback. Tokens are forged with `cryptography`/`hmac` directly,
-never with the code under test; `Listener` is a tiny HTTP server in a thread that records every request
-it gets (a stand-in for an attacker's URL, or a JWKS server whose hits are counted).
+`fastauth serve` (`support.servers.fastauth_serve`) and the example microservice (`start_microservice`)
+run as separate `support.servers.Process`es on 127.0.0.1; `running_clean` waits for them and, when the
+test passed, checks that none logged a traceback. Hostile tokens are forged with `support.forge`, never
+with the code under test; `Listener` is a tiny HTTP server in a thread that records every request it
+gets (a stand-in for an attacker's URL, or a JWKS server whose hits are counted).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,27 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from servertools import FASTAUTH, Process, clean_env, free_port, running
+from support.b64 import b64
+from support.forge import decode, forge
+from support.http import bearer
+from support.servers import FASTAUTH, Process, clean_env, free_port, running
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "process-test-secret-" + "k" * 50
 EXAMPLE_DIR = ROOT / "examples" / "microservice"
-
-
-class Clock:
-    """A clock a test moves by hand (whole seconds, like the key store's times)."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = float(int(time.time() if start is None else start))
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def server_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -82,7 +68,7 @@ def start_microservice(cwd: Path, jwks_url: str, **extra: str) -> Process:
 
 @contextmanager
 def running_clean(*processes: Process) -> Iterator[tuple[Process, ...]]:
-    """`servertools.running`; then, when the test passed, no process may have logged a traceback."""
+    """`support.servers.running`; then, when the test passed, no process may have logged a traceback."""
     with running(*processes):
         yield processes
     for process in processes:  # reached only when the test passed: no request may have crashed
@@ -97,10 +83,6 @@ def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProce
 
 
 # --- HTTP helpers against a running auth server -------------------------------------------------
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def register(base: str, email: str, password: str = "correct horse battery") -> dict[str, Any]:
@@ -125,52 +107,7 @@ def jwks_kids(base: str) -> set[str]:
     return {key["kid"] for key in r.json()["keys"]}
 
 
-# --- tokens by hand ------------------------------------------------------------------------------
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def unb64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(header, claims) of a compact token, unverified."""
-    header, payload, _ = token.split(".")
-    return json.loads(unb64(header)), json.loads(unb64(payload))
-
-
-def kid_of(token: str) -> str:
-    return str(parts(token)[0]["kid"])
-
-
-def sign_raw(alg: str, key: Any, signing_input: bytes) -> bytes:
-    if alg.startswith("HS"):
-        digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
-        raw = key.encode() if isinstance(key, str) else bytes(key)
-        return hmac.new(raw, signing_input, digest).digest()
-    if alg == "EdDSA":
-        assert isinstance(key, ed25519.Ed25519PrivateKey)
-        return key.sign(signing_input)
-    if alg == "ES256":
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        from cryptography.hazmat.primitives import hashes
-
-        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    raise AssertionError(f"cannot sign {alg}")
-
-
-def forge(header: dict[str, Any], claims: dict[str, Any], alg: str, key: Any) -> str:
-    """A compact JWS with exactly this header and these claims, signed with `key` under `alg`."""
-    signing_input = (
-        b64(json.dumps(header, separators=(",", ":")).encode())
-        + "."
-        + b64(json.dumps(claims, separators=(",", ":")).encode())
-    )
-    return signing_input + "." + b64(sign_raw(alg, key, signing_input.encode()))
+# --- keys and hostile tokens --------------------------------------------------------------------
 
 
 def ec_public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
@@ -204,7 +141,7 @@ def hostile_variants(
     """
     from joserfc.jwk import import_key
 
-    header, claims = parts(token)
+    header, claims = decode(token)
     kid = header["kid"]
     published = next(key for key in jwks["keys"] if key["kid"] == kid)
     public_pem = import_key(published).as_pem(private=False)

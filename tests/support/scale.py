@@ -1,7 +1,7 @@
-"""Domain helpers for the scale tests: server configuration, token peeking, who owns a socket.
+"""Domain helpers for the scale tests: a production-like server configuration, who owns a socket.
 
-The processes themselves (`fastauth serve` as `servertools.Process`, `RedisServer`, `PgCluster`) come
-from tests/servertools.py; everything listens on 127.0.0.1 only.
+The processes themselves (`fastauth serve` as `Process`, `RedisServer`, `PgCluster`) come from
+`support.servers`; everything listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import Any
 
-from servertools import clean_env
+from support.servers import clean_env
 
 SECRET = "scale-test-secret-" + "s" * 50
 #: The body of every 503 fastauth answers when a store is down.
@@ -59,23 +58,3 @@ def socket_owner(server_port: int, client_port: int, pids: list[int]) -> int | N
 def plain_url(database_url: str) -> str:
     """The asyncpg-style URL of a SQLAlchemy `postgresql+asyncpg://` URL."""
     return database_url.replace("postgresql+asyncpg", "postgresql")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def unverified_claims(token: str) -> dict[str, Any]:
-    import base64
-    import json
-
-    payload = token.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
-
-
-def unverified_header(token: str) -> dict[str, Any]:
-    import base64
-    import json
-
-    header = token.split(".")[0]
-    return dict(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))))
