@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from databases import new_postgres_database
 
 from fastauth.storage.base import Store
 from fastauth.storage.memory import MemoryStore
 from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
-
-_numbers = itertools.count(1)
-
-
-async def new_postgres_database(server: str) -> str:
-    """CREATE DATABASE on the test server (`postgresql+asyncpg://user@host:port`); returns its URL."""
-    import asyncpg
-
-    name = f"fastauth_storage_{os.getpid()}_{next(_numbers)}"
-    conn = await asyncpg.connect(server.replace("postgresql+asyncpg", "postgresql") + "/postgres")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{server}/{name}"
 
 
 @pytest.fixture

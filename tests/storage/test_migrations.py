@@ -1,0 +1,189 @@
+"""fastauth's Alembic revisions: the first one is exactly 0.1.0's schema, the head matches the models,
+the version table is fastauth's own, and migrators starting at once on one database agree."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import old_release
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from databases import new_postgres_database
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from fastauth.errors import ConfigError
+from fastauth.storage.sqlalchemy import VERSION_TABLE, Base, SQLAlchemyAdapter, async_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def two_databases(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """Two fresh, empty databases of one kind."""
+    if request.param == "sqlite":
+        return (f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    server = request.getfixturevalue("postgres_server")
+    return (await new_postgres_database(server), await new_postgres_database(server))
+
+
+def _describe(conn: Connection) -> dict[str, dict[str, Any]]:
+    inspector = inspect(conn)
+    tables = sorted(name for name in inspector.get_table_names() if name.startswith("fastauth_"))
+    return {
+        name: {
+            "columns": [
+                (column["name"], str(column["type"]), column["nullable"], column.get("default"))
+                for column in inspector.get_columns(name)
+            ],
+            "primary_key": inspector.get_pk_constraint(name)["constrained_columns"],
+            "indexes": sorted(
+                (index["name"], tuple(index["column_names"]), bool(index["unique"]))
+                for index in inspector.get_indexes(name)
+            ),
+            "unique": sorted(
+                (str(unique["name"]), tuple(unique["column_names"]))
+                for unique in inspector.get_unique_constraints(name)
+            ),
+            "foreign_keys": [
+                (
+                    tuple(key["constrained_columns"]),
+                    key["referred_table"],
+                    tuple(key["referred_columns"]),
+                    key["options"].get("ondelete"),
+                )
+                for key in inspector.get_foreign_keys(name)
+            ],
+        }
+        for name in tables
+        if name != VERSION_TABLE
+    }
+
+
+async def describe(database_url: str) -> dict[str, dict[str, Any]]:
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_describe)
+    finally:
+        await engine.dispose()
+
+
+async def upgrade(database_url: str) -> None:
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        await store.upgrade()
+    finally:
+        await store.close()
+
+
+async def test_the_first_revision_is_exactly_the_0_1_0_schema(two_databases: tuple[str, str]) -> None:
+    old_url, new_url = two_databases
+    await old_release.create_schema(old_url)
+    await upgrade(new_url)
+    old, new = await describe(old_url), await describe(new_url)
+    assert new == old
+    # Not vacuous: the facts 0.1.0 relies on are there.
+    assert sorted(old) == ["fastauth_keys", "fastauth_sessions", "fastauth_users"]
+    assert old["fastauth_sessions"]["foreign_keys"] == [(("user_id",), "fastauth_users", ("id",), "CASCADE")]
+    assert [unique[1] for unique in old["fastauth_users"]["unique"]] == [("email",)]
+    assert [unique[1] for unique in old["fastauth_keys"]["unique"]] == [("generation",)]
+    assert [index[:2] for index in old["fastauth_sessions"]["indexes"]] == [
+        ("ix_fastauth_sessions_expires", ("expires_at",)),
+        ("ix_fastauth_sessions_revoked", ("revoked_at",)),
+        ("ix_fastauth_sessions_user", ("user_id",)),
+    ]
+    nullable = {column[0] for column in old["fastauth_sessions"]["columns"] if column[2]}
+    assert nullable == {"ip", "user_agent", "revoked_at", "previous_jti", "rotated_at"}
+
+
+def _differences(conn: Connection) -> list[Any]:
+    context = MigrationContext.configure(
+        conn, opts={"include_name": lambda name, type_, parents: name != VERSION_TABLE, "compare_type": True}
+    )
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_the_head_revision_matches_the_models(database_url: str) -> None:
+    await upgrade(database_url)
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_an_applications_alembic_version_is_never_touched(database_url: str) -> None:
+    await old_release.execute(
+        database_url,
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)",
+        "INSERT INTO alembic_version VALUES ('app_rev_42')",
+    )
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        await store.create_tables()
+        await store.check_schema(keys=True)
+        async with store.engine.connect() as conn:
+            app = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+            ours = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
+    finally:
+        await store.close()
+    assert (app, ours) == (["app_rev_42"], ["0001"])
+
+
+async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(database_url: str) -> None:
+    stores = [SQLAlchemyAdapter(database_url) for _ in range(6)]
+    try:
+        await asyncio.gather(*(store.create_tables() for store in stores))
+        await asyncio.gather(*(store.check_schema(keys=True) for store in stores))
+        async with stores[0].engine.connect() as conn:
+            versions = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
+        assert versions == ["0001"]
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_a_revision_from_a_newer_fastauth_is_refused_at_start_and_not_touched(
+    database_url: str,
+) -> None:
+    await upgrade(database_url)
+    await old_release.execute(database_url, f"UPDATE {VERSION_TABLE} SET version_num = 'f00d'")
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        await store.create_tables()
+        with pytest.raises(ConfigError) as refused:
+            await store.check_schema()
+        assert (await store.schema_state()).revision == "f00d"
+    finally:
+        await store.close()
+    assert str(refused.value) == (
+        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0001): "
+        "a newer fastauth migrated it; upgrade fastauth"
+    )
+
+
+async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_command(
+    sqlite_url: str, later_revision: Path
+) -> None:
+    await old_release.create_schema(sqlite_url)
+    await old_release.execute(
+        sqlite_url, f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"
+    )
+    await old_release.execute(sqlite_url, f"INSERT INTO {VERSION_TABLE} VALUES ('0001')")
+    store = SQLAlchemyAdapter(sqlite_url)
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await store.check_schema()  # what start-up does when auto_create_tables is off
+        assert str(refused.value) == (
+            "the database schema is at revision 0001 and this fastauth needs 9999_test: run `fastauth db "
+            "upgrade` (it migrates the database FASTAUTH_DATABASE_URL names), then start again"
+        )
+        await store.create_tables()  # with auto_create_tables SQLite upgrades itself
+        assert (await store.schema_state()).revision == "9999_test"
+        await store.check_schema()
+    finally:
+        await store.close()
