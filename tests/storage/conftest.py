@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from databases import new_postgres_database
+from fresh_databases import new_postgres_database
 
 from fastauth.storage.base import Store
 from fastauth.storage.memory import MemoryStore
