@@ -13,12 +13,11 @@ from collections.abc import Awaitable, Callable
 from cuid2 import Cuid
 from email_validator import EmailNotValidError, validate_email
 
-from fastauth.errors import InvalidCredentials, InvalidEmail, PasswordPolicyError
-from fastauth.hooks import EventHooks
+from fastauth.errors import CurrentPasswordWrong, InvalidCredentials, InvalidEmail, PasswordPolicyError
 from fastauth.passwords import PasswordHasher
 from fastauth.storage.base import User, UserStore
 
-__all__ = ["Accounts", "UserCache", "normalize_email"]
+__all__ = ["Accounts", "UserCache", "normalize_email", "rate_limit_key"]
 
 _CUID = Cuid(length=25)
 
@@ -41,6 +40,15 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def rate_limit_key(email: str) -> str:
+    """The login budget's key for an email: one budget per account whatever the spelling (case, NFC/NFD,
+    punycode domain); text that is not an email still gets a stable key of its own."""
+    try:
+        return normalize_email(email)
+    except InvalidEmail:
+        return email.strip().lower()
 
 
 class UserCache:
@@ -81,26 +89,30 @@ class UserCache:
 
 
 class Accounts:
+    """Users: create, authenticate, change password, and the cached reads behind `get_current_user`.
+
+    Fires no hooks: the service does, once per action, whatever the entry point.
+    """
+
     def __init__(
         self,
         store: UserStore,
         hasher: PasswordHasher,
-        hooks: EventHooks,
         *,
         password_min_length: int = 8,
         password_max_length: int = 1024,
         cache: UserCache | None = None,
         clock: Callable[[], float] = time.time,
+        notify: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.hasher = hasher
-        self.hooks = hooks
         self.password_min_length = password_min_length
         self.password_max_length = password_max_length
         self.cache = cache if cache is not None else UserCache()
         self.clock = clock
-        #: Tells other processes that a user changed (set by FastAuth when Redis is configured).
-        self.notify: Callable[[str], Awaitable[None]] | None = None
+        #: Tells other processes that a user changed (Redis pub/sub, when configured).
+        self.notify = notify
 
     def check_password(self, password: str) -> None:
         """Length only (NIST SP 800-63B): any Unicode, no composition rules, never truncated."""
@@ -117,7 +129,6 @@ class Accounts:
         """Create an account: `EmailTaken` for a known (normalised) email, `InvalidEmail` for a non-email."""
         user = await self.new_user(email, password, is_superuser=is_superuser, is_verified=is_verified)
         await self.store.create_user(user)
-        await self.hooks.on_signup(user)
         return user
 
     async def new_user(
@@ -135,7 +146,7 @@ class Accounts:
             created_at=int(self.clock()),
         )
 
-    async def authenticate(self, email: str, password: str, ip: str | None = None) -> User:
+    async def authenticate(self, email: str, password: str) -> User:
         """The user for these credentials, or `InvalidCredentials` after a full hash check either way."""
         user: User | None
         try:
@@ -148,7 +159,6 @@ class Accounts:
         else:
             valid, new_hash = await self.hasher.verify(password, user.hashed_password if user else None)
         if user is None or not valid or not user.is_active:
-            await self.hooks.on_failed_login(email, ip)
             raise InvalidCredentials("invalid email or password")
         if new_hash is not None:  # parameters changed since this hash was made
             user.hashed_password = new_hash
@@ -177,12 +187,12 @@ class Accounts:
     async def change_password(self, user: User, current: str, new: str) -> User:
         current_user = await self.get_user(user.id, fresh=True)
         if current_user is None:
-            raise InvalidCredentials("invalid email or password")
+            raise CurrentPasswordWrong("current password is wrong")
         valid, _ = await self.hasher.verify(
             current[: self.password_max_length + 1], current_user.hashed_password
         )
         if not valid or len(current) > self.password_max_length:
-            raise InvalidCredentials("current password is wrong")
+            raise CurrentPasswordWrong("current password is wrong")
         self.check_password(new)
         current_user.hashed_password = await self.hasher.hash(new)
         await self.save(current_user)

@@ -23,7 +23,7 @@ from fastauth.errors import ConfigError
 from fastauth.tokens.algorithms import HMAC_ALGORITHMS, HMAC_MIN_SECRET, Algorithm
 from fastauth.tokens.pem import PrivateKey, PublicKey, load_pem_pair
 
-__all__ = ["FastAuthConfig", "FastAuthSecurityWarning", "JWTConfig"]
+__all__ = ["LEGACY_ENV", "SECRET_ENV_NAMES", "FastAuthConfig", "FastAuthSecurityWarning", "JWTConfig"]
 
 
 class FastAuthSecurityWarning(UserWarning):
@@ -123,11 +123,21 @@ class JWTConfig(BaseModel):
         return self._private, self._public
 
 
-_LEGACY_NAMES = ("SECRET_KEY", "ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS")
+#: The common FastAPI names read when no `FASTAUTH_*` variable of the same meaning is set: each name's
+#: (group, field, unit its whole number is multiplied by, or None for text). Written once; the
+#: settings source and `fastauth serve`'s development-mode check both read it.
+LEGACY_ENV: dict[str, tuple[str | None, str, int | None]] = {
+    "SECRET_KEY": (None, "secret", None),
+    "ALGORITHM": ("jwt", "algorithm", None),
+    "ACCESS_TOKEN_EXPIRE_MINUTES": ("jwt", "access_token_ttl", 60),
+    "REFRESH_TOKEN_EXPIRE_DAYS": ("jwt", "refresh_token_ttl", 86400),
+}
+#: Either of these configures the secret (`fastauth serve` runs in development mode without one).
+SECRET_ENV_NAMES = ("FASTAUTH_SECRET", "SECRET_KEY")
 
 
 class _LegacyNamesSource(PydanticBaseSettingsSource):
-    """`SECRET_KEY`, `ALGORITHM`, `ACCESS_TOKEN_EXPIRE_MINUTES`, `REFRESH_TOKEN_EXPIRE_DAYS`.
+    """The plain names of `LEGACY_ENV`, from the environment and the `.env` file(s).
 
     Lowest priority: a `FASTAUTH_*` variable of the same meaning always wins.
     """
@@ -146,32 +156,24 @@ class _LegacyNamesSource(PydanticBaseSettingsSource):
         for env_file in env_files:  # later files win, as in pydantic-settings
             if Path(env_file).is_file():
                 for key, value in dotenv_values(env_file).items():
-                    if key.upper() in _LEGACY_NAMES and value is not None:
+                    if key.upper() in LEGACY_ENV and value is not None:
                         found[key.upper()] = value
         for key, value in os.environ.items():
-            if key.upper() in _LEGACY_NAMES:
+            if key.upper() in LEGACY_ENV:
                 found[key.upper()] = value
         return found
 
     def __call__(self) -> dict[str, Any]:
-        raw = self._raw()
         out: dict[str, Any] = {}
-        jwt: dict[str, Any] = {}
-        if "SECRET_KEY" in raw:
-            out["secret"] = raw["SECRET_KEY"]
-        if "ALGORITHM" in raw:
-            jwt["algorithm"] = raw["ALGORITHM"]
-        for name, field, unit in (
-            ("ACCESS_TOKEN_EXPIRE_MINUTES", "access_token_ttl", 60),
-            ("REFRESH_TOKEN_EXPIRE_DAYS", "refresh_token_ttl", 86400),
-        ):
-            if name in raw:
+        for name, text in self._raw().items():
+            group, field, unit = LEGACY_ENV[name]
+            value: str | int = text
+            if unit is not None:
                 try:
-                    jwt[field] = int(raw[name]) * unit
+                    value = int(text) * unit
                 except ValueError:
-                    raise ConfigError(f"{name} must be a whole number, got {raw[name]!r}.") from None
-        if jwt:
-            out["jwt"] = jwt
+                    raise ConfigError(f"{name} must be a whole number, got {text!r}.") from None
+            (out.setdefault(group, {}) if group else out)[field] = value
         return out
 
 

@@ -11,8 +11,8 @@ identical: 401 for a missing, bad, expired or revoked token or an unknown/inacti
 non-superuser at `get_current_superuser`, None (never an error) from `get_optional_user`. An app on
 which no `FastAuth` was mounted gets a `ConfigError` naming the fix at the first request.
 
-Swagger: every dependency declares an `OAuth2PasswordBearer` (`auto_error=False`) under the same
-scheme name as `FastAuth`'s own, so the docs show one "Authorize" button. The route prefix is not known
+Swagger: every dependency is itself an `OAuth2PasswordBearer` security scheme under the same scheme
+name as `FastAuth`'s own, so the docs show one "Authorize" button. The route prefix is not known
 when this module is imported, so its `tokenUrl` is the relative `auth/login`: right for the default
 `route_prefix="/auth"`, also behind a proxy `root_path`. With another prefix, call
 `set_token_url("/api/v1/auth/login")` once before the OpenAPI document is first served (the scheme
@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Request, Security
+from fastapi import Request
 from fastapi.openapi.models import OAuth2 as OAuth2Model
 from fastapi.security import OAuth2PasswordBearer
 
 from fastauth.errors import ConfigError
-from fastauth.storage.base import User
+from fastauth.web import security
+from fastauth.web.security import SCHEME_NAME, AuthDependency
 
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
@@ -45,9 +46,9 @@ __all__ = [
 
 #: The security scheme the dependencies declare: only for the OpenAPI document (the token is read and
 #: checked by `FastAuth` itself). The scheme name is `FastAuth`'s, so Swagger shows one Authorize button.
-oauth2_scheme = OAuth2PasswordBearer(
-    tokenUrl="auth/login", scheme_name="OAuth2PasswordBearer", auto_error=False
-)
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/login", scheme_name=SCHEME_NAME, auto_error=False)
+_MODEL = oauth2_scheme.model
+assert isinstance(_MODEL, OAuth2Model)
 
 
 def set_token_url(url: str) -> None:
@@ -82,21 +83,17 @@ def get_fastauth(request: Request) -> FastAuth:
     return auth
 
 
-async def get_current_claims(request: Request, _: str | None = Security(oauth2_scheme)) -> dict[str, Any]:
-    """The verified claims of the access token, without a database read; 401 otherwise."""
-    return await get_fastauth(request).get_current_claims(request, None)
+def _module_dependency(resolve: Any) -> AuthDependency:
+    return AuthDependency(
+        resolve, model=_MODEL, find=get_fastauth, name=resolve.__name__, doc=resolve.__doc__ or ""
+    )
 
 
-async def get_current_user(request: Request, _: str | None = Security(oauth2_scheme)) -> User:
-    """The active user of a valid, unrevoked access token; 401 otherwise."""
-    return await get_fastauth(request).get_current_user(request, None)
-
-
-async def get_current_superuser(request: Request, _: str | None = Security(oauth2_scheme)) -> User:
-    """As `get_current_user`, and 403 unless the user is a superuser."""
-    return await get_fastauth(request).get_current_superuser(request, None)
-
-
-async def get_optional_user(request: Request, _: str | None = Security(oauth2_scheme)) -> User | None:
-    """The user, or None when there is no token or a bad one: never a 401."""
-    return await get_fastauth(request).get_optional_user(request, None)
+#: The verified claims of the access token, without a database read; 401 otherwise.
+get_current_claims = _module_dependency(security.claims)
+#: The active user of a valid, unrevoked access token; 401 otherwise.
+get_current_user = _module_dependency(security.current_user)
+#: As `get_current_user`, and 403 unless the user is a superuser.
+get_current_superuser = _module_dependency(security.current_superuser)
+#: The user, or None when there is no token or a bad one: never a 401.
+get_optional_user = _module_dependency(security.optional_user)

@@ -1,17 +1,26 @@
 """`EventHooks`: the places where an application adds its own behaviour.
 
 Subclass and override what you need; every method has a harmless default. Hooks run inside the
-request, so keep them quick; an exception in `modify_jwt` or `allow_signin` fails the request closed.
+request, so keep them quick; an exception in any hook fails the request closed (`HookError`, a 500).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
-__all__ = ["EventHooks"]
+from fastauth.errors import HookError
+
+__all__ = ["EventHooks", "Events"]
+
+T = TypeVar("T")
+log = logging.getLogger("fastauth.hooks")
 
 
 class EventHooks:
+    """The application's hooks: override any method; the service fires each through `Events`."""
+
     async def modify_jwt(self, token: dict[str, Any], user: Any) -> dict[str, Any]:
         """Return the access-token claims, with any custom claims added.
 
@@ -41,3 +50,56 @@ class EventHooks:
 
     async def on_refresh_reuse(self, user_id: str, session_id: str) -> None:
         """Security event: an already-used refresh token came back; its session has been revoked."""
+
+
+class Events:
+    """The one dispatcher: fastauth calls `EventHooks` methods from here and nowhere else.
+
+    Whatever a hook raises becomes `HookError` (logged with its traceback here, answered 500 by the web
+    layer), so an application's bug can never pass for a fastauth answer such as "invalid email".
+    """
+
+    def __init__(self, hooks: EventHooks | None = None) -> None:
+        self.hooks = hooks if hooks is not None else EventHooks()
+
+    async def _call(self, name: str, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except Exception as error:
+            log.exception("EventHooks.%s raised %s", name, type(error).__name__)
+            raise HookError(f"EventHooks.{name} raised {type(error).__name__}") from error
+
+    async def modify_jwt(self, claims: dict[str, Any], user: Any) -> dict[str, Any]:
+        """The hook's claims; anything but a dict is refused."""
+        result = await self._call("modify_jwt", self.hooks.modify_jwt(claims, user))
+        if not isinstance(result, dict):
+            raise HookError(f"EventHooks.modify_jwt returned {type(result).__name__}, not a dict")
+        return result
+
+    async def allow_signin(self, user: Any) -> bool:
+        """Whether the hook lets `user` sign in (or refresh)."""
+        return bool(await self._call("allow_signin", self.hooks.allow_signin(user)))
+
+    async def signup(self, user: Any) -> None:
+        """An account was created."""
+        await self._call("on_signup", self.hooks.on_signup(user))
+
+    async def signin(self, user: Any) -> None:
+        """A session was started by a first factor."""
+        await self._call("on_signin", self.hooks.on_signin(user))
+
+    async def signout(self, user: Any) -> None:
+        """The user ended their session (or all of them)."""
+        await self._call("on_signout", self.hooks.on_signout(user))
+
+    async def token_refresh(self, user: Any) -> None:
+        """A refresh rotated a session's tokens."""
+        await self._call("on_token_refresh", self.hooks.on_token_refresh(user))
+
+    async def failed_login(self, email: str, ip: str | None) -> None:
+        """A login was refused."""
+        await self._call("on_failed_login", self.hooks.on_failed_login(email, ip))
+
+    async def refresh_reuse(self, user_id: str, session_id: str) -> None:
+        """A spent refresh token came back and its session was revoked."""
+        await self._call("on_refresh_reuse", self.hooks.on_refresh_reuse(user_id, session_id))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from fastauth.accounts import Accounts
 from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed
-from fastauth.hooks import EventHooks
+from fastauth.hooks import Events
 from fastauth.revocation import RevocationList
 from fastauth.storage.base import SessionRecord, SessionStore, User
 from fastauth.tokens.claims import ACCESS, REFRESH, custom_claims
@@ -22,11 +22,18 @@ from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
 if TYPE_CHECKING:
     from fastauth.keys.manager import KeyManager
 
-__all__ = ["Sessions", "TokenPair"]
+__all__ = ["Sessions", "TokenPair", "revocation_horizon"]
+
+
+def revocation_horizon(engine: TokenEngine, session_max_age: int) -> int:
+    """Seconds after a revocation during which a token of that session could still verify."""
+    return (engine.access_ttl or session_max_age) + engine.leeway + 1
 
 
 @dataclass(frozen=True, slots=True)
 class TokenPair:
+    """What a sign-in or a refresh hands out: the two tokens and when they end."""
+
     access_token: str
     refresh_token: str
     expires_in: int | None
@@ -36,28 +43,32 @@ class TokenPair:
 
 
 class Sessions:
+    """Login sessions (refresh-token families): start, rotate, detect reuse, revoke, list, warm, prune."""
+
     def __init__(
         self,
         store: SessionStore,
         accounts: Accounts,
         engine: TokenEngine,
         revocation: RevocationList,
-        hooks: EventHooks,
+        events: Events,
         *,
         session_max_age: int,
+        refresh_reuse_grace: int = 0,
+        keys: KeyManager | None = None,
     ) -> None:
         self.store = store
         self.accounts = accounts
         self.engine = engine
         self.revocation = revocation
-        self.hooks = hooks
+        self.events = events
         self.session_max_age = session_max_age
         #: Seconds during which the refresh token spent by the latest rotation is refused without
         #: revoking the session (RFC 9700 / Auth0 "rotation overlap"); 0 = every reuse revokes.
-        self.refresh_reuse_grace = 0
+        self.refresh_reuse_grace = refresh_reuse_grace
         #: Set when keys come from a shared key store: signing checks rotation first, and a token
         #: with an unknown kid triggers one (rate-limited) reload before it is refused.
-        self.keys: KeyManager | None = None
+        self.keys = keys
 
     def now(self) -> int:
         return int(self.engine.clock())
@@ -65,7 +76,7 @@ class Sessions:
     @property
     def revocation_horizon(self) -> int:
         """How long after revocation a token of the session could still verify."""
-        return (self.engine.access_ttl or self.session_max_age) + self.engine.leeway + 1
+        return revocation_horizon(self.engine, self.session_max_age)
 
     async def verify(self, token: object, kind: str) -> VerifiedToken:
         """Verify (no revocation check); a kid new to this process reloads the shared keys once, under the
@@ -79,7 +90,7 @@ class Sessions:
         if self.keys is not None:
             await self.keys.maybe_refresh()  # lazy rotation check, cheap unless something is due
         base = self.engine.access_claims(user.id, session.id, not_after=session.expires_at, now=now)
-        modified = await self.hooks.modify_jwt(dict(base), user)
+        modified = await self.events.modify_jwt(dict(base), user)
         access = self.engine.sign_access({**custom_claims(base, modified), **base})
         refresh = self.engine.issue_refresh(
             user.id, session.id, jti=refresh_jti, not_after=session.expires_at, now=now
@@ -93,12 +104,8 @@ class Sessions:
         """A fresh session (never reusing one: no fixation) and its first token pair.
 
         With `create_user` the user row is inserted in the same transaction as the session, so a failure
-        leaves neither behind (registration).
+        leaves neither behind (registration). The `allow_signin` gate is the caller's (the service).
         """
-        if not await self.hooks.allow_signin(user):
-            if create_user:
-                await self.store.create_user(user)  # registered, but not signed in
-            raise SigninNotAllowed("sign-in refused")
         now = self.now()
         jti = new_token_id()
         session = SessionRecord(
@@ -134,7 +141,7 @@ class Sessions:
         if user is None or not user.is_active:
             await self.revoke(session.id)
             raise RevokedToken("user is gone or inactive")
-        if not await self.hooks.allow_signin(user):
+        if not await self.events.allow_signin(user):
             raise SigninNotAllowed("sign-in refused")
         new_jti = new_token_id()
         # Sign before consuming: a failing `modify_jwt` hook must not spend the presented token.
@@ -144,7 +151,6 @@ class Sessions:
             current = await self.store.get_session(session.id)
             await self._reuse_detected(current or session, token.jti, now)
         self.accounts.cache.put(user)
-        await self.hooks.on_token_refresh(user)
         return user, pair
 
     async def _reuse_detected(self, session: SessionRecord, jti: str, now: int) -> None:
@@ -164,7 +170,7 @@ class Sessions:
         ):
             raise RevokedToken("refresh token already rotated (within the grace window)")
         await self.revoke(session.id)
-        await self.hooks.on_refresh_reuse(session.user_id, session.id)
+        await self.events.refresh_reuse(session.user_id, session.id)
         raise RevokedToken("refresh token reuse")
 
     async def check_access(self, access_token: object) -> VerifiedToken:

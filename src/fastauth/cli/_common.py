@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
-from fastauth.errors import ConfigError, StoreUnavailable
+from fastauth.errors import ConfigError
 
 if TYPE_CHECKING:
     from fastauth.config import FastAuthConfig
@@ -108,54 +108,65 @@ def write_file(path: Path, data: str, *, mode: int, overwrite: bool) -> None:
 
 
 def server_config() -> tuple[FastAuthConfig, bool]:
-    """The configuration `serve` and `create-user` use: the environment, or development mode."""
-    from fastauth.server import load_config as server_config
+    """The configuration `serve` and the database commands use: the environment, or development mode."""
+    from fastauth.devmode import load_config as server_config
 
     return configured(server_config)
 
 
-def run_with_auth(config: FastAuthConfig, action: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `action(auth)` against a started FastAuth for `config` (database, key store), then close it."""
-
-    import asyncio
-
-    from fastauth.web.auth import FastAuth
-
-    async def run() -> T:
-        auth = FastAuth(config)
-        try:
-            await auth.startup()
-            return await action(auth)
-        finally:
-            await auth.shutdown()
-
-    try:
-        return asyncio.run(run())
-    except StoreUnavailable as error:
-        fail(f"error: the database is unavailable ({error})", EXIT_FAILED)
+#: How the CLI ends on each error of the tree (by `code`, the nearest parent's when a subclass has no
+#: row): the exit code and the line printed on stderr. 1: refused, 2: usage or configuration,
+#: 3: the database or Redis did not answer, 4: an application hook failed.
+EXITS: dict[str, tuple[int, str]] = {
+    "config_error": (EXIT_USAGE, "configuration error: {error}"),
+    "store_unavailable": (3, "error: the database is unavailable ({error})"),
+    "hook_error": (4, "error: {error}"),
+    "invalid_token": (EXIT_FAILED, "REFUSED: {error}"),
+    "email_taken": (EXIT_FAILED, "error: {email} is already registered"),
+    "invalid_email": (EXIT_FAILED, "error: not a valid email: {error}"),
+    "password_policy": (EXIT_FAILED, "error: {error}"),
+    "fastauth_error": (EXIT_FAILED, "error: {error}"),
+}
+EXIT_UNAVAILABLE = EXITS["store_unavailable"][0]
 
 
-def run_with_key_store(config: FastAuthConfig, action: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `action(auth)` with the database open but no signing key loaded.
+def fail_with(error: BaseException, **details: str) -> NoReturn:
+    """End the command as `EXITS` says for `error` (`details` fill the message's other fields)."""
+    for cls in type(error).__mro__:
+        row = EXITS.get(getattr(cls, "code", ""))
+        if row is not None:
+            code, template = row
+            fail(template.format(error=error, **details), code)
+    raise error
 
-    `keys list` and `keys retire` must work when the stored keys cannot be opened (FASTAUTH_SECRET
-    changed): retiring them is how to recover from that, as the error message says.
+
+def run_service(
+    config: FastAuthConfig, action: Callable[[Any], Awaitable[T]], *, start: bool = True, **details: str
+) -> T:
+    """Run `action(service)` on an `AuthService` for `config`, then close it; errors end the command.
+
+    `start=False` opens the store only (schema brought up to date and checked) and loads no signing
+    key: `keys list` and `keys retire` must work when the stored keys cannot be opened (a changed
+    FASTAUTH_SECRET), since retiring them is how to recover from that. `details` fill the error
+    messages' other fields (`email`).
     """
-
     import asyncio
 
-    from fastauth.web.auth import FastAuth
+    from fastauth.errors import FastAuthError
+    from fastauth.service import AuthService
 
     async def run() -> T:
-        auth = FastAuth(config)
+        service = AuthService.from_config(config)
         try:
-            if config.auto_create_tables and hasattr(auth.adapter, "create_tables"):
-                await auth.adapter.create_tables()
-            return await action(auth)
+            if start:
+                await service.startup()
+            else:
+                await service.open_store()
+            return await action(service)
         finally:
-            await auth.shutdown()
+            await service.aclose()
 
     try:
         return asyncio.run(run())
-    except StoreUnavailable as error:
-        fail(f"error: the database is unavailable ({error})", EXIT_FAILED)
+    except FastAuthError as error:
+        fail_with(error, **details)

@@ -16,8 +16,7 @@ from fastauth.cli._common import (
     EXIT_USAGE,
     SECRET_BYTES,
     fail,
-    run_with_auth,
-    run_with_key_store,
+    run_service,
     server_config,
     write_file,
 )
@@ -101,14 +100,14 @@ def _stamp(epoch: int | None) -> str:
     return "-" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _key_store_or_exit(auth: Any) -> Any:
-    if auth.keys is None:
+def _key_store_or_exit(service: Any) -> Any:
+    if service.keys is None:
         fail(
-            f"error: {auth.config.jwt.algorithm} keys come from the configuration (secret or PEM pair), "
+            f"error: {service.config.jwt.algorithm} keys come from the configuration (secret or PEM pair), "
             "not from the database; nothing to list, rotate or retire here.",
             EXIT_USAGE,
         )
-    return auth.keys
+    return service.keys
 
 
 @keys_app.command("list")
@@ -116,10 +115,10 @@ def keys_list() -> None:
     """Every stored key with its state: next, active, retiring, retired."""
     config, _ = server_config()
 
-    async def action(auth: Any) -> list[Any]:
-        return list(await _key_store_or_exit(auth).load())
+    async def action(service: Any) -> list[Any]:
+        return list(await _key_store_or_exit(service).load())
 
-    states = run_with_key_store(config, action)
+    states = run_service(config, action, start=False)
     typer.echo(f"{'kid':<45} {'alg':<6} {'state':<9} {'activates (UTC)':<20} {'verifies until / retired'}")
     for state in states:
         record = state.record
@@ -139,14 +138,16 @@ def keys_rotate(
     """Publish a new signing key; it signs after the JWKS cache lifetime (or at once with --now)."""
     config, _ = server_config()
 
-    async def action(auth: Any) -> Any:
-        _key_store_or_exit(auth)
-        return await auth.rotate_keys(immediately=now)
+    async def action(service: Any) -> Any:
+        _key_store_or_exit(service)
+        try:
+            return await service.rotate_keys(immediately=now)
+        except ConfigError as error:
+            return error
 
-    try:
-        record = run_with_auth(config, action)
-    except ConfigError as error:
-        fail(f"error: {error}", EXIT_FAILED)
+    record = run_service(config, action)
+    if isinstance(record, ConfigError):
+        fail(f"error: {record}", EXIT_FAILED)
     typer.echo(f"new key {record.kid} ({record.algorithm}), signs from {_stamp(record.activate_at)} UTC")
 
 
@@ -155,17 +156,17 @@ def keys_retire(kid: Annotated[str, typer.Argument(help="The key id to retire.")
     """Emergency: refuse every token signed by KID from now on (a new key takes over if it was active)."""
     config, _ = server_config()
 
-    async def action(auth: Any) -> tuple[bool, str | None]:
-        keys = _key_store_or_exit(auth)
+    async def action(service: Any) -> tuple[bool, str | None]:
+        keys = _key_store_or_exit(service)
         if not any(s.record.kid == kid and s.state != "retired" for s in await keys.load()):
             return False, None
         try:
-            return bool(await auth.retire_key(kid)), None
+            return bool(await service.retire_key(kid)), None
         except ConfigError as error:
             # Stored as retired; what failed is loading the keys left (they need the original secret).
             return True, str(error)
 
-    done, problem = run_with_key_store(config, action)
+    done, problem = run_service(config, action, start=False)
     if not done:
         fail(f"error: no live key {kid!r} in the store", EXIT_FAILED)
     typer.echo(f"retired {kid}: its tokens are refused (other processes notice within their reload interval)")

@@ -15,7 +15,7 @@ from fastauth.cli._common import (
     fail,
     load_config,
     read_token,
-    run_with_auth,
+    run_service,
 )
 from fastauth.errors import ConfigError, TokenError
 
@@ -65,8 +65,8 @@ def decode(
     config = load_config()
     try:
         engine = TokenEngine.from_config(config)
-        if engine.keyring is None:  # keys live in the database's key store
-            engine = run_with_auth(config, lambda auth: _engine_of(auth))
+        if engine.keyring is None:  # keys live in the database's key store: read them, change nothing
+            engine = run_service(config, _stored_keys_engine, start=False)
     except ConfigError as error:
         fail(f"configuration error: {error}", EXIT_USAGE)
     try:
@@ -78,5 +78,7 @@ def decode(
     echo_json({"header": header, "claims": verified.claims})
 
 
-async def _engine_of(auth: Any) -> TokenEngine:
-    return auth.engine  # type: ignore[no-any-return]
+async def _stored_keys_engine(service: Any) -> TokenEngine:
+    """The service's engine with the stored keys loaded read-only: no key created, rotated or pruned."""
+    await service.keys.load_ring()
+    return service.engine  # type: ignore[no-any-return]

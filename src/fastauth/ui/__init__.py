@@ -9,7 +9,6 @@ and on a 401 refreshes the access token once before showing the signed-out view.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING
@@ -17,6 +16,9 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from fastauth.web.errors import AnsweringRoute
+from fastauth.web.etag import etag_of, not_modified
 
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
@@ -46,6 +48,7 @@ _MEDIA_TYPES = {
 class _Asset:
     body: bytes
     media_type: str
+    #: Quoted, as the header carries it.
     etag: str
 
 
@@ -54,7 +57,7 @@ def _assets() -> dict[str, _Asset]:
     found: dict[str, _Asset] = {}
     for name, media_type in _MEDIA_TYPES.items():
         body = folder.joinpath(name).read_bytes()
-        found[name] = _Asset(body, media_type, hashlib.sha256(body).hexdigest()[:16])
+        found[name] = _Asset(body, media_type, etag_of(body, 16))
     return found
 
 
@@ -69,14 +72,14 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
     )
     template = env.get_template("index.html")
     assets = _assets()
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=AnsweringRoute)
 
     @router.get("/", response_class=HTMLResponse)
     async def page(request: Request) -> Response:
         root = str(request.scope.get("root_path", "")).rstrip("/")
 
         def static(name: str) -> str:
-            return f"{root}{STATIC_PREFIX}/{name}?v={assets[name].etag}"
+            return f"{root}{STATIC_PREFIX}/{name}?v={assets[name].etag.strip(chr(34))}"
 
         html = template.render(
             static=static,
@@ -96,9 +99,8 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
         asset = assets.get(name)
         if asset is None:
             raise HTTPException(404, "Not Found")
-        etag = f'"{asset.etag}"'
-        headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "ETag": etag}
-        if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+        headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache", "ETag": asset.etag}
+        if not_modified(request, asset.etag):
             return Response(status_code=304, headers=headers)
         return Response(asset.body, media_type=asset.media_type, headers=headers)
 

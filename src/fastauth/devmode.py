@@ -1,0 +1,70 @@
+"""The configuration of `fastauth serve` and of the CLI's database commands: the environment, or
+development mode.
+
+With no secret configured anywhere, a random secret is created once and kept in
+`.fastauth-dev-secret` in the working folder (so tokens survive a restart), and cookies are allowed
+over plain HTTP; `fastauth.server.banner` says so loudly. Framework-free, so the CLI can read the
+configuration without importing FastAPI.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from fastauth.config import SECRET_ENV_NAMES, FastAuthConfig
+
+__all__ = ["DEV_SECRET_FILE", "load_config"]
+
+DEV_SECRET_FILE = ".fastauth-dev-secret"
+
+
+def _configured_names() -> set[str]:
+    """Upper-cased names set in the environment or (with a value) in `.env`."""
+    names = {name.upper() for name in os.environ}
+    if Path(".env").is_file():
+        names |= {name.upper() for name, value in dotenv_values(".env").items() if value}
+    return names
+
+
+def _dev_secret() -> str:
+    path = Path(DEV_SECRET_FILE)
+    if path.is_file():
+        secret = path.read_text().strip()
+        if len(secret) >= 64:
+            return secret
+    secret = secrets.token_urlsafe(64)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def load_config() -> tuple[FastAuthConfig, bool]:
+    """(config, development mode?) from FASTAUTH_* variables and .env.
+
+    Unlike the library, the server answers browsers too: per-request cookie delivery
+    (`cookie_opt_in`) and the sign-in page at `/` (`ui_enabled`) are on unless configured. The page
+    stays off when the configuration leaves it no cookie delivery to use.
+    """
+    configured = _configured_names()
+    overrides: dict[str, Any] = {}
+    if "FASTAUTH_COOKIE_OPT_IN" not in configured:
+        overrides["cookie_opt_in"] = True
+    dev_mode = not any(name in configured for name in SECRET_ENV_NAMES)
+    if dev_mode:
+        overrides["secret"] = _dev_secret()
+        if "FASTAUTH_COOKIE_SECURE" not in os.environ:
+            overrides["cookie_secure"] = False
+    if "FASTAUTH_UI_ENABLED" not in configured:
+        with warnings.catch_warnings():  # a first look only: the configuration built below warns
+            warnings.simplefilter("ignore")
+            probe = FastAuthConfig(**overrides)
+        if probe.cookie_opt_in or probe.token_delivery == "cookie":
+            overrides["ui_enabled"] = True  # the page has a cookie delivery to use
+    return FastAuthConfig(**overrides), dev_mode

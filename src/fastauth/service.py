@@ -1,0 +1,488 @@
+"""`AuthService`: the composition root, framework-free.
+
+    service = AuthService.from_config(FastAuthConfig(...))
+    await service.startup()
+    user, pair = await service.sign_in("ada@example.com", "correct horse battery staple")
+    user, pair = await service.refresh(pair.refresh_token)
+    await service.end_session(user, pair.session_id)
+    await service.aclose()
+
+It builds accounts, sessions, the token engine, the shared key manager, revocation, rate limits and
+the event dispatcher by constructor injection, and it owns every decision a sign-in path needs: the
+rate-limit keys, the `allow_signin` gate, which sessions a logout ends, who may end a session, which
+hooks fire. The web layer (`fastauth.web`), the CLI and `contrib/` all start from here; nothing here
+imports FastAPI or Starlette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastauth.accounts import Accounts, UserCache, rate_limit_key
+from fastauth.config import FastAuthConfig
+from fastauth.errors import (
+    ConfigError,
+    InvalidCredentials,
+    NotAuthenticated,
+    RevokedToken,
+    SessionNotFound,
+    SigninNotAllowed,
+    StoreUnavailable,
+)
+from fastauth.hooks import EventHooks, Events
+from fastauth.keys.manager import KeyManager
+from fastauth.passwords import PasswordHasher
+from fastauth.ratelimits import RateLimits
+from fastauth.revocation import MemoryRevocationList, RevocationList
+from fastauth.sessions import Sessions, TokenPair, revocation_horizon
+from fastauth.storage.base import KeyRecord, SessionRecord, Store, User
+from fastauth.storage.redis import RedisEvents, RedisRevocationList, check_no_eviction
+from fastauth.tokens.claims import REFRESH
+from fastauth.tokens.engine import TokenEngine, VerifiedToken
+from fastauth.tokens.keyring import KeyRing
+
+__all__ = ["AuthService"]
+
+log = logging.getLogger("fastauth")
+
+
+def _default_store(config: FastAuthConfig) -> Store:
+    """The SQLAlchemy store for `database_url`, with the configured pool for server databases."""
+    from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
+
+    pool: dict[str, Any] = {}
+    if not config.database_url.startswith("sqlite"):
+        pool = {"pool_size": config.database_pool_size, "max_overflow": config.database_max_overflow}
+    return SQLAlchemyAdapter(config.database_url, **pool)
+
+
+class AuthService:
+    """Accounts, sessions, tokens, keys, revocation and hooks wired together; every flow starts here."""
+
+    def __init__(
+        self,
+        config: FastAuthConfig,
+        *,
+        store: Store,
+        engine: TokenEngine,
+        accounts: Accounts,
+        sessions: Sessions,
+        events: Events,
+        rate_limits: RateLimits,
+        keys: KeyManager | None = None,
+        redis: Any = None,
+        bus: RedisEvents | None = None,
+        owns_store: bool = False,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.engine = engine
+        self.accounts = accounts
+        self.sessions = sessions
+        self.events = events
+        self.rate_limits = rate_limits
+        #: Shared, rotating keys in the database: for asymmetric algorithms without PEM keys.
+        self.keys = keys
+        #: Shared state for many processes: revocation, rate limits and cache invalidation in Redis.
+        self.redis = redis
+        self.bus = bus
+        self._owns_store = owns_store
+        self._started = False
+        self._event_resets = 0
+        self._start_lock = asyncio.Lock()
+        self._key_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: FastAuthConfig | None = None,
+        *,
+        store: Store | None = None,
+        hooks: EventHooks | None = None,
+        password_hasher: PasswordHasher | None = None,
+        revocation: RevocationList | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> AuthService:
+        """Build every part from the configuration; `store=None` opens `config.database_url`."""
+        cfg = config if config is not None else FastAuthConfig()
+        owns_store = store is None
+        the_store = store if store is not None else _default_store(cfg)
+        events = Events(hooks)
+        engine = TokenEngine.from_config(cfg, clock=clock)
+        jwt = cfg.jwt
+        keys: KeyManager | None = None
+        if engine.keyring is None:
+
+            def use_ring(ring: KeyRing) -> None:
+                engine.keyring = ring
+
+            longest = max(
+                jwt.access_token_ttl or jwt.session_max_age, jwt.refresh_token_ttl or jwt.session_max_age
+            )
+            keys = KeyManager(
+                the_store,
+                secret=cfg.secret.get_secret_value(),
+                algorithm=jwt.algorithm,
+                token_lifetime=min(longest, jwt.session_max_age) + jwt.leeway,
+                rotation_interval=jwt.key_rotation_interval,
+                publish_ahead=jwt.jwks_cache_max_age,
+                clock=clock,
+                on_ring=use_ring,
+            )
+        redis: Any = None
+        bus: RedisEvents | None = None
+        rate_limit_uri = cfg.rate_limit_storage_uri
+        horizon = revocation_horizon(engine, jwt.session_max_age)
+        if cfg.redis_url:
+            from fastauth.storage.redis import redis_client
+
+            redis = redis_client(cfg.redis_url)
+            bus = RedisEvents(redis)
+            if revocation is None:
+                shared = RedisRevocationList(redis)
+
+                async def refill() -> None:
+                    # The database is the source of truth: Redis is filled from it whenever it lost the list.
+                    now = int(clock())
+                    for sid, revoked_at in await the_store.revoked_since(now - horizon):
+                        await shared.revoke([sid], revoked_at + horizon)
+
+                shared.refill = refill
+                revocation = shared
+            if rate_limit_uri == "memory://":
+                rate_limit_uri = cfg.redis_url
+        accounts = Accounts(
+            the_store,
+            password_hasher if password_hasher is not None else PasswordHasher(),
+            password_min_length=cfg.password_min_length,
+            password_max_length=cfg.password_max_length,
+            cache=UserCache(ttl=cfg.user_cache_ttl),
+            clock=clock,
+            notify=bus.publish if bus is not None else None,
+        )
+        sessions = Sessions(
+            the_store,
+            accounts,
+            engine,
+            revocation if revocation is not None else MemoryRevocationList(),
+            events,
+            session_max_age=jwt.session_max_age,
+            refresh_reuse_grace=jwt.refresh_reuse_grace,
+            keys=keys,
+        )
+        rate_limits = RateLimits(
+            enabled=cfg.rate_limit_enabled,
+            storage_uri=rate_limit_uri,
+            login_per_account=cfg.login_rate_limit_per_account,
+            login_per_ip=cfg.login_rate_limit_per_ip,
+            register_per_ip=cfg.register_rate_limit_per_ip,
+        )
+        return cls(
+            cfg,
+            store=the_store,
+            engine=engine,
+            accounts=accounts,
+            sessions=sessions,
+            events=events,
+            rate_limits=rate_limits,
+            keys=keys,
+            redis=redis,
+            bus=bus,
+            owns_store=owns_store,
+        )
+
+    # lifecycle
+
+    @property
+    def started(self) -> bool:
+        """Whether `startup()` has run (and `aclose()` has not since)."""
+        return self._started
+
+    async def open_store(self) -> None:
+        """Bring the schema up to date (when configured) and check it: the store is ready for use.
+
+        `startup()` starts with this; the CLI calls it alone where it must not load signing keys.
+        """
+        if self.config.auto_create_tables:
+            await self.store.create_tables()
+        await self.store.check_schema(keys=self.keys is not None)
+
+    async def startup(self) -> None:
+        """Open the store, check Redis, load the keys, warm the revocation list, prune. Idempotent."""
+        async with self._start_lock:
+            if self._started:
+                return
+            await self.open_store()
+            revocation = self.sessions.revocation
+            if self.redis is not None:
+                try:
+                    await check_no_eviction(self.redis)  # ConfigError: refuse to start
+                except StoreUnavailable:
+                    log.warning(
+                        "Redis is unreachable at start-up: its eviction settings are checked when it answers"
+                    )
+                else:
+                    if isinstance(revocation, RedisRevocationList):
+                        revocation.eviction_checked = True
+            await self.initialize_keys()
+            if isinstance(revocation, RedisRevocationList):
+                try:  # shared: filled only when Redis does not hold the list yet (or lost it)
+                    await revocation.fill()
+                except StoreUnavailable as error:
+                    log.warning("revocation list not filled (%s): protected requests get 503", error)
+            else:
+                await self.sessions.warm()
+            await self.sessions.prune()
+            if self.bus is not None:
+                self.bus.start(self._on_event)
+            self._started = True
+
+    async def ensure_started(self) -> None:
+        """`startup()` unless it has run."""
+        if not self._started:
+            await self.startup()
+
+    async def initialize_keys(self) -> None:
+        """Load (or, on an empty database, create) the shared signing keys and start their rotation.
+
+        Needed only for asymmetric algorithms without PEM keys; `startup()` calls it. Idempotent.
+        """
+        if self.keys is None:
+            return
+        await self.keys.initialize()
+        if self._key_task is None or self._key_task.done():
+            self._key_task = asyncio.create_task(self._key_loop(), name="fastauth-key-rotation")
+
+    async def _key_loop(self) -> None:
+        """Background rotation: wake when a key changes state or the reload interval passes."""
+        assert self.keys is not None
+        keys = self.keys
+        while True:
+            await asyncio.sleep(min(60.0, max(0.2, keys.next_check - keys.clock())))
+            try:
+                await keys.maybe_refresh()
+            except Exception as error:  # a database hiccup must not end rotation for good
+                log.warning("key refresh failed: %s", type(error).__name__)
+
+    async def _on_event(self, message: str) -> None:
+        """Another process changed something this one caches."""
+        kind, _, value = message.partition(":")
+        if kind == "user":
+            self.accounts.cache.invalidate(value)
+        elif kind == "keys" and self.keys is not None:
+            await self.keys.refresh()
+        elif kind == "reset":
+            self.accounts.cache.clear()
+            self._event_resets += 1
+            revocation = self.sessions.revocation
+            if self._event_resets > 1 and isinstance(revocation, RedisRevocationList):
+                # Reconnected after an outage: a revocation stored meanwhile may have missed Redis.
+                revocation.invalidate()
+                try:
+                    await revocation.fill()
+                except StoreUnavailable as error:
+                    log.warning("revocation list not refilled (%s); it is retried on the next check", error)
+            if self.keys is not None and self._started:
+                await self.keys.refresh()
+
+    async def _publish(self, message: str) -> None:
+        if self.bus is not None:
+            await self.bus.publish(message)
+
+    async def aclose(self) -> None:
+        """Stop the background work and close what this service opened (Redis, its own store)."""
+        if self._key_task is not None:
+            self._key_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._key_task
+            self._key_task = None
+        if self.bus is not None:
+            await self.bus.stop()
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()
+        if self._owns_store:
+            await self.store.close()
+        self._started = False
+
+    # sign-in paths: each ends in `_start_session`, so the gate and the hooks cannot be skipped
+
+    def now(self) -> int:
+        """The service clock, in whole seconds."""
+        return self.sessions.now()
+
+    async def _start_session(
+        self, user: User, *, ip: str | None, user_agent: str | None, create_user: bool = False
+    ) -> TokenPair:
+        """The `allow_signin` gate, then a new session; a refused new user is stored but not signed in."""
+        if not await self.events.allow_signin(user):
+            if create_user:
+                await self.store.create_user(user)
+                await self.events.signup(user)
+            raise SigninNotAllowed("sign-in refused")
+        pair = await self.sessions.start(user, ip=ip, user_agent=user_agent, create_user=create_user)
+        if create_user:
+            await self.events.signup(user)
+        await self.events.signin(user)
+        return pair
+
+    async def register(
+        self, email: str, password: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> tuple[User, TokenPair]:
+        """Create an account and sign it in, in one transaction (nothing half-written on failure).
+
+        Raises `RateLimited`, `InvalidEmail`, `PasswordPolicyError`, `EmailTaken`, or `SigninNotAllowed`
+        (the account then exists, and `on_signup` has fired).
+        """
+        await self.rate_limits.check_register(ip)
+        user = await self.accounts.new_user(email, password)
+        pair = await self._start_session(user, ip=ip, user_agent=user_agent, create_user=True)
+        return user, pair
+
+    async def create_user(
+        self, email: str, password: str, *, is_superuser: bool = False, is_verified: bool = False
+    ) -> User:
+        """Create an account without signing it in (the CLI's `create-user`); fires `on_signup`."""
+        user = await self.accounts.register(
+            email, password, is_superuser=is_superuser, is_verified=is_verified
+        )
+        await self.events.signup(user)
+        return user
+
+    async def sign_in(
+        self, email: str, password: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> tuple[User, TokenPair]:
+        """Email and password: rate limits (one budget per account whatever its spelling), then the check.
+
+        Raises `RateLimited`, `InvalidCredentials` (after `on_failed_login`) or `SigninNotAllowed`.
+        """
+        await self.rate_limits.check_login(rate_limit_key(email), ip)
+        try:
+            user = await self.accounts.authenticate(email, password)
+        except InvalidCredentials:
+            await self.events.failed_login(email, ip)
+            raise
+        return user, await self._start_session(user, ip=ip, user_agent=user_agent)
+
+    async def refresh(self, refresh_token: str) -> tuple[User, TokenPair]:
+        """Rotate: a new pair for a refresh token, which is spent; a reused one revokes its session."""
+        user, pair = await self.sessions.refresh(refresh_token)
+        await self.events.token_refresh(user)
+        return user, pair
+
+    # requests
+
+    async def authenticate(self, access_token: str, *, read_only: bool = False) -> VerifiedToken:
+        """The verified, unrevoked access token, or `TokenError`.
+
+        With `redis_fail_open_reads`, a `read_only` request whose revocation check cannot reach Redis is
+        let through on the signature and claims alone (logged); everything else fails closed.
+        """
+        try:
+            return await self.sessions.check_access(access_token)
+        except StoreUnavailable:
+            if not (read_only and self.config.redis_fail_open_reads):
+                raise
+        log.warning("revocation store unavailable; serving a read without the revocation check")
+        return self.engine.verify_access(access_token)
+
+    async def user_of(self, token: VerifiedToken) -> User:
+        """The active user the token names (cached), or `RevokedToken` when gone or inactive."""
+        user = await self.accounts.get_user(token.sub)
+        if user is None or not user.is_active:
+            raise RevokedToken("user is gone or inactive")
+        return user
+
+    async def verify_refresh(self, refresh_token: str) -> VerifiedToken:
+        """A refresh token's signature and claims (not whether it is still current)."""
+        return await self.sessions.verify(refresh_token, REFRESH)
+
+    async def sign_out(
+        self, *, access: VerifiedToken | None, refresh: VerifiedToken | None, presented: bool = True
+    ) -> None:
+        """Logout: end the access token's session and the refresh token's, when they are the same user's.
+
+        A refresh token of another user than the access token's is ignored (never ends a stranger's
+        session). When neither token identifies a session: `RevokedToken` if a token was `presented`
+        (it was bad), `NotAuthenticated` otherwise.
+        """
+        sessions: dict[str, str] = {}
+        if access is not None:
+            sessions[access.sid] = access.sub
+        if refresh is not None and (access is None or refresh.sub == access.sub):
+            sessions[refresh.sid] = refresh.sub
+        if not sessions:
+            if presented:
+                raise RevokedToken("no valid token names a session")
+            raise NotAuthenticated("no session to end")
+        for sid in sessions:
+            await self.sessions.revoke(sid)
+        user = await self.accounts.get_user(next(iter(sessions.values())))
+        if user is not None:
+            await self.events.signout(user)
+
+    async def list_sessions(self, user: User) -> list[SessionRecord]:
+        """The user's live sessions, newest first."""
+        return await self.sessions.list(user.id)
+
+    async def end_session(self, user: User, session_id: str) -> None:
+        """End one of `user`'s live sessions; `SessionNotFound` for any other id (someone else's too)."""
+        record = await self.store.get_session(session_id)
+        if record is None or record.user_id != user.id or record.revoked_at is not None:
+            raise SessionNotFound("no such session")
+        await self.sessions.revoke(session_id)
+
+    async def end_all_sessions(self, user: User) -> list[str]:
+        """Sign out everywhere; fires `on_signout`."""
+        ended = await self.sessions.revoke_all(user.id)
+        await self.events.signout(user)
+        return ended
+
+    async def change_password(
+        self, user: User, current: str, new: str, *, ip: str | None = None, keep_session: str | None = None
+    ) -> None:
+        """Needs the current password (under the login budget); every other session is ended."""
+        await self.rate_limits.check_login(user.email, ip)
+        await self.accounts.change_password(user, current, new)
+        await self.sessions.revoke_all(user.id, except_session=keep_session)
+
+    async def recently_revoked(self) -> list[tuple[str, int]]:
+        """(sid, until) for sessions whose access tokens could still verify: the revocation list."""
+        horizon = self.sessions.revocation_horizon
+        now = self.now()
+        revoked = await self.store.revoked_since(now - horizon)
+        return [(sid, at + horizon) for sid, at in revoked if at + horizon > now]
+
+    # administration
+
+    async def set_user_active(self, user_id: str, active: bool) -> User | None:
+        """Activate or deactivate a user; deactivation ends every session of theirs at once."""
+        user = await self.accounts.get_user(user_id, fresh=True)
+        if user is None:
+            return None
+        user.is_active = active
+        await self.accounts.save(user)
+        if not active:
+            await self.sessions.revoke_all(user.id)
+        return user
+
+    async def rotate_keys(self, *, immediately: bool = False) -> KeyRecord:
+        """Publish a new signing key (see `KeyManager.rotate`) and tell the other processes."""
+        if self.keys is None:
+            raise ConfigError("keys come from the configuration (secret or PEM pair); nothing to rotate")
+        record = await self.keys.rotate(immediately=immediately)
+        await self._publish("keys")
+        return record
+
+    async def retire_key(self, kid: str) -> bool:
+        """Emergency retirement; with Redis, every process refuses the key's tokens at once."""
+        if self.keys is None:
+            raise ConfigError("keys come from the configuration (secret or PEM pair); nothing to retire")
+        done = await self.keys.retire(kid)
+        await self._publish("keys")
+        return done

@@ -1,0 +1,142 @@
+"""The one table from fastauth's errors to HTTP answers: status, headers and body, by the error's `code`.
+
+`mount()` installs `handle` for every `FastAuthError`, so routes raise the core's errors and never
+catch them to answer; the dependencies raise `as_http(error)` (the same table) so they answer the same
+on an application where `mount()` did not run (a sub-application). Every token refusal gets one body;
+login failures say nothing about which part was wrong. An error whose code is not in the table (a
+`ConfigError` at request time) is not turned into an answer: it propagates as the server error it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import HTTPException
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from fastauth.errors import FastAuthError, RateLimited
+
+__all__ = ["TABLE", "Answer", "AnsweringRoute", "answer_for", "as_http", "handle", "respond"]
+
+log = logging.getLogger("fastauth")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """How one error code is answered. `detail=None` shows the error's own message (policy texts)."""
+
+    status: int
+    detail: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Prefix for the error's own message (`detail=None`).
+    prefix: str = ""
+
+
+_INVALID_TOKEN = Answer(401, "Invalid or expired token", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+#: Every token refusal answers alike: the subclass is for logs and tests, never for the client.
+_TOKEN_CODES = (
+    "invalid_token",
+    "malformed_token",
+    "unknown_key",
+    "algorithm_mismatch",
+    "invalid_signature",
+    "expired_token",
+    "invalid_claims",
+    "wrong_token_type",
+    "revoked_token",
+)
+
+TABLE: Mapping[str, Answer] = {
+    "not_authenticated": Answer(401, "Not authenticated", {"WWW-Authenticate": "Bearer"}),
+    **dict.fromkeys(_TOKEN_CODES, _INVALID_TOKEN),
+    "invalid_credentials": Answer(401, "Invalid email or password", {"WWW-Authenticate": "Bearer"}),
+    "current_password_wrong": Answer(400, "The current password is wrong"),
+    "signin_not_allowed": Answer(403, "Sign-in not allowed"),
+    "permission_denied": Answer(403, "Not enough permissions"),
+    "csrf_failed": Answer(403, "CSRF token missing or invalid"),
+    "cross_site_signin": Answer(403, "Cross-site sign-in refused"),
+    "session_not_found": Answer(404, "No such session"),
+    "email_taken": Answer(409, "This email is already registered"),
+    "invalid_email": Answer(422, None, prefix="Invalid email address: "),
+    "password_policy": Answer(422, None),
+    "rate_limited": Answer(429, "Too many attempts; try again later"),
+    "hook_error": Answer(500, "Internal error in an authentication hook"),
+    "store_unavailable": Answer(
+        503, "Authentication store unavailable; try again shortly", {"Retry-After": "1"}
+    ),
+}
+
+_by_class: dict[type[FastAuthError], Answer | None] = {}
+
+
+def answer_for(error: FastAuthError) -> Answer | None:
+    """The table's row for the error's code, or for the nearest parent's code (a new token subclass
+    is answered as a token error); None when nothing in its family is in the table."""
+    kind = type(error)
+    if kind not in _by_class:
+        found: Answer | None = None
+        for cls in kind.__mro__:
+            code = getattr(cls, "code", None)
+            if isinstance(code, str) and code in TABLE:
+                found = TABLE[code]
+                break
+        _by_class[kind] = found
+    return _by_class[kind]
+
+
+def _parts(error: FastAuthError, answer: Answer) -> tuple[str, dict[str, str]]:
+    detail = answer.detail if answer.detail is not None else answer.prefix + str(error)
+    headers = dict(answer.headers)
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    return detail, headers
+
+
+def as_http(error: FastAuthError) -> Exception:
+    """The `HTTPException` for `error` (for dependencies), or the error itself when it is no answer."""
+    answer = answer_for(error)
+    if answer is None:
+        return error
+    detail, headers = _parts(error, answer)
+    return HTTPException(answer.status, detail, headers=headers or None)
+
+
+def respond(error: FastAuthError, extra_headers: Mapping[str, str] | None = None) -> Response:
+    """The JSON answer for `error` (raises it again when the table has no row for it)."""
+    answer = answer_for(error)
+    if answer is None:
+        raise error
+    if answer.status >= 500 and answer.status != 503:
+        log.error("answered %s for %s", answer.status, error.code)
+    detail, headers = _parts(error, answer)
+    if extra_headers:
+        headers.update(extra_headers)
+    return JSONResponse({"detail": detail}, answer.status, headers=headers or None)
+
+
+async def handle(request: Request, error: Exception) -> Response:
+    """Starlette exception handler for `FastAuthError` (installed by `FastAuth.mount`)."""
+    assert isinstance(error, FastAuthError)
+    return respond(error)
+
+
+class AnsweringRoute(APIRoute):
+    """The route class of fastauth's routers: a `FastAuthError` from the endpoint is answered from the
+    table here, so `app.include_router(auth.router)` without `mount()` answers the same."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler, with the table in front of it."""
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except FastAuthError as error:
+                return respond(error)
+
+        return answer

@@ -1,0 +1,95 @@
+"""The JSON shapes of the HTTP contract (request bodies and answers), for validation and OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from fastauth.storage.base import SessionRecord, User
+
+__all__ = ["ChangePasswordIn", "Credentials", "RefreshIn", "SessionOut", "TokenOut", "UserOut", "utc"]
+
+
+def utc(epoch: int) -> datetime:
+    """Epoch seconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class Credentials(BaseModel):
+    """Register and login: email and password."""
+
+    email: str
+    password: str
+
+
+class RefreshIn(BaseModel):
+    """Refresh and logout: the refresh token, unless it travels in its cookie."""
+
+    refresh_token: str | None = None
+
+
+class ChangePasswordIn(BaseModel):
+    """Change password: the current one confirms, the new one replaces it."""
+
+    current_password: str
+    new_password: str
+
+
+class TokenOut(BaseModel):
+    """Issued tokens; with cookie delivery the tokens themselves are in cookies, not here."""
+
+    access_token: str | None = None
+    refresh_token: str | None = None
+    token_type: str = "bearer"
+    expires_in: int | None = None
+
+
+class UserOut(BaseModel):
+    """A user as the API shows it (never the password hash)."""
+
+    id: str
+    email: str
+    is_active: bool
+    is_verified: bool
+    is_superuser: bool
+    roles: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        """The public view of `user`."""
+        return cls(
+            id=user.id,
+            email=user.email,
+            is_active=user.is_active,
+            is_verified=user.is_verified,
+            is_superuser=user.is_superuser,
+            roles=list(user.roles),
+            created_at=utc(user.created_at),
+        )
+
+
+class SessionOut(BaseModel):
+    """One live session of the caller; `current` marks the one the request comes from."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool
+
+    @classmethod
+    def of(cls, record: SessionRecord, current_sid: str) -> SessionOut:
+        """The public view of `record`."""
+        return cls(
+            id=record.id,
+            created_at=utc(record.created_at),
+            last_used_at=utc(record.last_used_at),
+            expires_at=utc(record.expires_at),
+            ip=record.ip,
+            user_agent=record.user_agent,
+            current=record.id == current_sid,
+        )

@@ -1,0 +1,107 @@
+"""The dependencies `FastAuth` hands out: each one is itself the OpenAPI security scheme.
+
+A dependency that *is* an `OAuth2PasswordBearer` shows Swagger's Authorize button and the route's
+security requirement, and FastAPI solves one dependency per request instead of two nested ones (the
+scheme, then the check). The token is read and verified by fastauth, never by the scheme's own code.
+Errors are answered from the one table (`fastauth.web.errors`), as `HTTPException`s so they answer
+the same on an application where `mount()` did not install the handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from fastapi.openapi.models import OAuth2 as OAuth2Model
+from fastapi.openapi.models import SecurityBase as SecurityBaseModel
+from fastapi.security import OAuth2PasswordBearer
+from starlette.requests import Request
+
+from fastauth.errors import FastAuthError, PermissionDenied
+from fastauth.storage.base import User
+from fastauth.web.errors import as_http
+
+if TYPE_CHECKING:
+    from fastauth.web.auth import FastAuth
+
+__all__ = ["SCHEME_NAME", "AuthDependency", "password_scheme"]
+
+#: One scheme name for every fastauth dependency, so the docs show one Authorize button.
+SCHEME_NAME = "OAuth2PasswordBearer"
+
+
+def password_scheme(token_url: str) -> OAuth2Model:
+    """The OpenAPI model of the password flow posting to `token_url`."""
+    return OAuth2PasswordBearer(tokenUrl=token_url, scheme_name=SCHEME_NAME, auto_error=False).model  # type: ignore[return-value]
+
+
+class AuthDependency(OAuth2PasswordBearer):
+    """`Depends(...)`-able: finds the request's `FastAuth`, runs `resolve`, answers errors from the table."""
+
+    def __init__(
+        self,
+        resolve: Callable[[FastAuth, Request], Awaitable[Any]],
+        *,
+        model: SecurityBaseModel,
+        find: Callable[[Request], FastAuth],
+        name: str,
+        doc: str,
+    ) -> None:
+        # The scheme's own reading of the header (`auto_error`) is never used: `__call__` replaces it.
+        self.model = model
+        self.scheme_name = SCHEME_NAME
+        self.auto_error = False
+        self._resolve = resolve
+        self._find = find
+        self.__name__ = name
+        self.__doc__ = doc
+
+    async def __call__(self, request: Request) -> Any:  # type: ignore[override]
+        """What the dependency gives the route, or the table's HTTP answer for the refusal."""
+        try:
+            return await self._resolve(self._find(request), request)
+        except FastAuthError as error:
+            raise as_http(error) from None
+
+    def __repr__(self) -> str:
+        return f"<fastauth dependency {self.__name__}>"
+
+
+async def claims(auth: FastAuth, request: Request) -> dict[str, Any]:
+    """Verified claims, without a database read: for hot paths."""
+    return (await auth.authenticate(request)).claims
+
+
+async def current_user(auth: FastAuth, request: Request) -> User:
+    """The active user of a valid, unrevoked access token; 401 otherwise."""
+    return await auth.service.user_of(await auth.authenticate(request))
+
+
+async def current_superuser(auth: FastAuth, request: Request) -> User:
+    """As `current_user`, and 403 unless the user is a superuser."""
+    user = await current_user(auth, request)
+    if not user.is_superuser:
+        raise PermissionDenied("not a superuser")
+    return user
+
+
+async def optional_user(auth: FastAuth, request: Request) -> User | None:
+    """The user, or None for no or a bad token: never an error answer."""
+    try:
+        return await current_user(auth, request)
+    except FastAuthError:
+        return None
+
+
+def roles_check(wanted: Sequence[str], any_of: bool) -> Callable[[FastAuth, Request], Awaitable[User]]:
+    """The current user, `PermissionDenied` unless they hold every role in `wanted` (or one, `any_of`)."""
+
+    async def check(auth: FastAuth, request: Request) -> User:
+        user = await current_user(auth, request)
+        held = set(user.roles)
+        ok = any(r in held for r in wanted) if any_of else all(r in held for r in wanted)
+        if not ok and not user.is_superuser:
+            raise PermissionDenied("missing role")
+        return user
+
+    return check
