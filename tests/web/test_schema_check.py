@@ -1,4 +1,10 @@
-"""Start-up refuses tables an older fastauth created without today's columns, and says what to run."""
+"""Start-up refuses a database this fastauth cannot use, and says what to run.
+
+Tables without fastauth's version table (made by 0.1.0, by an older fastauth, or by the operator) are
+checked column by column: with `auto_create_tables` they are adopted (stamped with the first revision)
+once they match; without it the operator manages them and matching tables are accepted as they are.
+Revisions behind or ahead are tested in `tests/storage/`.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastauth.errors import ConfigError
-from fastauth.storage.sqlalchemy import Base, async_url
+from fastauth.storage.sqlalchemy import Base, SQLAlchemyAdapter, async_url
 
 #: Columns later versions added to existing tables (both nullable), as an old database lacks them.
 LATER_COLUMNS = (("fastauth_sessions", "previous_jti"), ("fastauth_sessions", "rotated_at"))
+MISMATCH = "the database does not match this fastauth: "
 
 
 async def _execute(database_url: str, *statements: str) -> None:
@@ -26,6 +33,14 @@ async def _execute(database_url: str, *statements: str) -> None:
         await engine.dispose()
 
 
+async def _revision(database_url: str) -> str | None:
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        return (await store.schema_state()).revision
+    finally:
+        await store.close()
+
+
 async def test_an_old_schema_is_refused_with_the_statements_that_fix_it(
     database_url: str, make_app: Any
 ) -> None:
@@ -35,14 +50,20 @@ async def test_an_old_schema_is_refused_with_the_statements_that_fix_it(
     with pytest.raises(ConfigError) as info:
         await make_app()
     message = str(info.value)
-    assert "created by an older fastauth" in message
+    assert message == (
+        MISMATCH + "its tables were created by an older fastauth and lack columns; run: "
+        "ALTER TABLE fastauth_sessions ADD COLUMN previous_jti VARCHAR(64); "
+        "ALTER TABLE fastauth_sessions ADD COLUMN rotated_at BIGINT"
+    )
     statements = message.split("run: ", 1)[1].split("; ")
     assert [statement.split()[2] + "." + statement.split()[5] for statement in statements] == [
         f"{table}.{column}" for table, column in LATER_COLUMNS
     ]
+    assert await _revision(database_url) is None  # refused tables are not stamped
     # Running exactly what the message says is enough: the server starts and refresh rotation works.
     await _execute(database_url, *statements)
     app = await make_app()
+    assert await _revision(database_url) == "0001"  # adopted
     tokens = await app.register()
     refreshed = await app.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200
@@ -53,7 +74,10 @@ async def test_an_old_schema_is_refused_with_the_statements_that_fix_it(
 async def test_missing_tables_without_auto_create_are_refused(database_url: str, make_app: Any) -> None:
     with pytest.raises(ConfigError) as info:
         await make_app(auto_create_tables=False)
-    assert "the tables fastauth_users, fastauth_sessions do not exist" in str(info.value)
+    assert str(info.value) == (
+        MISMATCH + "the tables fastauth_users, fastauth_sessions do not exist "
+        "(set auto_create_tables, or create them with `fastauth db upgrade`)"
+    )
 
 
 async def test_tables_created_by_the_operator_are_accepted(database_url: str, make_app: Any) -> None:
@@ -61,6 +85,7 @@ async def test_tables_created_by_the_operator_are_accepted(database_url: str, ma
     app = await make_app(auto_create_tables=False)
     assert (await app.client.post("/auth/refresh", json={"refresh_token": "x"})).status_code == 401
     await app.register()
+    assert await _revision(database_url) is None  # the operator's tables: fastauth does not stamp them
 
 
 async def test_keys_table_is_required_when_keys_live_in_the_database(
@@ -70,10 +95,20 @@ async def test_keys_table_is_required_when_keys_live_in_the_database(
     await _execute(database_url, "DROP TABLE fastauth_keys")
     with pytest.raises(ConfigError) as info:
         await make_app(auto_create_tables=False, jwt={"algorithm": "RS256"})
-    assert "the tables fastauth_keys do not exist" in str(info.value)
+    assert str(info.value) == (
+        MISMATCH + "the tables fastauth_keys do not exist "
+        "(set auto_create_tables, or create them with `fastauth db upgrade`)"
+    )
     # HS256 never touches that table: its absence is fine.
     app = await make_app(auto_create_tables=False)
     await app.register()
+
+
+async def test_adoption_creates_a_missing_table_as_0_1_0_did(database_url: str, make_app: Any) -> None:
+    await _execute(database_url, "DROP TABLE fastauth_keys")
+    app = await make_app(jwt={"algorithm": "RS256"})
+    await app.register()
+    assert await _revision(database_url) == "0001"
 
 
 async def test_a_missing_not_null_column_is_named_not_given_a_statement_that_would_fail(
@@ -82,6 +117,7 @@ async def test_a_missing_not_null_column_is_named_not_given_a_statement_that_wou
     await _execute(database_url, "ALTER TABLE fastauth_users DROP COLUMN roles")
     with pytest.raises(ConfigError) as info:
         await make_app()
-    message = str(info.value)
-    assert "the columns fastauth_users.roles are missing and NOT NULL" in message
-    assert "ADD COLUMN roles" not in message
+    assert str(info.value) == (
+        MISMATCH + "the columns fastauth_users.roles are missing and NOT NULL: add them with a value "
+        "for the existing rows (a migration), or recreate the tables"
+    )

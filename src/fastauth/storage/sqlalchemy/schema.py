@@ -154,7 +154,8 @@ def _gaps(connection: Connection, metadata: MetaData, required: Iterable[str]) -
     found = []
     if missing:
         found.append(
-            f"the tables {', '.join(missing)} do not exist (set auto_create_tables, or {UPGRADE_HINT})"
+            f"the tables {', '.join(missing)} do not exist "
+            "(set auto_create_tables, or create them with `fastauth db upgrade`)"
         )
     if statements:
         found.append(
