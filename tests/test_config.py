@@ -24,6 +24,7 @@ from pydantic import SecretStr, ValidationError
 from fastauth import FastAuthConfig, JWTConfig
 from fastauth.config import FastAuthSecurityWarning
 from fastauth.errors import ConfigError
+from fastauth.keys import generate_private_key
 from fastauth.keys.pem import private_key_to_pem, public_key_to_pem
 from fastauth.tokens import KeyRing, TokenEngine
 from support.servers import is_setting
@@ -304,6 +305,14 @@ def test_private_key_never_in_config_errors(
         assert not any(line in text for line in _pem_body(private)), alg
 
 
+def test_urls_with_passwords_stay_out_of_repr() -> None:
+    """L4."""
+    config = FastAuthConfig(
+        secret="s" * 64, database_url="postgresql://u:dbpassw0rd@h/db", redis_url="redis://:redispassw0rd@h"
+    )
+    assert "dbpassw0rd" not in repr(config) and "redispassw0rd" not in repr(config)
+
+
 # --------------------------------------------------------------------------------------------------
 # environment variables and .env
 
@@ -524,6 +533,19 @@ def test_hmac_secret_length(alg: str, need: int) -> None:
         config = FastAuthConfig(secret="x" * need, jwt=JWTConfig(algorithm=alg))
     engine = TokenEngine.from_config(config)
     assert engine.verify_access(engine.issue_access("u", "s").token).sub == "u"
+
+
+def test_a_short_secret_cannot_seal_stored_keys() -> None:
+    """L5: without PEM keys the secret seals the private keys in the database."""
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        FastAuthConfig(secret="hunter2-hunter2", jwt=JWTConfig(algorithm="ES256"))
+    pem = private_key_to_pem(generate_private_key("ES256"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        FastAuthConfig(
+            secret="still-required-for-the-config", jwt=JWTConfig(algorithm="ES256", private_key=pem)
+        )
+    assert any(issubclass(w.category, FastAuthSecurityWarning) for w in caught)
 
 
 @pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])

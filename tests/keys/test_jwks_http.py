@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from fastauth import FastAuthConfig
+from fastauth.errors import ConfigError
 from fastauth.keys import generate_private_key
 from support.clock import Clock
 from support.forge import decode, forge, kid_of
@@ -108,6 +110,23 @@ async def test_authorization_server_metadata(make_app: Any) -> None:
     token = (await app.register())["access_token"]
     jwks = (await app.client.get(meta["jwks_uri"].removeprefix("http://testserver"))).json()
     assert kid_of(token) in {key["kid"] for key in jwks["keys"]}
+
+
+async def test_metadata_is_never_cached_by_shared_caches(make_app: Any) -> None:
+    """L6: the document is built from the Host header."""
+    a = await make_app(jwt={"algorithm": "ES256"})
+    r = await a.client.get("/.well-known/oauth-authorization-server")
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+
+
+async def test_metadata_urls_come_from_public_url_when_configured(make_app: Any) -> None:
+    """L6: a configured public URL, not the Host header, names the endpoints."""
+    a = await make_app(jwt={"algorithm": "ES256"}, public_url="https://auth.example.com")
+    r = await a.client.get("/.well-known/oauth-authorization-server", headers={"Host": "evil.example"})
+    assert r.json()["jwks_uri"] == "https://auth.example.com/.well-known/jwks.json"
+    assert r.json()["token_endpoint"] == "https://auth.example.com/auth/login"
+    with pytest.raises(ConfigError, match="public_url"):
+        FastAuthConfig(secret="s" * 64, public_url="auth.example.com/")
 
 
 async def test_the_server_refuses_key_tricks(make_app: Any) -> None:

@@ -39,6 +39,7 @@ from fastauth.errors import (
     WrongTokenType,
 )
 from fastauth.tokens import KeyRing, SigningKey, TokenEngine, codec
+from fastauth.tokens.codec import standard_segment
 
 DROP_MARK = "<drop>"  # in parametrize lists: leave the member out
 SIGNATURE_ALGS = ("HS256", "HS512", "RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA")
@@ -512,6 +513,96 @@ def test_b64url_decode_is_strict(tk: SimpleNamespace) -> None:
     for segment in ("", "=", "a", "YQ=", "YQ==", "YW I", "+/8", "YQ\n", "YR", "YWJ", "YQ.", "Y Q"):
         with pytest.raises(MalformedToken):
             codec.b64url_decode(segment)
+
+
+# The single-translation codec: every byte outside the base64url alphabet, anywhere in a token, is
+# refused as `MalformedToken` (`binascii.a2b_base64` runs non-strict, so nothing it would silently skip
+# may reach it); non-canonical last characters (non-zero unused bits) are refused in all three segments,
+# including a header that would otherwise be looked up in `KeyRing.known_headers`; `known_headers` is
+# keyed by the standard-base64 form of our header segments, and the standard spelling itself (`+`/`/`
+# instead of `-`/`_`), correctly signed, must not match it.
+
+_SIX = {char: value for value, char in enumerate(ALPHABET)}
+
+
+def _refuse_class(engine: TokenEngine, token: str) -> type[BaseException] | None:
+    try:
+        engine.verify_access(token)
+    except TokenError as error:
+        return type(error)
+    return None
+
+
+@pytest.mark.parametrize("alg", ["HS256", "RS256"])
+def test_every_foreign_byte_anywhere_is_malformed(
+    alg: str, make_engine: Callable[..., TokenEngine], make_forger: Callable[[str], Any]
+) -> None:
+    """Substitute and insert every code point 0..255 (and a few beyond) at every position."""
+    engine, forger = make_engine(alg), make_forger(alg)
+    token = forger.token()
+    assert engine.verify_access(token).sub == "user-1"
+    foreign = [chr(c) for c in range(256) if chr(c) not in ALPHABET + "."]
+    foreign += ["\u2024", "\uff0e", "\ud800", "\u0660", "\U0001f600"]
+    for i in range(len(token)):
+        for char in foreign:
+            for mutated in (token[:i] + char + token[i + 1 :], token[:i] + char + token[i:]):
+                found = _refuse_class(engine, mutated)
+                assert found is MalformedToken, (i, repr(char), found)
+    for char in foreign:
+        assert _refuse_class(engine, token + char) is MalformedToken
+        assert _refuse_class(engine, char + token) is MalformedToken
+
+
+@pytest.mark.parametrize("extra", ["", "x", "xy", "xyz"])
+def test_non_canonical_last_character_in_every_segment(
+    extra: str, make_engine: Callable[..., TokenEngine], make_forger: Callable[[str], Any]
+) -> None:
+    engine, forger = make_engine("HS256"), make_forger("HS256")
+    token = forger.token(payload=forger.claims(pad=extra))
+    assert engine.verify_access(token).sub == "user-1"
+    parts = token.split(".")
+    tested = 0
+    for index, segment in enumerate(parts):
+        unused = {2: 0x0F, 3: 0x03}.get(len(segment) % 4)
+        if unused is None:
+            continue
+        keep = _SIX[segment[-1]] & ~unused
+        for char in ALPHABET:
+            if char == segment[-1] or _SIX[char] & ~unused != keep:
+                continue
+            spelled = list(parts)
+            spelled[index] = segment[:-1] + char  # same bytes under a lenient decoder
+            mutated = ".".join(spelled)
+            assert base64.urlsafe_b64decode(spelled[index] + "==") == base64.urlsafe_b64decode(segment + "==")
+            assert _refuse_class(engine, mutated) is MalformedToken, (index, char)
+            tested += 1
+    assert tested
+
+
+@pytest.mark.parametrize("kid", ["k?", "k>", "a~~"])
+def test_standard_base64_spelling_of_a_known_header_is_refused(
+    kid: str, make_engine: Callable[..., TokenEngine], tk: SimpleNamespace
+) -> None:
+    """The fast-path table is keyed by the `+`/`/` form; a token spelled that way must not reach it.
+
+    These kids make our header segment contain `_` or `-`, so its standard spelling differs.
+    """
+    key = SigningKey.from_secret(tk.SECRET, "HS256", kid=kid)
+    url_header = key.header_segment("at+jwt")
+    assert "-" in url_header or "_" in url_header
+    ring = KeyRing([key])
+    engine = make_engine(keyring=ring)
+    std_header = url_header.replace("-", "+").replace("_", "/")
+    assert standard_segment(url_header) == std_header.encode() and std_header.encode() in ring.known_headers
+    forger = tk.Forger(alg="HS256", kid=key.kid, key=tk.SECRET)
+    payload = tk.b64(tk.to_bytes(forger.claims()))
+    for header, accepted in ((url_header, True), (std_header, False)):
+        signing_input = f"{header}.{payload}".encode("ascii")
+        token = f"{header}.{payload}.{tk.b64(forger.sign(signing_input))}"
+        if accepted:
+            assert engine.verify_access(token).sub == "user-1"
+        else:
+            tk.refuse(engine.verify_access, token, MalformedToken)
 
 
 # --- 20. JSON serialization / polyglots ----------------------------------------------------------

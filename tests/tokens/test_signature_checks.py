@@ -4,12 +4,15 @@ RS256/RS384/RS512 are verified by encode-and-compare (RFC 8017 §8.2.2): `crypto
 operation and checks the padding, and the rest must equal the expected `DigestInfo` + hash byte for byte.
 These tests build encoded messages by hand, sign them with the raw RSA private operation, and check
 that every malformed one is refused, and that the check agrees with `cryptography`'s own `verify`.
+At the end: RS* and PS* signatures one octet longer, or without their leading zero octet, are refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from fastauth.errors import InvalidSignature
 from fastauth.tokens import SigningKey, TokenEngine
+from support.b64 import unb64
 
 PKCS1_ALGS = ("RS256", "RS384", "RS512")
 _HASHLIB = {"RS256": hashlib.sha256, "RS384": hashlib.sha384, "RS512": hashlib.sha512}
@@ -221,3 +225,53 @@ def test_forged_encoding_in_a_token_is_a_401_reason(
     token = forger.token(signature=raw_sign(rsa_key, garbage))
     assert engine.verify_access(good).sub == "user-1"
     tk.refuse(engine.verify_access, token, InvalidSignature)
+
+
+# --- signature length (keyring `_bind_verify`) ----------------------------------------------------
+# RFC 8017 §8.1.2 step 1 requires the signature to be exactly k octets. `cryptography`'s PSS verify
+# accepts a signature whose leading zero octet was removed, so a token whose PS* signature starts with
+# 0x00 would have a second, shorter spelling that verifies; RS* and PS* both check the length.
+
+
+def _zero_led_token(forger: Any) -> tuple[str, str, bytes]:
+    """A PS* token whose signature starts with 0x00 (PSS is randomised: sign until one does)."""
+    for n in range(5000):
+        token = forger.token(payload=forger.claims(jti=f"jti-zero-led-{n}"))
+        header, payload, signature = token.split(".")
+        raw = unb64(signature)
+        if raw[0] == 0:
+            return token, f"{header}.{payload}", raw
+    pytest.fail("no zero-led PSS signature in 5000 tries")
+
+
+@pytest.mark.parametrize("alg", ["PS256", "PS384", "PS512", "RS256"])
+def test_rsa_signature_one_octet_longer_is_refused(
+    alg: str, make_engine: Callable[..., TokenEngine], make_forger: Callable[[str], Any], tk: SimpleNamespace
+) -> None:
+    engine, forger = make_engine(alg), make_forger(alg)
+    token = forger.token()
+    signing_input, raw = token.rsplit(".", 1)[0], tk.unb64(token.rsplit(".", 1)[1])
+    longer = tk.b64(bytes(1) + raw)
+    tk.refuse(engine.verify_access, f"{signing_input}.{longer}", InvalidSignature)
+
+
+@pytest.mark.parametrize("alg", ["PS256", "PS384", "PS512"])
+def test_pss_signature_without_its_leading_zero_is_refused(
+    alg: str, make_engine: Callable[..., TokenEngine], make_forger: Callable[[str], Any], tk: SimpleNamespace
+) -> None:
+    engine, forger = make_engine(alg), make_forger(alg)
+    token, signing_input, raw = _zero_led_token(forger)
+    assert engine.verify_access(token).sub == "user-1"
+    short = f"{signing_input}.{tk.b64(raw[1:])}"
+    assert short != token
+    tk.refuse(engine.verify_access, short, InvalidSignature)
+
+
+def test_rs_signature_without_its_leading_zero_is_refused(
+    make_engine: Callable[..., TokenEngine], make_forger: Callable[[str], Any], tk: SimpleNamespace
+) -> None:
+    """RS* is deterministic: vary the jti until the signature starts with 0x00."""
+    engine, forger = make_engine("RS256"), make_forger("RS256")
+    token, signing_input, raw = _zero_led_token(forger)
+    assert engine.verify_access(token).sub == "user-1"
+    tk.refuse(engine.verify_access, f"{signing_input}.{tk.b64(raw[1:])}", InvalidSignature)

@@ -1,4 +1,5 @@
-"""Cookie delivery: cookie attributes, signed double-submit CSRF bound to the session, refresh and logout.
+"""Cookie delivery: cookie attributes, cross-site sign-in refused (login CSRF), signed double-submit CSRF
+bound to the session, refresh and logout.
 
 httpx keeps no `Secure` cookie over http://, so cookies are read from the Set-Cookie headers and sent
 back explicitly in a `Cookie` header (the client's jar is emptied before every request). One test at
@@ -139,6 +140,33 @@ async def test_register_in_cookie_mode_sets_cookies_too(make_app: Any, secure: b
     assert r.status_code == 201
     assert r.json() == {"token_type": "bearer", "expires_in": 900}
     assert set(set_cookies(r)) == set(cookie_names(secure))
+
+
+@pytest.mark.parametrize("route", ["/auth/login", "/auth/register"])
+async def test_cross_site_sign_in_with_cookies_is_refused(make_app: Any, route: str) -> None:
+    """M2: login CSRF. A cross-site form must not set auth cookies in the browser."""
+    a = await make_app(token_delivery="cookie", cookie_secure=False)
+    await a.register("victim@example.com", "password123")
+    form = {"username": "victim@example.com", "email": "new@example.com", "password": "password123"}
+    r = await a.client.post(route, data=form, headers={"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403 and r.json() == {"detail": "Cross-site sign-in refused"}
+    assert "set-cookie" not in r.headers
+    r = await a.client.post(route, data=form, headers={"Origin": "null"})
+    assert r.status_code == 403
+    login = {"username": "victim@example.com", "password": "password123"}
+    same = await a.client.post("/auth/login", data=login, headers={"Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 200 and "set-cookie" in same.headers
+
+
+async def test_cross_site_sign_in_with_json_delivery_is_harmless_and_allowed(make_app: Any) -> None:
+    a = await make_app()
+    await a.register("j@example.com", "password123")
+    r = await a.client.post(
+        "/auth/login",
+        data={"username": "j@example.com", "password": "password123"},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert r.status_code == 200 and "set-cookie" not in r.headers
 
 
 async def test_cookie_authenticates_safe_methods_without_csrf(make_app: Any, secure: bool) -> None:

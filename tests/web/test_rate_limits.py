@@ -1,4 +1,5 @@
-"""Login throttled per account and per client IP, registration per IP: 429 + Retry-After, before hashing."""
+"""Login throttled per account and per client IP, registration per IP: 429 + Retry-After, before hashing;
+change-password guesses count against the login budget."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from support.http import BAD_LOGIN_BODY, PASSWORD
+from support.http import BAD_LOGIN_BODY, PASSWORD, bearer
 
 TOO_MANY = {"detail": "Too many attempts; try again later"}
 
@@ -164,3 +165,18 @@ async def test_rate_limits_can_be_turned_off(make_app: Any, client_from: Any) ->
         r = await _login(a.client, "u0@example.com")
         assert r.status_code == 401
     assert (await _login(a.client, "u0@example.com", PASSWORD)).status_code == 200
+
+
+async def test_change_password_counts_against_the_login_budget(make_app: Any) -> None:
+    """L1: guessing the current password through change-password is throttled like login."""
+    a = await make_app(rate_limit_enabled=True, login_rate_limit_per_account="3/minute")
+    tokens = await a.register("c@example.com", "password123")
+    codes = []
+    for _ in range(4):
+        r = await a.client.post(
+            "/auth/change-password",
+            json={"current_password": "wrong guess", "new_password": "another password"},
+            headers=bearer(tokens["access_token"]),
+        )
+        codes.append(r.status_code)
+    assert codes == [400, 400, 400, 429]
