@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from fastauth import FastAuth  # noqa: E402
 from fastauth.passwords import PasswordHasher  # noqa: E402
 from support import servers  # noqa: E402
 from support.app import FAST_HASHER_PARAMS, AuthApp, build_app, make_config  # noqa: E402
-from support.servers import PgCluster, is_setting, missing  # noqa: E402
+from support.servers import is_setting, missing, pg_cluster  # noqa: E402
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -45,6 +44,23 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No configuration from the shell (not even FASTAUTH_TEST_*) and an empty working directory, so no
+    `.env` is read; yields that directory. `os.environ` comes back afterwards, also when a test (or a docs
+    example) set variables directly."""
+    for name in list(os.environ):
+        if is_setting(name):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    saved = dict(os.environ)
+    try:
+        yield tmp_path
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A base URL `postgresql+asyncpg://postgres@127.0.0.1:PORT` (no database part)."""
@@ -52,11 +68,7 @@ def postgres_server() -> Iterator[str]:
     if url:
         yield url.rsplit("/", 1)[0]
         return
-    try:
-        cluster = PgCluster()
-    except (FileNotFoundError, subprocess.SubprocessError, KeyError, LookupError) as error:
-        missing(f"PostgreSQL not available: {error}")
-        return
+    cluster = pg_cluster()
     try:
         yield cluster.url
     finally:

@@ -9,7 +9,6 @@ removed from the environment.
 from __future__ import annotations
 
 import contextlib
-import os
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,7 +26,6 @@ from fastauth.errors import ConfigError
 from fastauth.keys import generate_private_key
 from fastauth.keys.pem import private_key_to_pem, public_key_to_pem
 from fastauth.tokens import KeyRing, TokenEngine
-from support.servers import is_setting
 
 #: A recognisable secret, long enough for HS256 (40 characters) but not for HS384/HS512.
 SECRET = "TOPSECRET-do-not-leak-0123456789abcdefgh"
@@ -36,14 +34,8 @@ SECRET_64 = "S" * 64
 DOCS_EXAMPLE_SECRET = "still-required-for-the-config"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """No configuration leaks in from the developer's shell or from a `.env` in the working directory."""
-    for name in list(os.environ):
-        if is_setting(name):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
+#: `clean_env` (tests/conftest.py): no configuration from the shell, an empty working directory.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -35,14 +35,12 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from fastauth.config import FastAuthConfig, FastAuthSecurityWarning, JWTConfig
-from support.servers import is_setting
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -124,19 +122,8 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """An empty working directory and no configuration from the shell; the environment comes back after."""
-    for name in list(os.environ):
-        if is_setting(name):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    saved = dict(os.environ)
-    try:
-        yield tmp_path
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+#: `clean_env` (tests/conftest.py): no configuration from the shell, an empty working directory.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 # --------------------------------------------------------------------------------------------------

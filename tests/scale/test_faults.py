@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 from support.forge import decode
 from support.http import bearer
 from support.scale import UNAVAILABLE, plain_url, server_env
-from support.servers import PgCluster, Process, RedisServer, create_database, missing, serve
+from support.servers import PgCluster, Process, RedisServer, create_database, missing, pg_cluster, serve
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
@@ -34,11 +33,7 @@ DEADLINE = 20.0
 @pytest.fixture(scope="module")
 def pg() -> Iterator[PgCluster]:
     """A PostgreSQL cluster of this module's own, free to stop and restart."""
-    try:
-        cluster = PgCluster()
-    except (FileNotFoundError, subprocess.SubprocessError, KeyError, LookupError) as error:
-        missing(f"PostgreSQL not available: {error}")
-        return
+    cluster = pg_cluster()
     try:
         yield cluster
     finally:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -64,7 +64,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def missing(reason: str) -> None:
+def missing(reason: str) -> NoReturn:
     """Skip: a service this test needs cannot run here (a failure under FASTAUTH_TEST_REQUIRE_SERVICES=1)."""
     import pytest  # not at the top: bench/ scripts import this module too
 
@@ -133,6 +133,14 @@ class PgCluster:
             pass
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pg_cluster(**options: Any) -> PgCluster:
+    """A new `PgCluster(**options)`; `missing(...)` when PostgreSQL cannot run here."""
+    try:
+        return PgCluster(**options)
+    except (FileNotFoundError, subprocess.SubprocessError, KeyError, LookupError) as error:
+        missing(f"PostgreSQL not available: {error}")
 
 
 async def create_database(server_url: str, name: str) -> str:
