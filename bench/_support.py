@@ -70,8 +70,11 @@ def tool_version(argv: list[str]) -> str:
         return "?"
 
 
-def machine(libraries: tuple[str, ...] = ()) -> list[str]:
-    """Markdown list items describing this machine, its load and the versions that matter."""
+def machine(libraries: tuple[str, ...] = (), load_at_start: float | None = None) -> list[str]:
+    """Markdown list items describing this machine, its load and the versions that matter.
+
+    `load_at_start` is `os.getloadavg()[0]` taken before the benchmark ran; the load now is added.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     cpu, mem = "unknown CPU", "?"
@@ -96,7 +99,9 @@ def machine(libraries: tuple[str, ...] = ()) -> list[str]:
         f"CPU: {cpu}, {os.cpu_count()} CPUs, {mem} RAM ({platform.machine()})",
         f"OS: {platform.system()} {platform.release()}",
         f"Python: {platform.python_implementation()} {platform.python_version()}",
-        "Load average (1, 5, 15 min) at the start: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "Load average (1 min): "
+        + (f"{load_at_start:.2f} at the start, " if load_at_start is not None else "")
+        + f"{os.getloadavg()[0]:.2f} at the end (2 CPUs: above 2 other work competes with the benchmark)",
     ]
     if libraries:
         lines.append("Libraries: " + ", ".join(ver(name) for name in libraries))

@@ -50,6 +50,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, help="runs of each command (default 15; --quick 3)")
     parser.add_argument("--compare", metavar="REV", help="also time the CLI of this git commit")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     runs = args.runs or (3 if args.quick else 15)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("FASTAUTH_")}
 
@@ -91,7 +92,12 @@ def main() -> int:
         out.append(
             f"| {label} | {median(values) * 1000:.0f} | {min(values) * 1000:.0f} | {max(values) * 1000:.0f} |"
         )
-    out += ["", "Machine:", "", *(f"- {line}" for line in machine(("fastauth", "typer", "click", "rich")))]
+    out += [
+        "",
+        "Machine:",
+        "",
+        *(f"- {line}" for line in machine(("fastauth", "typer", "click", "rich"), load_at_start)),
+    ]
     print("\n".join(out))
     return 0
 

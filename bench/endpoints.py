@@ -22,6 +22,7 @@ with 1 only when a request failed.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -118,9 +119,13 @@ def report(
     ]
     plain, mounted = ("plain", "/unrelated"), ("fastauth", "/unrelated")
     bearer = ("fastauth", "/bearer")
+    from_cpu = [y.cpu_us / x.cpu_us for x, y in zip(by_path[mounted], by_path[plain], strict=True)]
     rows: list[tuple[str, list[float], str, str, float | None, bool]] = [
         ("unrelated route after mount() / without fastauth, req/s", per_round(mounted, plain, "rps"),
          "x", ">=", 0.97, True),
+        ("the same from server CPU per request (without / after mount())", from_cpu, "x", ">=", 0.97, True),
+        ("unrelated route after mount() over without fastauth, server CPU µs/request",
+         per_round(mounted, plain, "cpu"), "µs", "", None, False),
     ]  # fmt: skip
     for path, label, target in (
         ("/claims", "get_current_claims", 30.0),
@@ -170,6 +175,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7; --quick 1)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     args.duration = args.duration or (1.0 if args.quick else 5.0)
     args.rounds = args.rounds or (1 if args.quick else 7)
     if shutil.which("wrk") is None:
@@ -222,7 +228,10 @@ def main() -> int:
     loop, http = event_loop()
     lines = report(routes, samples, args, pinning)
     lines += ["Machine:", ""]
-    lines += [f"- {line}" for line in machine(("fastauth", "fastapi", "starlette", "uvicorn", "pyjwt"))]
+    lines += [
+        f"- {line}"
+        for line in machine(("fastauth", "fastapi", "starlette", "uvicorn", "pyjwt"), load_at_start)
+    ]
     lines.append(
         f"- Server: uvicorn --loop {loop} --http {http}, 1 worker, SQLite; load: {' '.join(tool_version(['wrk', '-v']).split()[:2])}"
     )

@@ -76,6 +76,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; --quick 1)")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4)")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     duration = args.duration or (1.0 if args.quick else 5.0)
     rounds = args.rounds or (1 if args.quick else 5)
     if shutil.which("wrk") is None:
@@ -160,7 +161,7 @@ def main() -> int:
         "",
         "Machine:",
         "",
-        *(f"- {line}" for line in machine(("fastauth", "argon2-cffi", "fastapi", "uvicorn"))),
+        *(f"- {line}" for line in machine(("fastauth", "argon2-cffi", "fastapi", "uvicorn"), load_at_start)),
         f"- Server: uvicorn --loop {event_loop()[0]} --http {event_loop()[1]}; load: "
         + " ".join(tool_version(["wrk", "-v"]).split()[:2]),
     ]

@@ -540,7 +540,11 @@ async def growth(
 def machine() -> list[str]:
     postgres = _servers.pg_bin("postgres")
     return [
-        *describe_machine(("fastauth", "uvicorn", "sqlalchemy", "asyncpg", "redis")),
+        *(
+            line
+            for line in describe_machine(("fastauth", "uvicorn", "sqlalchemy", "asyncpg", "redis"))
+            if not line.startswith("Load average")  # reported below, step by step
+        ),
         f"PostgreSQL: {tool_version([postgres, '--version']) if postgres else '?'}; "
         f"Redis: {tool_version(['redis-server', '--version'])}",
         f"Load generator: {tool_version(['wrk', '--version'])}",

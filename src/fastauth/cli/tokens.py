@@ -18,20 +18,17 @@ from fastauth.cli._common import (
     run_service,
 )
 from fastauth.errors import ConfigError, TokenError
+from fastauth.tokens.kinds import ACCESS, REFRESH  # pure data: no token engine, no cryptography
 
 if TYPE_CHECKING:
     from fastauth.tokens import TokenEngine
 
 
 class TokenKind(StrEnum):
-    """The token types `decode --verify --type` accepts.
+    """The token types `decode --verify --type` accepts."""
 
-    The values are fastauth.tokens.ACCESS and REFRESH (a test checks it), written out so that
-    `fastauth --help` does not import the token engine and cryptography.
-    """
-
-    access = "access"
-    refresh = "refresh"
+    access = ACCESS
+    refresh = REFRESH
 
 
 # --- shared helpers ----------------------------------------------------------------------------------
