@@ -19,6 +19,13 @@ Every column handles the same kind of token: one fastauth issues (header `alg`/`
 - PyJWT: `jwt.encode`, and `jwt.decode` with `algorithms=[alg]`, `audience`, `issuer`, `leeway` and
   `require=["exp", "iat", "sub"]`.
 
+A second table isolates signing: the same claims dict (built once, outside the loop) signed by
+fastauth's `TokenEngine.sign_access` (which also checks custom claims against the verifier's parser) and
+`issue_refresh` (which builds its claims, with a fresh `jti`, each time), by joserfc's and PyJWT's
+`jwt.encode`, and by the primitive alone (`hmac.digest`, or `cryptography`'s `sign`) over a signing
+input of the same length. Its ratio columns divide each library's cost *above that floor* by joserfc's,
+per repeat (issue #17: HS256 no more than joserfc and PyJWT; RS/ES/EdDSA no more than joserfc).
+
 Each cell is the median over several repeats of one timeit batch, in microseconds per operation. The
 contenders take turns within each repeat (a noisy neighbour on a shared machine then slows all of them
 alike), and the fastauth/joserfc ratio is the median of the per-repeat ratios.
@@ -159,6 +166,14 @@ class Row:
     issue: dict[str, float]  # median microseconds per call
     verify: dict[str, float]
     ratio: float  # median over repeats of fastauth verify / joserfc verify in the same repeat
+    sign: dict[str, float]  # the signing table: median microseconds per call
+    #: median over repeats of x / joserfc in the same repeat, x in SIGNERS
+    sign_ratio: dict[str, float]
+    #: median over repeats of (x - floor) / (joserfc - floor) in the same repeat, x in SIGNERS
+    sign_over_floor: dict[str, float]
+
+
+SIGNERS = ("sign_access", "issue_refresh", "joserfc", "PyJWT")
 
 
 def new_claims() -> dict[str, Any]:
@@ -231,8 +246,26 @@ def measure(alg: str, *, repeats: int, batch_seconds: float) -> Row:
     assert engine.verify_access(jose_jwt.encode(header, new_claims(), jose_sign_key, algorithms=[alg]))
     assert engine.verify_access(pyjwt.encode(new_claims(), pyjwt_sign_key, algorithm=alg, headers=header))
 
+    # The signing table: one claims dict for everyone, and the primitive over an input of the same size.
+    claims = engine.access_claims("user-123", "session-123")
+    sign_input = engine.sign_access(claims).token.rsplit(".", 1)[0].encode("ascii")
+    floor_signer = hmac_floor(alg, secret, sign_input) if alg.startswith("HS") else floor_sign
+    assert (
+        engine.verify_access(jose_jwt.encode(header, claims, jose_sign_key, algorithms=[alg])).claims
+        == claims
+    )
+    assert (
+        engine.verify_access(pyjwt.encode(claims, pyjwt_sign_key, algorithm=alg, headers=header)).claims
+        == claims
+    )
+
     samples = run_interleaved(
         {
+            "sign sign_access": lambda: engine.sign_access(claims),
+            "sign issue_refresh": lambda: engine.issue_refresh("user-123", "session-123"),
+            "sign joserfc": lambda: jose_jwt.encode(header, claims, jose_sign_key, algorithms=[alg]),
+            "sign PyJWT": lambda: pyjwt.encode(claims, pyjwt_sign_key, algorithm=alg, headers=header),
+            "sign floor": floor_signer,
             "issue fastauth": lambda: engine.issue_access("user-123", "session-123"),
             "issue floor": floor_sign,
             "issue joserfc": lambda: jose_jwt.encode(header, new_claims(), jose_sign_key, algorithms=[alg]),
@@ -246,12 +279,33 @@ def measure(alg: str, *, repeats: int, batch_seconds: float) -> Row:
         batch_seconds=batch_seconds,
     )
     ours, theirs = samples["verify fastauth"], samples["verify joserfc"]
+    floor = samples["sign floor"]
+    jose_above = [j - f for j, f in zip(samples["sign joserfc"], floor, strict=True)]
     return Row(
         alg,
         issue={lib: statistics.median(samples[f"issue {lib}"]) for lib in LIBRARIES},
         verify={lib: statistics.median(samples[f"verify {lib}"]) for lib in LIBRARIES},
         ratio=statistics.median(a / b for a, b in zip(ours, theirs, strict=True)),
+        sign={name: statistics.median(samples[f"sign {name}"]) for name in (*SIGNERS, "floor")},
+        sign_ratio={
+            name: statistics.median(
+                x / j for x, j in zip(samples[f"sign {name}"], samples["sign joserfc"], strict=True)
+            )
+            for name in SIGNERS
+        },
+        sign_over_floor={
+            name: statistics.median(
+                (x - f) / j for x, f, j in zip(samples[f"sign {name}"], floor, jose_above, strict=True)
+            )
+            for name in SIGNERS
+        },
     )
+
+
+def hmac_floor(alg: str, secret: bytes, signing_input: bytes) -> Op:
+    """The raw `hmac.digest` of `signing_input`: what no HS* signer can go below."""
+    name = "sha" + alg[-3:]
+    return lambda: hmac.digest(secret, signing_input, name)
 
 
 # --- report -------------------------------------------------------------------------------------------
@@ -298,6 +352,42 @@ def table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def sign_table(rows: list[Row]) -> list[str]:
+    lines = [
+        "| alg | sign_access | issue_refresh | joserfc encode | PyJWT encode | floor "
+        "| sign_access / joserfc | PyJWT / joserfc | above floor: sign_access / joserfc | PyJWT / joserfc |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        cells = [f"{row.sign[name]:.1f}" for name in (*SIGNERS, "floor")]
+        cells += [f"{row.sign_ratio[name]:.2f}x" for name in ("sign_access", "PyJWT")]
+        cells += [f"{row.sign_over_floor[name]:.2f}x" for name in ("sign_access", "PyJWT")]
+        lines.append(f"| {row.alg} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def sign_verdict(rows: list[Row]) -> list[str]:
+    """Issue #17: HS* signing costs no more above the `hmac.digest` floor than joserfc's and PyJWT's;
+    RS/PS/ES/EdDSA signing costs no more than joserfc's (there the private-key operation is most of the
+    cost, and its noise swamps a difference of differences)."""
+    out = []
+    for row in rows:
+        if row.alg.startswith("HS"):
+            ours, pyjwt_ = row.sign_over_floor["sign_access"], row.sign_over_floor["PyJWT"]
+            met = ours <= 1.0 and ours <= pyjwt_
+            out.append(
+                f"- {row.alg}: above the floor, sign_access costs {ours:.2f}x joserfc's (PyJWT {pyjwt_:.2f}x): "
+                + ("met." if met else "NOT met.")
+            )
+        else:
+            ours = row.sign_ratio["sign_access"]
+            out.append(
+                f"- {row.alg}: sign_access is {ours:.2f}x joserfc's encode: "
+                + ("met." if ours <= 1.0 else "NOT met.")
+            )
+    return out
+
+
 def verdict(rows: list[Row]) -> list[str]:
     out = []
     for row in rows:
@@ -323,6 +413,10 @@ def main() -> None:
     print("\n".join(table(rows)))
     print()
     print("\n".join(verdict(rows)))
+    print(f"\n### Signing the same claims: microseconds per operation (median of {repeats} batches)\n")
+    print("\n".join(sign_table(rows)))
+    print()
+    print("\n".join(sign_verdict(rows)))
     print("\n### Machine\n")
     print("\n".join(machine()))
 

@@ -204,10 +204,12 @@ class JWTStrategy(Generic[UP, ID]):
     # fastapi-users reads these two on its own strategy; kept for code that does too.
     @property
     def encode_key(self) -> SecretType:
+        """The signing secret or private key PEM (fastapi-users' name)."""
         return self.secret
 
     @property
     def decode_key(self) -> SecretType:
+        """The verification key: `public_key`, else `secret` (fastapi-users' name)."""
         return self.public_key or self.secret
 
     def _now(self) -> int:

@@ -38,6 +38,8 @@ PRUNE_AFTER = 7 * 24 * 3600
 
 @dataclass(frozen=True, slots=True)
 class KeyState:
+    """A stored key and its state at one moment (see the module docstring for the four states)."""
+
     record: KeyRecord
     state: State
     #: When a retiring key stops verifying (None for other states).

@@ -27,12 +27,14 @@ def _kek(secret: str) -> bytes:
 
 
 def seal(secret: str, kid: str, private_pem: str) -> str:
+    """`private_pem` encrypted under `secret`, bound to `kid`: `v1.` and base64url(nonce || ciphertext)."""
     nonce = os.urandom(12)
     sealed = AESGCM(_kek(secret)).encrypt(nonce, private_pem.encode("ascii"), kid.encode("utf-8"))
     return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
 
 
 def unseal(secret: str, kid: str, sealed: str) -> str:
+    """The PEM `seal` encrypted; `ConfigError` for another secret, another kid or a damaged value."""
     if not sealed.startswith(_PREFIX):
         raise ConfigError(f"stored key {kid} is in an unknown format")
     try:
