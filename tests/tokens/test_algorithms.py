@@ -3,8 +3,13 @@ names derived from it that other modules import."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
+import subprocess
+import sys
 import typing
+from pathlib import Path
 
 import pytest
 from joserfc import jws
@@ -101,3 +106,57 @@ def test_lookup_is_exact() -> None:
     assert spec("HS256") is not None and spec("HS256").is_hmac  # type: ignore[union-attr]
     with pytest.raises(ConfigError, match="has no key pair"):
         generate_private_key("HS256")
+
+
+# --- the tables are pure data (the room rules, tokens/ never importing keys/, are tests/test_layers.py's)
+
+#: module -> the fastauth modules it may import besides the standard library
+PURE_DATA = {"fastauth.tokens.algorithms": (), "fastauth.tokens.kinds": ("fastauth.errors",)}
+
+
+def _imports(module: str) -> set[str]:
+    """Every module name `module`'s source imports, anywhere in it (`from a import b` gives `a` and `a.b`)."""
+    spec_ = importlib.util.find_spec(module)
+    assert spec_ is not None and spec_.origin is not None, module
+    tree = ast.parse(Path(spec_.origin).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0 and node.module is not None, f"{module}: relative import"
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("module", sorted(PURE_DATA))
+def test_the_tables_import_only_the_standard_library(module: str) -> None:
+    allowed = PURE_DATA[module]
+    outside = sorted(
+        name
+        for name in _imports(module)
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and not any(name == a or name.startswith(a + ".") for a in allowed)
+    )
+    assert outside == []
+
+
+def test_the_tables_load_without_cryptography_joserfc_or_pydantic() -> None:
+    """What `fastauth --help` relies on: importing the tables (and `fastauth.tokens`) loads none of them.
+
+    In a fresh interpreter with the top-level `fastauth` package stubbed, so only `fastauth.tokens` and
+    the tables are measured, whatever `fastauth/__init__.py` imports."""
+    code = (
+        "import sys, types\n"
+        "pkg = types.ModuleType('fastauth'); pkg.__path__ = [sys.argv[1]]; sys.modules['fastauth'] = pkg\n"
+        "import fastauth.tokens.algorithms, fastauth.tokens.kinds\n"
+        "assert fastauth.tokens.algorithms.KEY_ALGORITHMS and fastauth.tokens.kinds.KINDS\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'cryptography', 'joserfc', 'pydantic'}))\n"
+    )
+    package_dir = str(Path(algorithms.__file__).parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", code, package_dir], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
