@@ -24,6 +24,7 @@ from fastauth import FastAuth  # noqa: E402
 from fastauth.passwords import PasswordHasher  # noqa: E402
 from support import servers  # noqa: E402
 from support.app import FAST_HASHER_PARAMS, AuthApp, build_app, make_config  # noqa: E402
+from support.clock import Clock  # noqa: E402
 from support.servers import is_setting, missing, pg_cluster  # noqa: E402
 
 
@@ -59,6 +60,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock the test moves by hand, at the real time: for `make_app(clock=...)`, key managers and
+    verifiers."""
+    return Clock()
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.servers import clean_env, eventually
+from support.servers import clean_env, eventually, listening
 
 TESTS = Path(__file__).resolve().parent
 PROBE = """
@@ -20,14 +19,6 @@ def test_hold(redis_server: str) -> None:
     print("URL", redis_server, flush=True)
     time.sleep(120)
 """
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.mark.redis
@@ -62,11 +53,11 @@ def test_sigterm_tears_the_session_fixtures_down(tmp_path: Path, redis_server: s
         else:
             pytest.fail("the probe run never reached its test:\n" + "".join(lines))
         port = int(line.split()[1].rsplit(":", 1)[1].split("/")[0])
-        assert _listening(port)
+        assert listening(port)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert eventually(lambda: not _listening(port), timeout=10), "redis-server outlived the stopped run"
+    assert eventually(lambda: not listening(port), timeout=10), "redis-server outlived the stopped run"

@@ -38,14 +38,12 @@ from support.keys import (
     ec_public_jwk,
     hostile_variants,
     listener,
-    login,
-    register,
     running_clean,
     server_env,
     start_microservice,
     thumbprint,
 )
-from support.servers import Process, eventually, fastauth_serve
+from support.servers import Process, eventually, fastauth_serve, login, register
 
 ISSUER = "https://auth.example.com"
 AUDIENCE = "orders"
@@ -119,11 +117,6 @@ class Issuer:
 def site() -> Iterator[Listener]:
     with listener() as running_site:
         yield running_site
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

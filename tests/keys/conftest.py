@@ -1,4 +1,5 @@
-"""Fixtures for the key-store tests: a settable clock and a real adapter on SQLite and PostgreSQL."""
+"""Fixtures for the key-store tests: a real adapter on SQLite and PostgreSQL (the settable `clock` is in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
-from support.clock import Clock
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from support.forge import kid_of
-from support.keys import cli, jwks_kids, login, me_status, register, running_clean, server_env
-from support.servers import create_database, eventually, fastauth_serve
+from support.keys import cli, running_clean, server_env
+from support.servers import create_database, eventually, fastauth_serve, jwks_kids, login, me_status, register
 
 
 def key_states(cwd: Path, env: dict[str, str]) -> dict[str, str]:

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +21,16 @@ import pytest
 from support.forge import claims, header_of
 from support.http import bearer
 from support.scale import server_env, socket_owner
-from support.servers import FASTAUTH, Process, create_database, fastauth_serve, running, serve
+from support.servers import (
+    FASTAUTH,
+    Process,
+    create_database,
+    fastauth_serve,
+    me_status,
+    register,
+    running,
+    serve,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
@@ -36,18 +44,8 @@ def _email(tag: str) -> str:
     return f"{tag}-{_counter}@example.com"
 
 
-def _register(base: str, email: str) -> dict[str, Any]:
-    r = httpx.post(f"{base}/auth/register", json={"email": email, "password": PASSWORD}, timeout=30)
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
 def _login(base: str, email: str, password: str = PASSWORD) -> httpx.Response:
     return httpx.post(f"{base}/auth/login", json={"email": email, "password": password}, timeout=30)
-
-
-def _me(base: str, token: str) -> int:
-    return httpx.get(f"{base}/auth/me", headers=bearer(token), timeout=30).status_code
 
 
 def _clean(*servers: Process) -> None:
@@ -81,22 +79,22 @@ def test_both_servers_sign_with_the_same_shared_key(cluster: tuple[Process, Proc
     jwks_a = httpx.get(f"{a.base}/.well-known/jwks.json").json()
     jwks_b = httpx.get(f"{b.base}/.well-known/jwks.json").json()
     assert jwks_a == jwks_b and len(jwks_a["keys"]) >= 1
-    from_a = _register(a.base, _email("samekey"))
-    from_b_tokens = _register(b.base, _email("samekey"))
+    from_a = register(a.base, _email("samekey"))
+    from_b_tokens = register(b.base, _email("samekey"))
     assert header_of(from_a["access_token"])["kid"] == header_of(from_b_tokens["access_token"])["kid"]
-    assert _me(b.base, from_a["access_token"]) == 200
-    assert _me(a.base, from_b_tokens["access_token"]) == 200
+    assert me_status(b.base, from_a["access_token"]) == 200
+    assert me_status(a.base, from_b_tokens["access_token"]) == 200
     _clean(a, b)
 
 
 def test_logout_on_a_is_refused_on_b_at_once(cluster: tuple[Process, Process, dict[str, str]]) -> None:
     a, b, _ = cluster
-    tokens = _register(a.base, _email("logout"))
-    assert _me(b.base, tokens["access_token"]) == 200  # B knows the session (and caches the user)
+    tokens = register(a.base, _email("logout"))
+    assert me_status(b.base, tokens["access_token"]) == 200  # B knows the session (and caches the user)
     r = httpx.post(f"{a.base}/auth/logout", headers=bearer(tokens["access_token"]))
     assert r.status_code == 204
-    assert _me(b.base, tokens["access_token"]) == 401
-    assert _me(a.base, tokens["access_token"]) == 401
+    assert me_status(b.base, tokens["access_token"]) == 401
+    assert me_status(a.base, tokens["access_token"]) == 401
     r = httpx.post(f"{b.base}/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert r.status_code == 401
     _clean(a, b)
@@ -105,25 +103,25 @@ def test_logout_on_a_is_refused_on_b_at_once(cluster: tuple[Process, Process, di
 def test_session_revoked_on_b_dies_on_a(cluster: tuple[Process, Process, dict[str, str]]) -> None:
     a, b, _ = cluster
     email = _email("revoke")
-    first = _register(a.base, email)
+    first = register(a.base, email)
     second = _login(a.base, email).json()
-    assert _me(a.base, first["access_token"]) == 200
+    assert me_status(a.base, first["access_token"]) == 200
     sessions = httpx.get(f"{b.base}/auth/sessions", headers=bearer(second["access_token"])).json()
     first_sid = claims(first["access_token"])["sid"]
     assert {s["id"] for s in sessions} == {first_sid, claims(second["access_token"])["sid"]}
     r = httpx.delete(f"{b.base}/auth/sessions/{first_sid}", headers=bearer(second["access_token"]))
     assert r.status_code == 204
-    assert _me(a.base, first["access_token"]) == 401
+    assert me_status(a.base, first["access_token"]) == 401
     r = httpx.post(f"{a.base}/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert r.status_code == 401
-    assert _me(a.base, second["access_token"]) == 200  # the other session lives on
+    assert me_status(a.base, second["access_token"]) == 200  # the other session lives on
     _clean(a, b)
 
 
 def test_login_rate_limit_counts_across_both(cluster: tuple[Process, Process, dict[str, str]]) -> None:
     a, b, _ = cluster
     email = _email("ratelimit")
-    _register(b.base, email)
+    register(b.base, email)
     codes = [_login(server.base, email, "wrong password").status_code for server in (a, b, a)]
     assert codes == [401, 401, 401]
     for server in (b, a):  # the budget of 3 per minute is spent on both servers together
@@ -138,7 +136,7 @@ async def test_twenty_concurrent_refreshes_over_both_give_one_success(
     cluster: tuple[Process, Process, dict[str, str]],
 ) -> None:
     a, b, _ = cluster
-    tokens = _register(a.base, _email("race"))
+    tokens = register(a.base, _email("race"))
     body = {"refresh_token": tokens["refresh_token"]}
     limits = httpx.Limits(max_connections=20)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
@@ -156,8 +154,8 @@ async def test_twenty_concurrent_refreshes_over_both_give_one_success(
     assert codes == [200] + [401] * 19, codes
     # The losers showed a spent token: reuse, so the whole session ends, the winner's new pair too.
     winner = next(r for r in responses if r.status_code == 200).json()
-    assert _me(a.base, winner["access_token"]) == 401
-    assert _me(b.base, tokens["access_token"]) == 401
+    assert me_status(a.base, winner["access_token"]) == 401
+    assert me_status(b.base, tokens["access_token"]) == 401
     _clean(a, b)
 
 
@@ -166,7 +164,7 @@ def test_key_rotation_by_the_cli_is_honoured_by_both(
 ) -> None:
     a, b, env = cluster
     assert FASTAUTH
-    tokens = _register(a.base, _email("rotate"))
+    tokens = register(a.base, _email("rotate"))
     old_kid = header_of(tokens["access_token"])["kid"]
 
     # Requests keep flowing to both servers while the key changes: not one may be refused.
@@ -207,7 +205,7 @@ def test_key_rotation_by_the_cli_is_honoured_by_both(
                 break
         assert fresh is not None and header_of(fresh["access_token"])["kid"] == new_kid
         # B accepts the new key's tokens at once, access and refresh alike...
-        assert _me(b.base, fresh["access_token"]) == 200
+        assert me_status(b.base, fresh["access_token"]) == 200
         r = httpx.post(f"{b.base}/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
         assert r.status_code == 200, r.text
         assert header_of(r.json()["access_token"])["kid"] == new_kid  # ...and signs with it too
@@ -219,7 +217,7 @@ def test_key_rotation_by_the_cli_is_honoured_by_both(
         stop.set()
         thread.join(timeout=60)
     assert failures == []
-    assert _me(b.base, tokens["access_token"]) == 200  # the old key still verifies its tokens
+    assert me_status(b.base, tokens["access_token"]) == 200  # the old key still verifies its tokens
     _clean(a, b)
 
 
@@ -231,7 +229,7 @@ def test_serve_with_two_workers_refuses_a_logout_on_every_worker(
     with serve(tmp_path, env, "--workers", "2") as server:
         workers = server.worker_pids()
         assert len(workers) == 2, workers
-        tokens = _register(server.base, _email("workers"))
+        tokens = register(server.base, _email("workers"))
         headers = bearer(tokens["access_token"])
 
         # Keep-alive connections until both workers hold one (the kernel picks the worker; the second

@@ -20,12 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from support.b64 import b64
 from support.forge import decode, forge
-from support.http import bearer
 from support.servers import FASTAUTH, Process, clean_env, free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,31 +78,6 @@ def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProce
     return subprocess.run(
         [FASTAUTH, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
     )
-
-
-# --- HTTP helpers against a running auth server -------------------------------------------------
-
-
-def register(base: str, email: str, password: str = "correct horse battery") -> dict[str, Any]:
-    r = httpx.post(f"{base}/auth/register", json={"email": email, "password": password}, timeout=10)
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-def login(base: str, email: str, password: str = "correct horse battery") -> dict[str, Any]:
-    r = httpx.post(f"{base}/auth/login", json={"email": email, "password": password}, timeout=10)
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def me_status(base: str, token: str) -> int:
-    return httpx.get(f"{base}/auth/me", headers=bearer(token), timeout=10).status_code
-
-
-def jwks_kids(base: str) -> set[str]:
-    r = httpx.get(f"{base}/.well-known/jwks.json", timeout=10)
-    assert r.status_code == 200, r.text
-    return {key["kid"] for key in r.json()["keys"]}
 
 
 # --- keys and hostile tokens --------------------------------------------------------------------

@@ -13,6 +13,7 @@ Redis servers, and `fastauth serve` (or any HTTP server) as a real process on 12
 - `RedisServer`: a redis-server without persistence that can be killed and restarted on its port;
   `redis_server(*args)` is a throw-away one as a context manager.
 - `wait_for_port` and `eventually` poll with a deadline; nothing sleeps blindly.
+- `register`, `login`, `me_status`, `jwks_kids`: plain HTTP against a running server at `base`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
+
+from support.http import bearer
 
 FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
 #: The unprefixed names fastauth still reads (0.0.x settings).
@@ -174,18 +177,19 @@ def eventually(
         time.sleep(interval)
 
 
+def listening(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:`port` right now."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_for_port(port: int, proc: subprocess.Popen[Any] | None = None, timeout: float = 15.0) -> None:
     """Wait until something accepts TCP connections on 127.0.0.1:`port`; RuntimeError when `proc` exits
     first or `timeout` seconds pass."""
-
-    def listening() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
-    if not eventually(listening, timeout, interval=0.05, proc=proc):
+    if not eventually(lambda: listening(port), timeout, interval=0.05, proc=proc):
         raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
@@ -306,6 +310,35 @@ def serve(cwd: Path, env: dict[str, str], *args: str, name: str = "server") -> I
     """`fastauth serve *args` on a free port, ready (GET /health) when entered, stopped on exit."""
     with running(fastauth_serve(cwd, env, *args, name=name)) as (server,):
         yield server
+
+
+# --- HTTP helpers against a running auth server -------------------------------------------------
+
+
+def register(base: str, email: str, password: str = "correct horse battery") -> dict[str, Any]:
+    """POST /auth/register on the server at `base`; the token pair."""
+    r = httpx.post(f"{base}/auth/register", json={"email": email, "password": password}, timeout=30)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def login(base: str, email: str, password: str = "correct horse battery") -> dict[str, Any]:
+    """POST /auth/login on the server at `base`; the token pair."""
+    r = httpx.post(f"{base}/auth/login", json={"email": email, "password": password}, timeout=30)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def me_status(base: str, token: str) -> int:
+    """The status of GET /auth/me on the server at `base` with `token` as bearer."""
+    return httpx.get(f"{base}/auth/me", headers=bearer(token), timeout=30).status_code
+
+
+def jwks_kids(base: str) -> set[str]:
+    """The kids the server at `base` publishes in its JWKS."""
+    r = httpx.get(f"{base}/.well-known/jwks.json", timeout=30)
+    assert r.status_code == 200, r.text
+    return {key["kid"] for key in r.json()["keys"]}
 
 
 # --- Redis ---------------------------------------------------------------------------------------
