@@ -45,7 +45,9 @@ from fastauth.config import FastAuthSecurityWarning
 from fastauth.contrib.fastapi_users import JWTStrategy
 from fastauth.errors import ConfigError, StoreUnavailable
 from fastauth.keys import generate_private_key, private_key_to_pem, public_key_to_pem
+from fastauth.keys.manager import KeyManager
 from fastauth.revocation import MemoryRevocationList
+from fastauth.storage.memory import MemoryStore
 from fastauth.tokens import KeyRing, SigningKey, TokenEngine
 from support.forge import alg_none, decode, forge, tampered
 from support.http import bearer
@@ -650,3 +652,97 @@ def test_fastapi_users_stays_optional() -> None:
         "assert 'fastapi_users' not in sys.modules, sorted(m for m in sys.modules if 'fastapi_users' in m)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --------------------------------------------------------------------------------------------------
+# keys from fastauth's shared key store (`keys=`): rotation, and the one unknown-kid rule
+
+
+class CountingStore(MemoryStore):
+    """A memory key store shared by two "workers" that counts how often the keys are read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def list_keys(self) -> Any:
+        self.reads += 1
+        return await super().list_keys()
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _manager(store: CountingStore, clock: StepClock) -> KeyManager:
+    return KeyManager(store, secret=SECRET, algorithm="ES256", token_lifetime=LIFETIME, clock=clock)
+
+
+async def test_shared_keys_rotate_and_a_new_kid_is_found_by_one_reload() -> None:
+    store, clock = CountingStore(), StepClock()
+    ours, theirs = _manager(store, clock), _manager(store, clock)  # two workers, one database
+    await ours.initialize()
+    await theirs.initialize()
+    user = FakeUser("u-1")
+
+    def strategy(keys: KeyManager) -> JWTStrategy[Any, Any]:  # a new one per request, as documented
+        return JWTStrategy("unused with keys", LIFETIME, algorithm="ES256", keys=keys, clock=clock)
+
+    token = await strategy(ours).write_token(user)
+    assert decode(token)[0]["kid"] == ours.ring.active.kid  # type: ignore[union-attr]
+    assert await strategy(theirs).read_token(token, FakeUserManager(user)) is user
+
+    clock.now += 5
+    new_kid = (await theirs.rotate(immediately=True)).kid
+    fresh = await strategy(theirs).write_token(user)
+    assert decode(fresh)[0]["kid"] == new_kid
+    reads = store.reads
+    assert await strategy(ours).read_token(fresh, FakeUserManager(user)) is user, "found by one reload"
+    assert store.reads == reads + 1
+    assert await strategy(ours).read_token(fresh, FakeUserManager(user)) is user
+    assert store.reads == reads + 1, "known from then on"
+
+
+async def test_forged_kids_cost_one_reload_per_second_for_all_strategies() -> None:
+    store, clock = CountingStore(), StepClock()
+    keys = _manager(store, clock)
+    await keys.initialize()
+    user = FakeUser("u-1")
+    attacker = generate_private_key("ES256")
+    claims = {
+        "sub": "u-1",
+        "type": "access",
+        "iat": int(clock()),
+        "exp": int(clock()) + 60,
+        "iss": "fastauth",
+    }
+    claims |= {"aud": ["fastapi-users:auth"], "jti": "j-1", "sid": "s-1"}
+
+    def forged(i: int) -> str:
+        return forge({"alg": "ES256", "kid": f"forged-{i}", "typ": "at+jwt"}, claims, "ES256", attacker)
+
+    reads = store.reads
+    for i in range(50):
+        fresh = JWTStrategy("unused with keys", LIFETIME, algorithm="ES256", keys=keys, clock=clock)
+        assert await fresh.read_token(forged(i), FakeUserManager(user)) is None
+    assert store.reads == reads + 1, "fifty strategies, one reload"
+    clock.now += 1
+    assert (
+        await JWTStrategy("x", LIFETIME, algorithm="ES256", keys=keys, clock=clock).read_token(
+            forged(99), FakeUserManager(user)
+        )
+        is None
+    )
+    assert store.reads == reads + 2
+
+
+def test_keys_need_the_key_stores_algorithm() -> None:
+    keys = _manager(CountingStore(), StepClock())
+    with pytest.raises(ConfigError, match=r"algorithm must be the key store's \('ES256'\)"):
+        JWTStrategy("x", LIFETIME, algorithm="RS256", keys=keys)
+    with pytest.raises(ConfigError, match="public_key must not be given"):
+        JWTStrategy("x", LIFETIME, algorithm="ES256", public_key="pem", keys=keys)

@@ -22,6 +22,8 @@ changes:
 - Tokens issued by fastapi-users' own strategy (no `kid`, no `typ`) are refused: users sign in again
   once after the swap.
 - `lifetime_seconds=None` still means "no expiry", and warns (`FastAuthSecurityWarning`).
+- Optionally (`keys=`), keys from fastauth's shared key store: rotated, shared by every worker, a new
+  `kid` found by one rate-limited reload (the rule the rest of fastauth uses).
 
 fastapi-users stays an optional dependency: it is imported only when a strategy is created, and only
 for its two exceptions (`UserNotExists`, `InvalidID`).
@@ -38,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import SecretStr
 
 from fastauth.config import FastAuthSecurityWarning
-from fastauth.errors import ConfigError, StoreUnavailable, TokenError
+from fastauth.errors import ConfigError, StoreUnavailable, TokenError, UnknownKey
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.tokens import codec
 from fastauth.tokens.algorithms import ALGORITHMS, HMAC_MIN_SECRET
@@ -49,6 +51,8 @@ from fastauth.tokens.kinds import ACCESS, KINDS
 if TYPE_CHECKING:
     from fastapi_users.manager import BaseUserManager
     from fastapi_users.models import ID, UP
+
+    from fastauth.keys.manager import KeyManager
 else:
     UP = TypeVar("UP")
     ID = TypeVar("ID")
@@ -143,6 +147,11 @@ class JWTStrategy(Generic[UP, ID]):
       by every strategy; give a shared `RevocationList` when you run several workers).
     - `issuer`: the `iss` written and required (default `"fastauth"`).
     - `leeway`: seconds of clock skew tolerated on `exp`, `iat` and `nbf` (default 5).
+    - `keys`: sign and verify with fastauth's shared key store (a `fastauth.keys.manager.KeyManager`,
+      such as `AuthService.keys`) instead of `secret`/`public_key`: the keys rotate, every worker shares
+      them, and a token naming a kid this process has not loaded reloads them once, under the manager's
+      unknown-kid rule (`KidReload`, at most one reload a second for all strategies together).
+      `algorithm` must be the manager's; `secret` is then not used for tokens.
     - `clock`: the time source, for tests.
     """
 
@@ -157,6 +166,7 @@ class JWTStrategy(Generic[UP, ID]):
         revocation: RevocationList | None = None,
         issuer: str = "fastauth",
         leeway: int = 5,
+        keys: KeyManager | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._user_errors = _user_errors()
@@ -168,7 +178,14 @@ class JWTStrategy(Generic[UP, ID]):
 
         secret_text = _text(secret) or ""
         public_text = _text(public_key)
-        _check_algorithm(algorithm, secret_text, public_text)
+        if keys is not None:
+            if algorithm != keys.algorithm or public_key is not None:
+                raise ConfigError(
+                    f"JWTStrategy: with keys=, algorithm must be the key store's ({keys.algorithm!r}) and "
+                    "public_key must not be given."
+                )
+        else:
+            _check_algorithm(algorithm, secret_text, public_text)
         if lifetime_seconds is None:
             warnings.warn(
                 "JWTStrategy(lifetime_seconds=None): these tokens never expire; only logout "
@@ -191,7 +208,9 @@ class JWTStrategy(Generic[UP, ID]):
         self.issuer = issuer
         self.leeway = leeway
         self.clock = clock
-        self.keyring = _keyring(algorithm, secret_text, public_text)
+        self.keys = keys
+        #: The static key ring (None with `keys`, whose current ring is used instead).
+        self.keyring = _keyring(algorithm, secret_text, public_text) if keys is None else None
         self.engine = TokenEngine(
             self.keyring,
             issuer=issuer,
@@ -229,7 +248,10 @@ class JWTStrategy(Generic[UP, ID]):
 
     def verify(self, token: object, *, now: int | None = None) -> VerifiedToken:
         """Signature, header and claims (not revocation); raises a `TokenError` subclass on any failure."""
-        header, claims = codec.verify(token, self.keyring)
+        ring = self.keyring if self.keys is None else self.keys.ring
+        if ring is None:
+            raise UnknownKey("no keys loaded yet")
+        header, claims = codec.verify(token, ring)
         return checked(
             header,
             claims,
@@ -247,7 +269,7 @@ class JWTStrategy(Generic[UP, ID]):
             return None
         now = self._now()
         try:
-            verified = self.verify(token, now=now)
+            verified = await self._verify(token, now)
             revoked = await self.revocation.is_revoked(verified.sid, now)
         except TokenError:
             return None
@@ -261,8 +283,21 @@ class JWTStrategy(Generic[UP, ID]):
         except self._user_errors:
             return None
 
+    async def _verify(self, token: object, now: int) -> VerifiedToken:
+        """`verify`, and with `keys` one rate-limited reload of the key store for a kid new to us."""
+        keys = self.keys
+        if keys is None:
+            return self.verify(token, now=now)
+        return await keys.unknown_kid.retry(lambda: self.verify(token, now=now), keys.refresh)
+
     async def write_token(self, user: UP) -> str:
         """A fresh access token for `user`; its `sid` is its `jti`, so each token is revocable alone."""
+        if self.keys is not None:
+            if self.keys.ring is None:
+                await self.keys.initialize()
+            else:
+                await self.keys.maybe_refresh()  # lazy rotation check, cheap unless something is due
+            self.engine.keyring = self.keys.ring
         token_id = new_token_id()
         claims: dict[str, Any] = self.engine.access_claims(str(user.id), token_id)
         claims["jti"] = token_id
@@ -272,7 +307,7 @@ class JWTStrategy(Generic[UP, ID]):
     async def destroy_token(self, token: str, user: UP) -> None:
         """Revoke `token` until it expires (forever if it has no `exp`). A bad token is ignored."""
         try:
-            verified = self.verify(token)
+            verified = await self._verify(token, self._now())
         except TokenError:
             return  # nothing a bad token could still open
         exp = verified.expires_at
