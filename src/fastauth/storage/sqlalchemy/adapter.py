@@ -124,7 +124,7 @@ class SQLAlchemyAdapter:
         """Insert; raises `EmailTaken` when the email exists."""
         try:
             async with self._tx() as conn:
-                await users.insert_user(conn, user)
+                await self._insert_user(conn, user)
         except IntegrityError:
             raise EmailTaken("email already registered") from None
 
@@ -132,10 +132,18 @@ class SQLAlchemyAdapter:
         """Insert both in one transaction; raises `EmailTaken` (and inserts nothing) for a known email."""
         try:
             async with self._tx() as conn:
-                await users.insert_user(conn, user)
-                await sessions.insert_session(conn, session)
+                await self._insert_user(conn, user)
+                await self._insert_session(conn, session)
         except IntegrityError:
             raise EmailTaken("email already registered") from None
+
+    # The two writes of a registration, as methods: a test replaces one to fail mid-transaction.
+
+    async def _insert_user(self, conn: AsyncConnection, user: User) -> None:
+        await users.insert_user(conn, user)
+
+    async def _insert_session(self, conn: AsyncConnection, session: SessionRecord) -> None:
+        await sessions.insert_session(conn, session)
 
     async def get_user(self, user_id: str) -> User | None:
         """The user with this id, or None."""
@@ -160,7 +168,7 @@ class SQLAlchemyAdapter:
     async def create_session(self, session: SessionRecord) -> None:
         """Insert a session."""
         async with self._tx() as conn:
-            await sessions.insert_session(conn, session)
+            await self._insert_session(conn, session)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         """The session with this id, live or not, or None."""
