@@ -17,10 +17,10 @@ SECRET = "cli-db-secret-" + "c" * 50
 pytestmark = pytest.mark.skipif(FASTAUTH is None, reason="console script not installed (pip install -e .)")
 
 
-def start(cwd: Path, database_url: str, *args: str) -> subprocess.Popen[str]:
+def start(cwd: Path, database_url: str, *args: str, **extra_env: str) -> subprocess.Popen[str]:
     assert FASTAUTH is not None
     env = {key: value for key, value in os.environ.items() if not key.upper().startswith("FASTAUTH_")}
-    env.update(FASTAUTH_DATABASE_URL=database_url, FASTAUTH_SECRET=SECRET)
+    env.update(FASTAUTH_DATABASE_URL=database_url, FASTAUTH_SECRET=SECRET, **extra_env)
     return subprocess.Popen(
         [FASTAUTH, "db", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -121,3 +121,14 @@ def test_an_unreachable_database_is_a_one_line_error(tmp_path: Path) -> None:
     assert (code, stdout) == (1, "")
     assert stderr.startswith("error: the database is unavailable (database unavailable: ")
     assert stderr.count("\n") == 1
+
+
+def test_the_db_commands_load_neither_fastapi_nor_the_web_layer(tmp_path: Path, sqlite_url: str) -> None:
+    code, stdout, stderr = finish(start(tmp_path, sqlite_url, "current", PYTHONPROFILEIMPORTTIME="1"))
+    assert (code, stdout) == (0, "empty: no fastauth tables yet\n")
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "fastauth.storage.sqlalchemy.schema" in imported  # the profile is real
+    assert sorted(name for name in imported if name.split(".")[0] in ("fastapi", "starlette")) == []
+    assert sorted(name for name in imported if name.startswith(("fastauth.web", "fastauth.server"))) == []
