@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from support import servers
+from support.http import bearer
 from support.servers import FASTAUTH, Process, clean_env, free_port, serve
 
 
@@ -26,7 +27,7 @@ def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) ->
         r = httpx.post(f"{base}/auth/register", json={"email": "dev@example.com", "password": "password123"})
         assert r.status_code == 201
         tokens = r.json()
-        me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        me = httpx.get(f"{base}/auth/me", headers=bearer(tokens["access_token"]))
         assert me.status_code == 200 and me.json()["email"] == "dev@example.com"
         assert httpx.get(f"{base}/docs").status_code == 200
         assert httpx.get(f"{base}/openapi.json").json()["paths"]["/auth/login"]
@@ -40,7 +41,7 @@ def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) ->
     # A restart keeps the secret, so the tokens issued before stay valid.
     with server(tmp_path) as process:
         base = process.base
-        me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        me = httpx.get(f"{base}/auth/me", headers=bearer(tokens["access_token"]))
         assert me.status_code == 200
         r = httpx.post(f"{base}/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert r.status_code == 200
@@ -119,7 +120,7 @@ def test_create_user_then_login_through_the_server(tmp_path: Path) -> None:
             f"{base}/auth/login", data={"username": "admin@example.com", "password": "a strong password"}
         )
         assert r.status_code == 200
-        me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+        me = httpx.get(f"{base}/auth/me", headers=bearer(r.json()["access_token"]))
         assert me.json()["is_superuser"] is True and me.json()["is_verified"] is True
 
 
@@ -163,7 +164,7 @@ def test_serve_with_several_workers_shares_database_and_redis(tmp_path: Path, re
         base = process.base
         r = httpx.post(f"{base}/auth/register", json={"email": "w@example.com", "password": "password123"})
         assert r.status_code == 201
-        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        headers = bearer(r.json()["access_token"])
         # New connections land on either worker; every one accepts the token...
         for _ in range(6):
             with httpx.Client() as client:

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from support.http import bearer
 from support.servers import clean_env, missing, serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -141,7 +142,7 @@ def api_user(server: str, email: str) -> None:
     r = httpx.post(f"{server}/auth/register", json={"email": email, "password": PASSWORD})
     assert r.status_code == 201, r.text
     assert "access_token" in r.json()  # no opt-in header: an API client keeps JSON delivery
-    out = httpx.post(f"{server}/auth/logout", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    out = httpx.post(f"{server}/auth/logout", headers=bearer(r.json()["access_token"]))
     assert out.status_code == 204
 
 

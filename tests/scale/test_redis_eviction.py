@@ -15,6 +15,7 @@ import pytest
 
 from fastauth.errors import ConfigError
 from support import servers
+from support.http import bearer
 
 pytestmark = pytest.mark.redis
 
@@ -32,7 +33,7 @@ def start_redis(redis_server: str) -> Iterator[Callable[..., str]]:
 
 async def _works(app: Any) -> None:
     tokens = await app.register()
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    headers = bearer(tokens["access_token"])
     assert (await app.client.get("/private", headers=headers)).status_code == 200
 
 
@@ -112,7 +113,7 @@ async def test_redis_unreachable_at_start_is_checked_when_it_answers(
             "/auth/register", json={"email": "a@example.com", "password": "correct horse"}
         )
         assert register.status_code == 201  # decided by the database; no revocation is written yet
-        headers = {"Authorization": f"Bearer {register.json()['access_token']}"}
+        headers = bearer(register.json()["access_token"])
         for _ in range(3):
             refused = await app.client.get("/private", headers=headers)
             assert refused.status_code == 503
@@ -151,7 +152,7 @@ async def test_after_a_reconnect_the_settings_are_checked_again(
     url = start_redis("--maxmemory", "64mb", "--maxmemory-policy", "noeviction")
     app = await make_app(redis_url=url)
     tokens = await app.register()
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    headers = bearer(tokens["access_token"])
     assert (await app.client.get("/private", headers=headers)).status_code == 200
     admin = Redis.from_url(url)
     try:
