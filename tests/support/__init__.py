@@ -11,7 +11,8 @@ Importable as `support` because pytest puts `tests/` on `sys.path` (the root con
   parsing, `login` through an ASGI client).
 - `support.app`: the test app (`build_app`, `AuthApp`, `make_config`) behind the `make_app` fixture.
 - `support.servers`: free ports, clean environments, PostgreSQL clusters, Redis servers and
-  `fastauth serve` as real processes.
+  `fastauth serve` as real processes, and plain HTTP against a running server (`register`, `login`,
+  `me_status`, `jwks_kids`). bench/ loads it too (bench/_support.py).
 - `support.keys`: the key-store and verifier tests' domain (an ES256 server, the example
   microservice, hostile key tricks, a recording HTTP listener).
 - `support.scale`: the scale tests' domain (a production-like configuration, who owns a socket).
