@@ -27,6 +27,7 @@ from fastauth.accounts import Accounts, UserCache, rate_limit_key
 from fastauth.config import FastAuthConfig
 from fastauth.errors import (
     ConfigError,
+    EmailTaken,
     InvalidCredentials,
     NotAuthenticated,
     RevokedToken,
@@ -341,6 +342,9 @@ class AuthService:
         """
         await self.rate_limits.check_register(ip)
         user = await self.accounts.new_user(email, password)
+        if await self.store.get_user_by_email(user.email) is not None:
+            # Before any hook sees a user that will never exist (the insert also refuses a racing twin).
+            raise EmailTaken("email already registered")
         pair = await self._start_session(user, ip=ip, user_agent=user_agent, create_user=True)
         return user, pair
 
@@ -431,7 +435,8 @@ class AuthService:
         return await self.sessions.list(user.id)
 
     async def end_session(self, user: User, session_id: str) -> None:
-        """End one of `user`'s live sessions; `SessionNotFound` for any other id (someone else's too)."""
+        """End one of `user`'s sessions not yet revoked; `SessionNotFound` for any other id (someone
+        else's too)."""
         record = await self.store.get_session(session_id)
         if record is None or record.user_id != user.id or record.revoked_at is not None:
             raise SessionNotFound("no such session")

@@ -169,7 +169,10 @@ class Sessions:
             and now - session.rotated_at <= grace
         ):
             raise RevokedToken("refresh token already rotated (within the grace window)")
-        await self.revoke(session.id)
+        if session.revoked_at is not None or not await self.revoke(session.id):
+            # Ended meanwhile (a sign-out, or a concurrent caller that detected the reuse first): no
+            # second alert for one session, and no false alert for a refresh racing a sign-out.
+            raise RevokedToken("session revoked")
         await self.events.refresh_reuse(session.user_id, session.id)
         raise RevokedToken("refresh token reuse")
 
