@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from fastauth.errors import EmailTaken, StoreUnavailable
 from fastauth.storage.base import KeyRecord, SessionRecord, User
-from fastauth.storage.sqlalchemy import keys, schema, sessions, users
+from fastauth.storage.sqlalchemy import keys as key_rows
+from fastauth.storage.sqlalchemy import schema
+from fastauth.storage.sqlalchemy import sessions as session_rows
+from fastauth.storage.sqlalchemy import users as user_rows
 
 __all__ = ["SQLAlchemyAdapter", "async_url"]
 
@@ -140,26 +143,26 @@ class SQLAlchemyAdapter:
     # The two writes of a registration, as methods: a test replaces one to fail mid-transaction.
 
     async def _insert_user(self, conn: AsyncConnection, user: User) -> None:
-        await users.insert_user(conn, user)
+        await user_rows.insert_user(conn, user)
 
     async def _insert_session(self, conn: AsyncConnection, session: SessionRecord) -> None:
-        await sessions.insert_session(conn, session)
+        await session_rows.insert_session(conn, session)
 
     async def get_user(self, user_id: str) -> User | None:
         """The user with this id, or None."""
         async with self._tx() as conn:
-            return await users.get_user(conn, user_id)
+            return await user_rows.get_user(conn, user_id)
 
     async def get_user_by_email(self, email: str) -> User | None:
         """The user with this (normalised) email, or None."""
         async with self._tx() as conn:
-            return await users.get_user_by_email(conn, email)
+            return await user_rows.get_user_by_email(conn, email)
 
     async def update_user(self, user: User) -> None:
         """Write the fields of `user` back; raises `EmailTaken` when the new email belongs to another user."""
         try:
             async with self._tx() as conn:
-                await users.update_user(conn, user)
+                await user_rows.update_user(conn, user)
         except IntegrityError:
             raise EmailTaken("email already registered") from None
 
@@ -173,52 +176,52 @@ class SQLAlchemyAdapter:
     async def get_session(self, session_id: str) -> SessionRecord | None:
         """The session with this id, live or not, or None."""
         async with self._tx() as conn:
-            return await sessions.get_session(conn, session_id)
+            return await session_rows.get_session(conn, session_id)
 
     async def rotate_refresh(self, session_id: str, old_jti: str, new_jti: str, now: int) -> bool:
         """Compare-and-set: exactly one of many concurrent callers with the same `old_jti` gets True."""
         async with self._tx() as conn:
-            return await sessions.rotate_refresh(conn, session_id, old_jti, new_jti, now)
+            return await session_rows.rotate_refresh(conn, session_id, old_jti, new_jti, now)
 
     async def revoke_session(self, session_id: str, now: int) -> bool:
         """Mark revoked; True if it was live."""
         async with self._tx() as conn:
-            return await sessions.revoke_session(conn, session_id, now)
+            return await session_rows.revoke_session(conn, session_id, now)
 
     async def revoke_user_sessions(
         self, user_id: str, now: int, except_session: str | None = None
     ) -> list[str]:
         """Revoke every live session of a user (but one); returns the revoked ids."""
         async with self._tx() as conn:
-            return await sessions.revoke_user_sessions(conn, user_id, now, except_session)
+            return await session_rows.revoke_user_sessions(conn, user_id, now, except_session)
 
     async def list_sessions(self, user_id: str, now: int) -> list[SessionRecord]:
         """Live sessions (not revoked, not past `expires_at`), newest first."""
         async with self._tx() as conn:
-            return await sessions.list_sessions(conn, user_id, now)
+            return await session_rows.list_sessions(conn, user_id, now)
 
     async def revoked_since(self, since: int) -> list[tuple[str, int]]:
         """(session id, revoked_at) for sessions revoked at or after `since`."""
         async with self._tx() as conn:
-            return await sessions.revoked_since(conn, since)
+            return await session_rows.revoked_since(conn, since)
 
     async def prune_sessions(self, before: int) -> int:
         """Delete sessions that ended (expired or revoked) before `before`; returns how many."""
         async with self._tx() as conn:
-            return await sessions.prune_sessions(conn, before)
+            return await session_rows.prune_sessions(conn, before)
 
     # signing keys
 
     async def list_keys(self) -> list[KeyRecord]:
         """Every stored key, oldest generation first."""
         async with self._tx() as conn:
-            return await keys.list_keys(conn)
+            return await key_rows.list_keys(conn)
 
     async def insert_key(self, record: KeyRecord) -> bool:
         """Insert; False (not an error) when another process took the generation or kid first."""
         try:
             async with self._tx() as conn:
-                await keys.insert_key(conn, record)
+                await key_rows.insert_key(conn, record)
         except IntegrityError:
             return False
         return True
@@ -226,12 +229,12 @@ class SQLAlchemyAdapter:
     async def retire_key(self, kid: str, now: int) -> bool:
         """Mark retired; True if it was not retired yet."""
         async with self._tx() as conn:
-            return await keys.retire_key(conn, kid, now)
+            return await key_rows.retire_key(conn, kid, now)
 
     async def delete_key(self, kid: str) -> bool:
         """Delete a long-retired key's row; True if it existed."""
         async with self._tx() as conn:
-            return await keys.delete_key(conn, kid)
+            return await key_rows.delete_key(conn, kid)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
