@@ -1,7 +1,7 @@
 """fastauth: JWT authentication for FastAPI.
 
-The core (config, tokens, accounts, sessions, storage protocols) knows nothing of FastAPI; `FastAuth`
-is the thin FastAPI layer on top. Every name below is imported on first use, so the CLI and the
+The core (config, tokens, accounts, sessions, storage protocols), composed by `AuthService`, knows
+nothing of FastAPI; `FastAuth` is the thin FastAPI layer on top. Every name below is imported on first use, so the CLI and the
 verifier start fast (the configuration alone pulls in pydantic).
 """
 
@@ -14,10 +14,12 @@ if TYPE_CHECKING:
     from fastauth.config import FastAuthConfig, JWTConfig
     from fastauth.errors import ConfigError, FastAuthError, TokenError
     from fastauth.hooks import EventHooks
+    from fastauth.service import AuthService
     from fastauth.storage.base import User
     from fastauth.web.auth import FastAuth
 
 __all__ = [
+    "AuthService",
     "ConfigError",
     "EventHooks",
     "FastAuth",
@@ -30,6 +32,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 _HOMES = {
+    "AuthService": "fastauth.service",
     "ConfigError": "fastauth.errors",
     "EventHooks": "fastauth.hooks",
     "FastAuth": "fastauth.web.auth",
