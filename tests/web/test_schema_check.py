@@ -121,3 +121,51 @@ async def test_a_missing_not_null_column_is_named_not_given_a_statement_that_wou
         MISMATCH + "the columns fastauth_users.roles are missing and NOT NULL: add them with a value "
         "for the existing rows (a migration), or recreate the tables"
     )
+
+
+async def test_tables_missing_an_index_are_not_adopted_until_it_is_created(
+    database_url: str, make_app: Any
+) -> None:
+    await _execute(database_url, "DROP INDEX ix_fastauth_sessions_user")
+    with pytest.raises(ConfigError) as info:
+        await make_app()
+    message = str(info.value)
+    assert message == (
+        MISMATCH + "its tables lack indexes or unique constraints fastauth relies on; run: "
+        "CREATE INDEX ix_fastauth_sessions_user ON fastauth_sessions (user_id)"
+    )
+    assert await _revision(database_url) is None
+    await _execute(database_url, message.split("run: ", 1)[1])
+    app = await make_app()
+    assert await _revision(database_url) == "0001"
+    await app.register()
+
+
+async def test_tables_without_the_unique_email_are_not_adopted(database_url: str, make_app: Any) -> None:
+    # As an operator's own migration might have made them: every column, but duplicate emails allowed.
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "CREATE TABLE fastauth_users (id VARCHAR(64) PRIMARY KEY, email VARCHAR(320) NOT NULL, "
+                    "hashed_password TEXT NOT NULL, is_active BOOLEAN NOT NULL, is_verified BOOLEAN NOT NULL, "
+                    "is_superuser BOOLEAN NOT NULL, roles TEXT NOT NULL, created_at BIGINT NOT NULL)"
+                )
+            )
+            await conn.run_sync(Base.metadata.create_all)  # the other tables, as fastauth makes them
+    finally:
+        await engine.dispose()
+    with pytest.raises(ConfigError) as info:
+        await make_app()
+    message = str(info.value)
+    assert message == (
+        MISMATCH + "its tables lack indexes or unique constraints fastauth relies on; run: "
+        "CREATE UNIQUE INDEX uq_fastauth_users_email ON fastauth_users (email)"
+    )
+    await _execute(database_url, message.split("run: ", 1)[1])
+    app = await make_app()
+    await app.register()
+    assert (
+        await app.client.post("/auth/register", json={"email": "alice@example.com", "password": "x" * 12})
+    ).status_code == 409

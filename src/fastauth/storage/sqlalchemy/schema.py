@@ -9,8 +9,9 @@ A database is in one of five states (`SchemaState.status`):
 
 - ``empty``: no fastauth table and no version; `upgrade` creates everything.
 - ``unversioned``: fastauth tables without a version, as fastauth 0.1.0 (or the operator) made them.
-  `upgrade` adopts them: checks them against the first revision (0.1.0's schema), creates a table of
-  that revision that is missing, stamps the first revision, then upgrades. Nothing is dropped.
+  `upgrade` adopts them: checks them against the first revision (0.1.0's schema: columns, indexes,
+  unique constraints), creates a table of that revision that is missing, stamps the first revision,
+  then upgrades. Nothing is dropped.
 - ``behind``: a revision older than this fastauth's head.
 - ``head``: up to date.
 - ``ahead``: a revision this fastauth does not know (a newer fastauth migrated it).
@@ -32,8 +33,9 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationStep
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, inspect, text
+from sqlalchemy import MetaData, UniqueConstraint, inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateIndex
 
 from fastauth.errors import ConfigError
 from fastauth.storage.sqlalchemy.tables import Base
@@ -181,11 +183,44 @@ def _first_revision_schema() -> MetaData:
     return schema
 
 
+def _missing_indexes(connection: Connection, metadata: MetaData) -> list[str]:
+    """The sentence naming the indexes and unique constraints of `metadata` the existing tables lack
+    (compared by their columns), with statements that create them; empty when none is missing."""
+    inspector = inspect(connection)
+    existing = set(inspector.get_table_names())
+    statements: list[str] = []
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        indexes = inspector.get_indexes(table.name)
+        indexed = {tuple(index["column_names"]) for index in indexes}
+        unique = {tuple(index["column_names"]) for index in indexes if index["unique"]}
+        unique |= {
+            tuple(constraint["column_names"]) for constraint in inspector.get_unique_constraints(table.name)
+        }
+        for index in sorted(table.indexes, key=lambda index: str(index.name)):
+            columns = tuple(column.name for column in index.columns)
+            if columns not in indexed and present.issuperset(columns):
+                statements.append(str(CreateIndex(index).compile(dialect=connection.dialect)))
+        for constraint in table.constraints:
+            if not isinstance(constraint, UniqueConstraint):
+                continue
+            columns = tuple(column.name for column in constraint.columns)
+            if columns not in unique and present.issuperset(columns):
+                name = f"uq_{table.name}_{'_'.join(columns)}"
+                statements.append(f"CREATE UNIQUE INDEX {name} ON {table.name} ({', '.join(columns)})")
+    if not statements:
+        return []
+    return ["its tables lack indexes or unique constraints fastauth relies on; run: " + "; ".join(statements)]
+
+
 def _adopt(connection: Connection) -> None:
-    """Take over unversioned fastauth tables: check them against the first revision, create the tables
-    of that revision they lack (as 0.1.0's `create_tables` did), and stamp it. Rows are not touched."""
+    """Take over unversioned fastauth tables: check them against the first revision (columns, indexes,
+    unique constraints), create the tables of that revision they lack (as 0.1.0's `create_tables`
+    did), and stamp it. Rows are not touched."""
     schema = _first_revision_schema()
-    _refuse(_gaps(connection, schema, ()))
+    _refuse(_gaps(connection, schema, ()) + _missing_indexes(connection, schema))
     schema.create_all(connection, checkfirst=True)
     _context(connection).stamp(_script(), FIRST_REVISION)
 
