@@ -1,7 +1,7 @@
 """Scale benchmark: `fastauth serve` with 1 and 2 workers on PostgreSQL + Redis, then growth to 1M rows.
 
     .venv/bin/python bench/scale.py                 # full run (about 3 minutes on 2 CPUs)
-    .venv/bin/python bench/scale.py --quick         # a smoke run, about 30 s: 3 s runs, 1k and 10k rows
+    .venv/bin/python bench/scale.py --quick         # a smoke run, about 20 s: 2 s runs, 1k and 10k rows
     .venv/bin/python bench/scale.py --duration 60 --sizes 10000 100000 1000000
 
 Everything runs on this machine, on 127.0.0.1: a PostgreSQL cluster (durable settings: fsync on) and
@@ -602,21 +602,21 @@ async def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=float, help="seconds per mixed run (default 30; --quick 3)")
+    parser.add_argument("--duration", type=float, help="seconds per mixed run (default 30; --quick 2)")
     parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: 3 s runs, sizes 1k and 10k, 20 samples"
+        "--quick", action="store_true", help="a smoke run: 2 s runs, sizes 1k and 10k, 10 samples"
     )
     parser.add_argument("--sizes", type=int, nargs="+", help="growth sizes (default 10000 100000 1000000)")
     parser.add_argument(
-        "--samples", type=int, help="requests of each kind per size (default 300; --quick 20)"
+        "--samples", type=int, help="requests of each kind per size (default 300; --quick 10)"
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--skip-mixed", action="store_true")
     parser.add_argument("--skip-growth", action="store_true")
     args = parser.parse_args()
-    duration = args.duration or (3.0 if args.quick else 30.0)
+    duration = args.duration or (2.0 if args.quick else 30.0)
     sizes = sorted(args.sizes or ([1_000, 10_000] if args.quick else [10_000, 100_000, 1_000_000]))
-    samples = args.samples or (20 if args.quick else 300)
+    samples = args.samples or (10 if args.quick else 300)
     for tool in ("wrk", "redis-server"):
         if not args.skip_mixed and shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed")
