@@ -23,6 +23,7 @@ A new revision (developers): `alembic.command.revision(alembic_config(), "messag
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +80,14 @@ def alembic_config() -> Config:
     return config
 
 
+@functools.cache
+def _script_at(location: Path) -> ScriptDirectory:
+    return ScriptDirectory(str(location))
+
+
 def _script() -> ScriptDirectory:
-    return ScriptDirectory(str(MIGRATIONS))
+    """The revisions, read once per process (`MIGRATIONS` is looked up at each call)."""
+    return _script_at(MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +124,7 @@ def read_state(connection: Connection) -> SchemaState:
     if revision is not None:
         known = any(rev.revision == revision for rev in script.walk_revisions())
     names = set(inspect(connection).get_table_names())
-    fastauth = frozenset(name for name in names if name.startswith("fastauth_") and name != VERSION_TABLE)
+    fastauth = frozenset(names & (set(Base.metadata.tables) | set(_first_revision_schema().tables)))
     return SchemaState(revision=revision, head=head, tables=fastauth, known=known)
 
 
