@@ -50,7 +50,7 @@ class FastAuth:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if isinstance(config, AuthService):
-            if adapter is not None or hooks is not None or password_hasher is not None or revocation:
+            if any(part is not None for part in (adapter, hooks, password_hasher, revocation)):
                 raise TypeError("FastAuth(service) takes no other arguments: give them to AuthService")
             self.service = config
         else:
