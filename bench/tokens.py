@@ -4,6 +4,7 @@ A benchmark, not a test: it asserts nothing about speed, it measures and prints 
 
     .venv/bin/python bench/tokens.py            # full run (about a minute)
     .venv/bin/python bench/tokens.py --quick    # a rough look (a few seconds)
+    .venv/bin/python bench/tokens.py --compare 21674cf --algorithms HS256 RS256   # also against a commit
 
 Needs the `bench` extra (PyJWT): `pip install -e '.[bench]'`.
 
@@ -23,8 +24,13 @@ A second table isolates signing: the same claims dict (built once, outside the l
 fastauth's `TokenEngine.sign_access` (which also checks custom claims against the verifier's parser) and
 `issue_refresh` (which builds its claims, with a fresh `jti`, each time), by joserfc's and PyJWT's
 `jwt.encode`, and by the primitive alone (`hmac.digest`, or `cryptography`'s `sign`) over a signing
-input of the same length. Its ratio columns divide each library's cost *above that floor* by joserfc's,
-per repeat (issue #17: HS256 no more than joserfc and PyJWT; RS/ES/EdDSA no more than joserfc).
+input of the same length. Its ratio columns divide each library's cost by joserfc's, and its cost
+*above that floor* by joserfc's, per repeat (issue #17: HS* above the floor no more than joserfc and
+PyJWT; RS/PS/ES/EdDSA no more than joserfc, where the private-key operation is nearly all the cost).
+
+`--compare REV` also times this tree's engine against the engine of git commit REV in the same process:
+`src/fastauth` of REV is exported with `git archive` and imported as `fastauth_before` (its imports
+renamed), and the two take turns within each repeat; the ratio is the median of the per-repeat ratios.
 
 Each cell is the median over several repeats of one timeit batch, in microseconds per operation. The
 contenders take turns within each repeat (a noisy neighbour on a shared machine then slows all of them
@@ -36,17 +42,23 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import importlib
 import importlib.metadata
 import os
 import platform
+import re
 import secrets
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import timeit
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 try:
@@ -397,10 +409,75 @@ def verdict(rows: list[Row]) -> list[str]:
     return out
 
 
+# --- this tree against another commit -----------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+_FASTAUTH_IMPORT = re.compile(r"\b(from|import) fastauth\b|([\"'])fastauth\.")
+
+
+def load_revision(rev: str) -> ModuleType:
+    """`fastauth.tokens` as it was at commit `rev`, imported beside this tree's as `fastauth_before.tokens`."""
+    workdir = Path(tempfile.mkdtemp(prefix="fastauth-bench-"))
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "src/fastauth"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+    package = workdir / "fastauth_before"
+    (workdir / "src" / "fastauth").rename(package)
+    for path in package.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        renamed = _FASTAUTH_IMPORT.sub(
+            lambda m: f"{m.group(1)} fastauth_before" if m.group(1) else f"{m.group(2)}fastauth_before.", text
+        )
+        path.write_text(renamed, encoding="utf-8")
+    sys.path.insert(0, str(workdir))
+    return importlib.import_module("fastauth_before.tokens")
+
+
+COMPARED = ("verify_access", "sign_access", "issue_access", "issue_refresh")
+
+
+def compare(alg: str, before: ModuleType, *, repeats: int, batch_seconds: float) -> list[str]:
+    """Table rows: each engine operation at commit REV and in this tree, on the same key and claims."""
+    secret = secrets.token_urlsafe(64).encode()
+    private = None if alg.startswith("HS") else generate_private_key(alg)
+    engines: dict[str, Any] = {}
+    for name, module in (("before", before), ("now", sys.modules["fastauth.tokens"])):
+        if private is None:
+            key = module.SigningKey.from_secret(secret, alg)
+        else:
+            key = module.SigningKey.from_keys(alg, private, private.public_key())
+        engines[name] = module.TokenEngine(
+            module.KeyRing([key]), issuer=ISSUER, audience=AUDIENCE, leeway=LEEWAY
+        )
+    token = engines["now"].issue_access("user-123", "session-123").token
+    claims = engines["now"].access_claims("user-123", "session-123")
+    # Both write the same header and payload, and each accepts the other's tokens.
+    assert engines["before"].verify_access(token).claims == engines["now"].verify_access(token).claims
+    old, new = (engines[n].sign_access(claims).token.rsplit(".", 1)[0] for n in ("before", "now"))
+    assert old == new, alg
+    ops: dict[str, Op] = {}
+    for name, engine in engines.items():
+        ops[f"verify_access {name}"] = lambda e=engine: e.verify_access(token)
+        ops[f"sign_access {name}"] = lambda e=engine: e.sign_access(claims)
+        ops[f"issue_access {name}"] = lambda e=engine: e.issue_access("user-123", "session-123")
+        ops[f"issue_refresh {name}"] = lambda e=engine: e.issue_refresh("user-123", "session-123")
+    samples = run_interleaved(ops, repeats=repeats, batch_seconds=batch_seconds)
+    rows = []
+    for op in COMPARED:
+        then, now = samples[f"{op} before"], samples[f"{op} now"]
+        ratio = statistics.median(b / a for a, b in zip(then, now, strict=True))
+        rows.append(
+            f"| {alg} | {op} | {statistics.median(then):.1f} | {statistics.median(now):.1f} | {ratio:.2f}x |"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (rough numbers)")
     parser.add_argument("--algorithms", nargs="+", default=list(ALGORITHMS), metavar="ALG")
+    parser.add_argument("--compare", metavar="REV", help="also time this tree's engine against commit REV's")
     args = parser.parse_args()
     repeats, batch_seconds = (3, 0.02) if args.quick else (15, 0.05)
 
@@ -417,6 +494,16 @@ def main() -> None:
     print("\n".join(sign_table(rows)))
     print()
     print("\n".join(sign_verdict(rows)))
+    if args.compare:
+        before = load_revision(args.compare)
+        print(
+            f"\n### This tree against commit {args.compare}: microseconds per operation (median of {repeats})\n"
+        )
+        print(f"| alg | operation | (commit {args.compare}) | this tree | this tree / commit |")
+        print("|---|---|---:|---:|---:|")
+        for alg in args.algorithms:
+            print(f"comparing {alg} ...", file=sys.stderr, flush=True)
+            print("\n".join(compare(alg, before, repeats=repeats, batch_seconds=batch_seconds)))
     print("\n### Machine\n")
     print("\n".join(machine()))
 

@@ -1,4 +1,8 @@
-"""Issue and verify access and refresh tokens: the key ring, the codec and the claim rules together.
+"""Issue and verify tokens of each kind in `fastauth.tokens.kinds`: key ring, codec and claim rules together.
+
+Signing dumps the claims once, checks custom claims against the verifier's own parser, and signs with
+the key's precomputed header and bound signer. A token verifies only as the kind asked for (its `typ`
+header and its `type` claim both), after the signature and every claim rule.
 
 Framework-free and without I/O. Revocation is not checked here; it belongs to the session layer,
 which keys it on `sid`/`jti` (never on the token text, which has several spellings).
