@@ -1,4 +1,4 @@
-"""Configuration: `FastAuthConfig` and `JWTConfig`.
+"""Configuration: `FastAuthConfig`, `JWTConfig` and `EmailConfig`.
 
 Readable from code, from `FASTAUTH_*` environment variables (nested with `__`, e.g.
 `FASTAUTH_JWT__ALGORITHM`), from a `.env` file, and from the common FastAPI names `SECRET_KEY`,
@@ -23,7 +23,14 @@ from fastauth.errors import ConfigError
 from fastauth.tokens.algorithms import HMAC_ALGORITHMS, HMAC_MIN_SECRET, Algorithm
 from fastauth.tokens.pem import PrivateKey, PublicKey, load_pem_pair
 
-__all__ = ["LEGACY_ENV", "SECRET_ENV_NAMES", "FastAuthConfig", "FastAuthSecurityWarning", "JWTConfig"]
+__all__ = [
+    "LEGACY_ENV",
+    "SECRET_ENV_NAMES",
+    "EmailConfig",
+    "FastAuthConfig",
+    "FastAuthSecurityWarning",
+    "JWTConfig",
+]
 
 
 class FastAuthSecurityWarning(UserWarning):
@@ -123,6 +130,123 @@ class JWTConfig(BaseModel):
         return self._private, self._public
 
 
+#: Hosts where an SMTP login without TLS does not cross a network.
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class EmailConfig(BaseModel):
+    """How fastauth sends mail (`fastauth.mail`). Nothing set: no sender, the mail flows are off.
+
+    `console=True` prints every mail instead of sending it (development); `smtp_host` sends through
+    SMTP. Links in mails start with `link_base_url`, else with `public_url`, never with a request's
+    Host header.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    smtp_host: str | None = Field(default=None, min_length=1)
+    #: `None`: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_username: str | None = Field(default=None, min_length=1)
+    #: Never shown in repr or errors.
+    smtp_password: SecretStr | None = None
+    #: "starttls": upgrade a plain connection and refuse a server that cannot; "tls": TLS from the
+    #: first byte (port 465); "none": no encryption (a relay on the same host only, when logging in).
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    #: Seconds allowed for each SMTP step (connect, each command); a whole send gets four times this.
+    smtp_timeout: float = Field(default=10.0, gt=0, le=300)
+    #: The sender's address (`From:`); required with `smtp_host`.
+    from_address: str | None = None
+    #: An optional display name for `From:`, like "Example Accounts".
+    from_name: str | None = Field(default=None, min_length=1, max_length=200)
+    #: Base of the links in mails, for an API-only deployment whose pages live in its own frontend
+    #: (`https://app.example.com`); default: `public_url` followed by `route_prefix`.
+    link_base_url: str | None = None
+    #: The name mails give the service, in subjects and text.
+    app_name: str = Field(default="fastauth", min_length=1, max_length=100)
+    #: A folder whose templates override the built-in ones, file by file (`verify_email.html`, ...).
+    template_dir: Path | None = None
+    #: Print each mail (with its link) to standard error instead of sending it. For development only.
+    console: bool = False
+    #: Further attempts after a failed send, with a growing pause between them.
+    retries: int = Field(default=3, ge=0, le=10)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise _friendly(error, "EmailConfig") from None
+
+    @model_validator(mode="after")
+    def _check(self) -> EmailConfig:
+        if self.from_address is not None:
+            _check_email_address(self.from_address)
+        for name in ("from_name", "app_name"):
+            value = getattr(self, name)
+            if value is not None and any(c in value for c in "\r\n"):
+                raise ValueError(f"{name} must be one line (no line breaks).")
+        if self.smtp_host is not None and self.from_address is None:
+            raise ValueError(
+                "from_address is required to send through SMTP: set FASTAUTH_EMAIL__FROM_ADDRESS, like "
+                "'accounts@example.com'."
+            )
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError(
+                "smtp_username and smtp_password go together: set both FASTAUTH_EMAIL__SMTP_USERNAME and "
+                "FASTAUTH_EMAIL__SMTP_PASSWORD, or neither."
+            )
+        if (
+            self.smtp_username is not None
+            and self.smtp_tls == "none"
+            and (self.smtp_host or "").lower() not in _LOOPBACK_HOSTS
+        ):
+            raise ValueError(
+                "smtp_tls='none' would send the SMTP password unencrypted over the network: use "
+                "'starttls' (port 587) or 'tls' (port 465)."
+            )
+        if self.link_base_url is not None:
+            parts = urlsplit(self.link_base_url)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.query
+                or parts.fragment
+                or self.link_base_url.endswith("/")
+            ):
+                raise ValueError(
+                    "link_base_url must be an absolute http(s) URL without a trailing '/', a query or a "
+                    "fragment, like 'https://app.example.com' or 'https://example.com/account'."
+                )
+        if self.template_dir is not None and not self.template_dir.is_dir():
+            raise ValueError(
+                f"template_dir {str(self.template_dir)!r} is not a folder; create it or unset "
+                "FASTAUTH_EMAIL__TEMPLATE_DIR."
+            )
+        return self
+
+    @property
+    def port(self) -> int:
+        """`smtp_port`, or the usual port of `smtp_tls`."""
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return {"starttls": 587, "tls": 465, "none": 25}[self.smtp_tls]
+
+
+def _check_email_address(address: str) -> None:
+    """A plain address (`name@example.com`); the message says what is wrong without DNS look-ups."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if any(c in address for c in "\r\n<>"):
+        raise ValueError(
+            "from_address must be a plain address like 'accounts@example.com'; put a display name in "
+            "from_name."
+        )
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"from_address is not a valid email address: {error}") from None
+
+
 #: The common FastAPI names read when no `FASTAUTH_*` variable of the same meaning is set: each name's
 #: (group, field, unit its whole number is multiplied by, or None for text). Written once; the
 #: settings source and `fastauth serve`'s development-mode check both read it.
@@ -211,6 +335,8 @@ class FastAuthConfig(BaseSettings):
     #: Signs HS* tokens and CSRF tokens and encrypts stored private keys. Never shown in repr or errors.
     secret: SecretStr
     jwt: JWTConfig = Field(default_factory=JWTConfig)
+    #: Mail (`FASTAUTH_EMAIL__<FIELD>`); the default sends nothing and leaves the mail flows off.
+    email: EmailConfig = Field(default_factory=EmailConfig)
 
     database_url: str = Field(default="sqlite+aiosqlite:///./fastauth.db", repr=False)  # may hold a password
     #: SQLAlchemy connection pool of a server database (PostgreSQL...): connections kept open, and how
