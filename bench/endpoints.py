@@ -1,13 +1,14 @@
 """Endpoint benchmark: what fastauth costs a FastAPI application per request, against its own baseline.
 
-    .venv/bin/python bench/endpoints.py            # 7 interleaved rounds of 5 s per route
+    .venv/bin/python bench/endpoints.py            # 7 interleaved rounds of 5 s per route (5 minutes)
     .venv/bin/python bench/endpoints.py --quick    # a smoke run: 1 round of 1 s (rough numbers)
 
 Two applications from `bench/endpoints_app.py`, each one uvicorn worker (uvloop and httptools when
 installed) pinned to one CPU with taskset, loaded by `wrk -t1 -c32` pinned to another:
 
 - **plain**: FastAPI without fastauth, one route that does not use fastauth.
-- **fastauth**: the same application with `auth.mount(app)`; declared after it, the same unrelated
+- **fastauth**: the same application with `auth.mount(app)`; the unrelated route once before it
+  (`/before`, to tell routing cost from per-request cost) and, declared after it, the same unrelated
   route, a route behind FastAPI's `HTTPBearer` (header parsed, token not checked), one behind a
   hand-written PyJWT dependency, one behind `get_current_claims` and one behind `get_current_user`
   (the user comes from the per-process cache after the first request).
@@ -49,6 +50,7 @@ class Route:
 ROUTES = (
     Route("unrelated route, no fastauth in the app", "plain", "/unrelated", False),
     Route("unrelated route, declared after mount()", "fastauth", "/unrelated", False),
+    Route("unrelated route, declared before mount()", "fastauth", "/before", False),
     Route("HTTPBearer (FastAPI's, token not checked)", "fastauth", "/bearer", True),
     Route("hand-written PyJWT dependency", "fastauth", "/pyjwt", True),
     Route("Depends(auth.get_current_claims)", "fastauth", "/claims", True),
@@ -129,6 +131,11 @@ def report(
             ("unrelated route after mount() over without fastauth, server CPU µs/request",
              per_round(mounted, plain, "cpu"), "", None, False),
         ]  # fmt: skip
+    if ("fastauth", "/before") in by_path and plain in by_path:
+        rows.append(
+            ("unrelated route before mount() over without fastauth, server CPU µs/request",
+             per_round(("fastauth", "/before"), plain, "cpu"), "", None, False)
+        )  # fmt: skip
     for path, label, target in (
         ("/claims", "get_current_claims", 30.0),
         ("/user", "get_current_user (cached)", 45.0),
@@ -199,7 +206,7 @@ def main() -> int:
         unknown = set(args.routes) - {r.path for r in ROUTES}
         if unknown:
             parser.error(
-                f"unknown route(s) {sorted(unknown)}; choose from /unrelated /bearer /pyjwt /claims /user"
+                f"unknown route(s) {sorted(unknown)}; choose from /unrelated /before /bearer /pyjwt /claims /user"
             )
         routes = [r for r in routes if r.path in args.routes]
 

@@ -39,6 +39,7 @@ SCRIPTS = {
             "### Endpoints",
             "| unrelated route, no fastauth in the app | plain |",
             "| unrelated route, declared after mount() | fastauth |",
+            "| unrelated route, declared before mount() | fastauth |",
             "| Depends(auth.get_current_claims) | fastauth |",
             "| Depends(auth.get_current_user), user cached | fastauth |",
             "| HTTPBearer (FastAPI's, token not checked) | fastauth |",
