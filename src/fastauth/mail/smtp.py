@@ -84,8 +84,16 @@ class SMTPSender:
             tls_context=self._tls_context,
         )
         async with asyncio.timeout(self.timeout * 4):
-            async with client:
+            await client.connect()
+            try:
                 await client.send_message(mail)
+            except BaseException:  # failed or cancelled: drop the connection, do not wait for a QUIT
+                client.close()
+                raise
+            try:
+                await client.quit()
+            except aiosmtplib.SMTPException:  # the mail was accepted; a failed goodbye changes nothing
+                client.close()
 
     async def aclose(self) -> None:
         """Nothing to close: every send opens and closes its own connection."""
