@@ -83,7 +83,7 @@ async def test_the_pause_doubles_up_to_its_cap(
 
 
 async def test_a_slow_server_does_not_delay_enqueue(smtp_server: Any, handlers: Any) -> None:
-    slow = handlers.Slow(delay=1.0)
+    slow = handlers.Slow(delay=0.5)  # each mail takes half a second to be accepted
     server = smtp_server(slow)
     outbox = Outbox(sender(server.port))
     await outbox.start()
