@@ -33,7 +33,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fastauth.service": (WEB, ()),
     "fastauth.storage": (WEB + ("fastauth.service", "fastauth.sessions", "fastauth.accounts"), ()),
     "fastauth.keys": (WEB + ("fastauth.service", "fastauth.sessions"), ()),
-    "fastauth.mail": (WEB + ("fastauth.service",), ()),
+    "fastauth.mail": ((*WEB, "fastauth.service"), ()),
     "fastauth.tokens": (
         WEB + ("fastauth.keys", "fastauth.storage", "fastauth.service", "fastauth.sessions", "fastauth.accounts"),
         (),
