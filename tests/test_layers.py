@@ -31,11 +31,18 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fastauth.revocation": (WEB, ()),
     "fastauth.ratelimits": (WEB, ()),
     "fastauth.service": (WEB, ()),
-    "fastauth.storage": (WEB + ("fastauth.service", "fastauth.sessions", "fastauth.accounts"), ()),
-    "fastauth.keys": (WEB + ("fastauth.service", "fastauth.sessions"), ()),
+    "fastauth.storage": ((*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts"), ()),
+    "fastauth.keys": ((*WEB, "fastauth.service", "fastauth.sessions"), ()),
     "fastauth.mail": ((*WEB, "fastauth.service"), ()),
     "fastauth.tokens": (
-        WEB + ("fastauth.keys", "fastauth.storage", "fastauth.service", "fastauth.sessions", "fastauth.accounts"),
+        (
+            *WEB,
+            "fastauth.keys",
+            "fastauth.storage",
+            "fastauth.service",
+            "fastauth.sessions",
+            "fastauth.accounts",
+        ),
         (),
     ),
     # The web layer builds on the service, never on the CLI.

@@ -1,8 +1,8 @@
 """fastauth: JWT authentication for FastAPI.
 
 The core (config, tokens, accounts, sessions, storage protocols), composed by `AuthService`, knows
-nothing of FastAPI; `FastAuth` is the thin FastAPI layer on top. Every name below is imported on first use, so the CLI and the
-verifier start fast (the configuration alone pulls in pydantic).
+nothing of FastAPI; `FastAuth` is the thin FastAPI layer on top. Every name below is imported on first
+use, so the CLI and the verifier start fast (the configuration alone pulls in pydantic).
 """
 
 from __future__ import annotations
