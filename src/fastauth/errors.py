@@ -19,7 +19,8 @@
         ├── SessionNotFound      session_not_found    not the caller's live session (or none at all)
         ├── PermissionDenied     permission_denied    authenticated, but not allowed
         ├── CsrfFailed           csrf_failed
-        └── CrossSiteSignin      cross_site_signin    a cross-site request would set sign-in cookies
+        ├── CrossSiteSignin      cross_site_signin    a cross-site request would set sign-in cookies
+        └── InvalidCode          invalid_code         a one-time code unknown, expired, spent or cross-purpose
 
 Configuration errors say what to fix. Token and login errors say nothing an attacker could use: the
 subclass and its short reason are for logs and tests, the HTTP layer answers every token error the
@@ -42,6 +43,7 @@ __all__ = [
     "FastAuthError",
     "HookError",
     "InvalidClaims",
+    "InvalidCode",
     "InvalidCredentials",
     "InvalidEmail",
     "InvalidSignature",
@@ -223,3 +225,9 @@ class CrossSiteSignin(AuthError):
     """A cross-site request whose answer would set sign-in cookies (login CSRF)."""
 
     code = "cross_site_signin"
+
+
+class InvalidCode(AuthError):
+    """A one-time code that is unknown, expired, used, malformed or for another purpose: all alike."""
+
+    code = "invalid_code"

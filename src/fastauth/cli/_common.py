@@ -125,6 +125,7 @@ EXITS: dict[str, tuple[int, str]] = {
     "email_taken": (EXIT_FAILED, "error: {email} is already registered"),
     "invalid_email": (EXIT_FAILED, "error: not a valid email: {error}"),
     "password_policy": (EXIT_FAILED, "error: {error}"),
+    "invalid_code": (EXIT_FAILED, "error: {error}"),
     "fastauth_error": (EXIT_FAILED, "error: {error}"),
 }
 EXIT_UNAVAILABLE = EXITS["store_unavailable"][0]

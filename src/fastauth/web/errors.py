@@ -56,6 +56,7 @@ TABLE: Mapping[str, Answer] = {
     **dict.fromkeys(_TOKEN_CODES, _INVALID_TOKEN),
     "invalid_credentials": Answer(401, "Invalid email or password", {"WWW-Authenticate": "Bearer"}),
     "current_password_wrong": Answer(400, "The current password is wrong"),
+    "invalid_code": Answer(400, "Invalid or expired code"),
     "signin_not_allowed": Answer(403, "Sign-in not allowed"),
     "permission_denied": Answer(403, "Not enough permissions"),
     "csrf_failed": Answer(403, "CSRF token missing or invalid"),
