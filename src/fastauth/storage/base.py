@@ -5,10 +5,21 @@ Times are whole seconds since the epoch (UTC) so every backend stores them the s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["KeyRecord", "KeyStore", "SessionRecord", "SessionStore", "Store", "User", "UserStore"]
+__all__ = [
+    "CodeRecord",
+    "CodeStore",
+    "KeyRecord",
+    "KeyStore",
+    "SessionRecord",
+    "SessionStore",
+    "Store",
+    "User",
+    "UserStore",
+]
 
 
 @dataclass(slots=True)
@@ -58,6 +69,9 @@ class UserStore(Protocol):
 
     async def update_user(self, user: User) -> None:
         """Write every field of `user` back."""
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user with its sessions and one-time codes; True if it existed."""
 
 
 @runtime_checkable
@@ -128,8 +142,52 @@ class KeyStore(Protocol):
         """Delete a long-retired key's row; True if it existed."""
 
 
+@dataclass(slots=True)
+class CodeRecord:
+    """A one-time code (email verification, password reset, email change), known only by its hash.
+
+    `id` is random and unrelated to the code; `code_hash` is the hex SHA-256 of the code, which itself
+    is never stored. `consumed_at` is set when the code is used or voided (by a newer code of its
+    purpose, or a password change); `data` is what the purpose carries (the new email of a change).
+    """
+
+    id: str
+    user_id: str
+    purpose: str
+    code_hash: str = field(repr=False)
+    created_at: int
+    expires_at: int
+    consumed_at: int | None = None
+    data: str | None = None
+
+
 @runtime_checkable
-class Store(UserStore, SessionStore, KeyStore, Protocol):
+class CodeStore(Protocol):
+    """One-time codes: issued (voiding older ones of the purpose), consumed once, voided, pruned.
+
+    A code is live while `consumed_at` is None and `expires_at` is after now.
+    """
+
+    async def insert_code(self, record: CodeRecord, *, void_older: bool = True) -> None:
+        """Insert `record`; with `void_older`, in the same transaction mark every unconsumed code of the
+        same user and purpose consumed at `record.created_at`."""
+
+    async def consume_code(self, code_hash: str, purpose: str, now: int) -> CodeRecord | None:
+        """Compare-and-set: mark the live code of this hash and purpose consumed at `now` and return it
+        (as now stored); None when there is none. Exactly one of many concurrent callers gets it."""
+
+    async def find_code(self, code_hash: str, purpose: str, now: int) -> CodeRecord | None:
+        """The live code of this hash and purpose, not consumed; None when there is none."""
+
+    async def void_codes(self, user_id: str, purposes: Iterable[str], now: int) -> int:
+        """Mark the user's unconsumed codes of these purposes consumed at `now`; returns how many."""
+
+    async def prune_codes(self, before: int) -> int:
+        """Delete codes that expired or were consumed before `before`; returns how many."""
+
+
+@runtime_checkable
+class Store(UserStore, SessionStore, KeyStore, CodeStore, Protocol):
     """Everything fastauth keeps, with its lifecycle: what the service starts, checks and closes.
 
     At start-up the service calls `create_tables()` when `auto_create_tables` is on, then

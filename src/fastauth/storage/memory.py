@@ -7,25 +7,27 @@ Every record goes in and comes out as a copy: a caller changing a returned objec
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from fastauth.errors import EmailTaken
-from fastauth.storage.base import KeyRecord, SessionRecord, User
+from fastauth.storage.base import CodeRecord, KeyRecord, SessionRecord, User
 
 __all__ = ["MemoryStore"]
 
 
 class MemoryStore:
-    """Users, sessions and signing keys in memory: a `fastauth.storage.base.Store` for tests.
+    """Users, sessions, signing keys and one-time codes in memory: a `fastauth.storage.base.Store` for tests.
 
     Each method runs without awaiting anything, so on one event loop it is atomic, as a SQL
-    transaction is: of concurrent `rotate_refresh` calls with the same `old_jti` exactly one wins.
+    transaction is: of concurrent `rotate_refresh` (or `consume_code`) calls exactly one wins.
     """
 
     def __init__(self) -> None:
         self._users: dict[str, User] = {}
         self._sessions: dict[str, SessionRecord] = {}
         self._keys: dict[str, KeyRecord] = {}
+        self._codes: dict[str, CodeRecord] = {}
 
     # lifecycle: nothing to create, check or release
 
@@ -77,6 +79,14 @@ class MemoryStore:
         if any(known.email == user.email and known.id != user.id for known in self._users.values()):
             raise EmailTaken("email already registered")
         self._users[user.id] = replace(user, created_at=stored.created_at)
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user with its sessions and codes (as SQL cascades); True if it existed."""
+        if self._users.pop(user_id, None) is None:
+            return False
+        self._sessions = {key: value for key, value in self._sessions.items() if value.user_id != user_id}
+        self._codes = {key: value for key, value in self._codes.items() if value.user_id != user_id}
+        return True
 
     # sessions
 
@@ -182,3 +192,61 @@ class MemoryStore:
     async def delete_key(self, kid: str) -> bool:
         """Delete the key; True if it existed."""
         return self._keys.pop(kid, None) is not None
+
+    # one-time codes
+
+    def _live_code(self, code_hash: str, purpose: str, now: int) -> CodeRecord | None:
+        for record in self._codes.values():
+            if record.code_hash == code_hash:
+                live = record.purpose == purpose and record.consumed_at is None and record.expires_at > now
+                return record if live else None
+        return None
+
+    async def insert_code(self, record: CodeRecord, *, void_older: bool = True) -> None:
+        """Insert a code of a known user (ids and hashes are unique); with `void_older`, first mark the
+        unconsumed codes of its user and purpose consumed at `record.created_at`."""
+        if record.user_id not in self._users:
+            raise ValueError("the code's user does not exist")
+        if record.id in self._codes or any(
+            known.code_hash == record.code_hash for known in self._codes.values()
+        ):
+            raise ValueError("code id or hash already exists")
+        if void_older:
+            self._void(record.user_id, {record.purpose}, record.created_at)
+        self._codes[record.id] = replace(record)
+
+    async def consume_code(self, code_hash: str, purpose: str, now: int) -> CodeRecord | None:
+        """Mark the live code consumed at `now` and return a copy; None when there is none."""
+        record = self._live_code(code_hash, purpose, now)
+        if record is None:
+            return None
+        record.consumed_at = now
+        return replace(record)
+
+    async def find_code(self, code_hash: str, purpose: str, now: int) -> CodeRecord | None:
+        """A copy of the live code of this hash and purpose, or None."""
+        record = self._live_code(code_hash, purpose, now)
+        return replace(record) if record is not None else None
+
+    def _void(self, user_id: str, purposes: set[str], now: int) -> int:
+        voided = 0
+        for record in self._codes.values():
+            if record.user_id == user_id and record.purpose in purposes and record.consumed_at is None:
+                record.consumed_at = now
+                voided += 1
+        return voided
+
+    async def void_codes(self, user_id: str, purposes: Iterable[str], now: int) -> int:
+        """Mark the user's unconsumed codes of these purposes consumed at `now`; returns how many."""
+        return self._void(user_id, set(purposes), now)
+
+    async def prune_codes(self, before: int) -> int:
+        """Delete codes that expired or were consumed before `before`; returns how many."""
+        ended = [
+            record.id
+            for record in self._codes.values()
+            if record.expires_at < before or (record.consumed_at is not None and record.consumed_at < before)
+        ]
+        for code_id in ended:
+            del self._codes[code_id]
+        return len(ended)

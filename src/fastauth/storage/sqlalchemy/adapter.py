@@ -7,7 +7,7 @@ answers with 503: a broken database never looks like a wrong password.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from fastauth.errors import EmailTaken, StoreUnavailable
-from fastauth.storage.base import KeyRecord, SessionRecord, User
+from fastauth.storage.base import CodeRecord, KeyRecord, SessionRecord, User
+from fastauth.storage.sqlalchemy import codes as code_rows
 from fastauth.storage.sqlalchemy import keys as key_rows
 from fastauth.storage.sqlalchemy import schema
 from fastauth.storage.sqlalchemy import sessions as session_rows
@@ -38,7 +39,7 @@ def async_url(url: str) -> str:
 
 
 class SQLAlchemyAdapter:
-    """Users, sessions and signing keys in one SQL database: a `fastauth.storage.base.Store`.
+    """Users, sessions, signing keys and one-time codes in one SQL database: a `fastauth.storage.base.Store`.
 
     `engine_url` (plain `sqlite:///` and `postgresql://` URLs get their async driver) or a ready
     `engine`; the other keywords go to `create_async_engine`. `close()` disposes of the engine.
@@ -166,6 +167,14 @@ class SQLAlchemyAdapter:
         except IntegrityError:
             raise EmailTaken("email already registered") from None
 
+    async def delete_user(self, user_id: str) -> bool:
+        """Delete the user with its sessions and one-time codes in one transaction; True if it existed.
+        The rows go explicitly, so an engine without SQLite's `foreign_keys` pragma loses none either."""
+        async with self._tx() as conn:
+            await code_rows.delete_user_codes(conn, user_id)
+            await session_rows.delete_user_sessions(conn, user_id)
+            return await user_rows.delete_user(conn, user_id)
+
     # sessions
 
     async def create_session(self, session: SessionRecord) -> None:
@@ -235,6 +244,34 @@ class SQLAlchemyAdapter:
         """Delete a long-retired key's row; True if it existed."""
         async with self._tx() as conn:
             return await key_rows.delete_key(conn, kid)
+
+    # one-time codes
+
+    async def insert_code(self, record: CodeRecord, *, void_older: bool = True) -> None:
+        """Insert `record`; with `void_older`, in the same transaction mark the unconsumed codes of its
+        user and purpose consumed."""
+        async with self._tx() as conn:
+            await code_rows.insert_code(conn, record, void_older=void_older)
+
+    async def consume_code(self, code_hash: str, purpose: str, now: int) -> CodeRecord | None:
+        """Compare-and-set: exactly one of many concurrent callers gets the live code, now consumed."""
+        async with self._tx() as conn:
+            return await code_rows.consume_code(conn, code_hash, purpose, now)
+
+    async def find_code(self, code_hash: str, purpose: str, now: int) -> CodeRecord | None:
+        """The live code of this hash and purpose, not consumed; None when there is none."""
+        async with self._tx() as conn:
+            return await code_rows.find_code(conn, code_hash, purpose, now)
+
+    async def void_codes(self, user_id: str, purposes: Iterable[str], now: int) -> int:
+        """Mark the user's unconsumed codes of these purposes consumed at `now`; returns how many."""
+        async with self._tx() as conn:
+            return await code_rows.void_codes(conn, user_id, tuple(purposes), now)
+
+    async def prune_codes(self, before: int) -> int:
+        """Delete codes that expired or were consumed before `before`; returns how many."""
+        async with self._tx() as conn:
+            return await code_rows.prune_codes(conn, before)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

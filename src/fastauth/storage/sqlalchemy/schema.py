@@ -11,7 +11,9 @@ A database is in one of five states (`SchemaState.status`):
 - ``unversioned``: fastauth tables without a version, as fastauth 0.1.0 (or the operator) made them.
   `upgrade` adopts them: checks them against the first revision (0.1.0's schema: columns, indexes,
   unique constraints), creates a table of that revision that is missing, stamps the first revision,
-  then upgrades. Nothing is dropped.
+  then upgrades. Tables that include one only a later revision creates were made from today's models
+  (the operator's `create_all`), not by 0.1.0: they are checked against the models and stamped with
+  the head instead. Nothing is dropped.
 - ``behind``: a revision older than this fastauth's head.
 - ``head``: up to date.
 - ``ahead``: a revision this fastauth does not know (a newer fastauth migrated it).
@@ -64,7 +66,7 @@ FIRST_REVISION = "0001"
 UPGRADE_HINT = "run `fastauth db upgrade` (it migrates the database FASTAUTH_DATABASE_URL names)"
 
 #: Tables every configuration uses; fastauth_keys is required only for keys kept in the database.
-REQUIRED_TABLES: tuple[str, ...] = ("fastauth_users", "fastauth_sessions")
+REQUIRED_TABLES: tuple[str, ...] = ("fastauth_users", "fastauth_sessions", "fastauth_codes")
 KEYS_TABLE = "fastauth_keys"
 #: Any value, the same in every fastauth process: PostgreSQL's advisory lock for migrations.
 _PG_LOCK_KEY = 0x66617374617574  # "fastaut"
@@ -223,13 +225,22 @@ def _missing_indexes(connection: Connection, metadata: MetaData) -> list[str]:
 
 
 def _adopt(connection: Connection) -> None:
-    """Take over unversioned fastauth tables: check them against the first revision (columns, indexes,
-    unique constraints), create the tables of that revision they lack (as 0.1.0's `create_tables`
-    did), and stamp it. Rows are not touched."""
-    schema = _first_revision_schema()
+    """Take over unversioned fastauth tables: check them (columns, indexes, unique constraints), create
+    the tables they lack, and stamp them. Rows are not touched.
+
+    0.1.0's tables are checked against the first revision, completed as 0.1.0's `create_all` did, and
+    stamped with it (the upgrade runs the rest). Tables that include one only a later revision creates
+    come from today's models: they are checked against those, completed, and stamped with the head."""
+    first = _first_revision_schema()
+    later = set(Base.metadata.tables) - set(first.tables)
+    if later & set(inspect(connection).get_table_names()):
+        schema, revision = Base.metadata, _script().get_current_head()
+    else:
+        schema, revision = first, FIRST_REVISION
+    assert revision is not None
     _refuse(_gaps(connection, schema, ()) + _missing_indexes(connection, schema))
     schema.create_all(connection, checkfirst=True)
-    _context(connection).stamp(_script(), FIRST_REVISION)
+    _context(connection).stamp(_script(), revision)
 
 
 def _upgrade_to_head(connection: Connection) -> None:

@@ -11,6 +11,7 @@ from fastauth.storage.base import SessionRecord
 from fastauth.storage.sqlalchemy.tables import SESSIONS, session_record
 
 __all__ = [
+    "delete_user_sessions",
     "get_session",
     "insert_session",
     "list_sessions",
@@ -101,3 +102,8 @@ async def prune_sessions(conn: AsyncConnection, before: int) -> int:
         delete(SESSIONS).where((SESSIONS.c.expires_at < before) | (SESSIONS.c.revoked_at < before))
     )
     return int(result.rowcount or 0)
+
+
+async def delete_user_sessions(conn: AsyncConnection, user_id: str) -> None:
+    """Delete every session of the user (what the foreign key's cascade does, without relying on it)."""
+    await conn.execute(delete(SESSIONS).where(SESSIONS.c.user_id == user_id))

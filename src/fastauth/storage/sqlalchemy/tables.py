@@ -12,16 +12,19 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from fastauth.storage.base import KeyRecord, SessionRecord, User
+from fastauth.storage.base import CodeRecord, KeyRecord, SessionRecord, User
 
 __all__ = [
+    "CODES",
     "KEYS",
     "SESSIONS",
     "USERS",
     "Base",
+    "CodeRow",
     "KeyRow",
     "SessionRow",
     "UserRow",
+    "code_record",
     "key_record",
     "session_record",
     "user_record",
@@ -91,9 +94,28 @@ class KeyRow(Base):
     retired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class CodeRow(Base):
+    """A one-time code (`fastauth_codes`), kept as its SHA-256 only; columns = `CodeRecord` fields."""
+
+    __tablename__ = "fastauth_codes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("fastauth_users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(32))
+    #: Hex SHA-256 of the code; unique, so a code is found (and consumed) by it alone.
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    consumed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    data: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_fastauth_codes_user_purpose", "user_id", "purpose"),)
+
+
 USERS: Table = UserRow.__table__  # type: ignore[assignment]
 SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
 KEYS: Table = KeyRow.__table__  # type: ignore[assignment]
+CODES: Table = CodeRow.__table__  # type: ignore[assignment]
 
 
 def user_values(user: User) -> dict[str, Any]:
@@ -118,3 +140,8 @@ def session_record(row: Any) -> SessionRecord:
 def key_record(row: Any) -> KeyRecord:
     """The `KeyRecord` of a `fastauth_keys` row."""
     return KeyRecord(**row._mapping)
+
+
+def code_record(row: Any) -> CodeRecord:
+    """The `CodeRecord` of a `fastauth_codes` row."""
+    return CodeRecord(**row._mapping)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastauth.storage.base import User
 from fastauth.storage.sqlalchemy.tables import USERS, user_record, user_values
 
-__all__ = ["get_user", "get_user_by_email", "insert_user", "update_user"]
+__all__ = ["delete_user", "get_user", "get_user_by_email", "insert_user", "update_user"]
 
 #: Written once, at insert: an update never moves them.
 _FIXED = ("id", "created_at")
@@ -35,3 +35,9 @@ async def update_user(conn: AsyncConnection, user: User) -> None:
     """Write every field of `user` but its id and creation time back."""
     values = {name: value for name, value in user_values(user).items() if name not in _FIXED}
     await conn.execute(update(USERS).where(USERS.c.id == user.id).values(**values))
+
+
+async def delete_user(conn: AsyncConnection, user_id: str) -> bool:
+    """Delete the user's row (its sessions and codes cascade); True if it existed."""
+    result = await conn.execute(delete(USERS).where(USERS.c.id == user_id))
+    return bool(result.rowcount == 1)
