@@ -377,11 +377,25 @@ class FastAuthConfig(BaseSettings):
     password_min_length: int = Field(default=8, ge=1, le=1024)
     password_max_length: int = Field(default=1024, ge=8, le=4096)
 
+    #: Seconds a mailed code stays valid: email verification, password reset, email change.
+    verify_email_ttl: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+    reset_password_ttl: int = Field(default=30 * 60, ge=60, le=24 * 3600)
+    change_email_ttl: int = Field(default=30 * 60, ge=60, le=24 * 3600)
+    #: A registration mails the verification link by itself (when mail is on).
+    verify_email_on_register: bool = True
+    #: Refuse to sign in (login, and registration's own sign-in) until the email is verified.
+    require_verified_email: bool = False
+
     rate_limit_enabled: bool = True
     #: `limits` notation; login is limited per account and per client IP, registration per IP.
     login_rate_limit_per_account: str = "10/minute"
     login_rate_limit_per_ip: str = "30/minute"
     register_rate_limit_per_ip: str = "20/hour"
+    #: Requests that mail a code (forgot-password, request-verify-token, change-email): per address, per IP.
+    email_rate_limit_per_account: str = "5/hour"
+    email_rate_limit_per_ip: str = "30/hour"
+    #: Requests that present a mailed code (verify, reset-password, change-email/confirm): per IP.
+    code_rate_limit_per_ip: str = "60/hour"
     rate_limit_storage_uri: str = Field(default="memory://", repr=False)
 
     #: Serve `GET {route_prefix}/revocations`: the sessions revoked recently enough that their access

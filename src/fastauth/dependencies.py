@@ -38,6 +38,7 @@ __all__ = [
     "get_current_claims",
     "get_current_superuser",
     "get_current_user",
+    "get_current_verified_user",
     "get_fastauth",
     "get_optional_user",
     "oauth2_scheme",
@@ -93,6 +94,8 @@ def _module_dependency(resolve: Any) -> AuthDependency:
 get_current_claims = _module_dependency(security.claims)
 #: The active user of a valid, unrevoked access token; 401 otherwise.
 get_current_user = _module_dependency(security.current_user)
+#: As `get_current_user`, and 403 unless the user's email address is verified.
+get_current_verified_user = _module_dependency(security.current_verified_user)
 #: As `get_current_user`, and 403 unless the user is a superuser.
 get_current_superuser = _module_dependency(security.current_superuser)
 #: The user, or None when there is no token or a bad one: never a 401.

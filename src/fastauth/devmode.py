@@ -2,8 +2,9 @@
 development mode.
 
 With no secret configured anywhere, a random secret is created once and kept in
-`.fastauth-dev-secret` in the working folder (so tokens survive a restart), and cookies are allowed
-over plain HTTP; `fastauth.server.banner` says so loudly. Framework-free, so the CLI can read the
+`.fastauth-dev-secret` in the working folder (so tokens survive a restart), cookies are allowed
+over plain HTTP, and mails are printed to the log instead of sent, with links to the address
+`fastauth serve` listens on; `fastauth.server.banner` says so loudly. Framework-free, so the CLI can read the
 configuration without importing FastAPI.
 """
 
@@ -19,9 +20,11 @@ from dotenv import dotenv_values
 
 from fastauth.config import SECRET_ENV_NAMES, FastAuthConfig
 
-__all__ = ["DEV_SECRET_FILE", "load_config"]
+__all__ = ["DEV_SECRET_FILE", "SERVE_URL", "load_config"]
 
 DEV_SECRET_FILE = ".fastauth-dev-secret"
+#: Set by `fastauth serve` to the address it listens on, so development-mode mail links point there.
+SERVE_URL = "FASTAUTH_SERVE_URL"
 
 
 def _configured_names() -> set[str]:
@@ -61,6 +64,10 @@ def load_config() -> tuple[FastAuthConfig, bool]:
         overrides["secret"] = _dev_secret()
         if "FASTAUTH_COOKIE_SECURE" not in os.environ:
             overrides["cookie_secure"] = False
+        if not any(name.startswith("FASTAUTH_EMAIL") for name in configured):
+            overrides["email"] = {"console": True}  # every mail, with its link, printed to the log
+        if "FASTAUTH_PUBLIC_URL" not in configured:
+            overrides["public_url"] = os.environ.get(SERVE_URL, "http://127.0.0.1:8000")
     if "FASTAUTH_UI_ENABLED" not in configured:
         with warnings.catch_warnings():  # a first look only: the configuration built below warns
             warnings.simplefilter("ignore")

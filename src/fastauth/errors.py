@@ -5,6 +5,7 @@
     ├── HookError                hook_error           an EventHooks method raised or returned a refused value
     ├── StoreUnavailable         store_unavailable    a database or Redis did not answer (fail closed)
     ├── RateLimited              rate_limited         too many attempts; `retry_after` seconds
+    ├── MailOff                  mail_off             the flow needs mail, and this server sends none
     ├── TokenError               invalid_token        a token was refused (subclasses refine the log line)
     │   ├── MalformedToken, UnknownKey, AlgorithmMismatch, InvalidSignature,
     │   └── ExpiredToken, InvalidClaims, WrongTokenType, RevokedToken
@@ -20,7 +21,11 @@
         ├── PermissionDenied     permission_denied    authenticated, but not allowed
         ├── CsrfFailed           csrf_failed
         ├── CrossSiteSignin      cross_site_signin    a cross-site request would set sign-in cookies
+        ├── EmailNotVerified     email_not_verified   the flow needs a verified email address
+        ├── AlreadyVerified      verify_user_already_verified
         └── InvalidCode          invalid_code         a one-time code unknown, expired, spent or cross-purpose
+            ├── InvalidVerifyToken  verify_user_bad_token   (fastapi-users' answers, per route)
+            └── InvalidResetToken   reset_password_bad_token
 
 Configuration errors say what to fix. Token and login errors say nothing an attacker could use: the
 subclass and its short reason are for logs and tests, the HTTP layer answers every token error the
@@ -33,11 +38,13 @@ from __future__ import annotations
 
 __all__ = [
     "AlgorithmMismatch",
+    "AlreadyVerified",
     "AuthError",
     "ConfigError",
     "CrossSiteSignin",
     "CsrfFailed",
     "CurrentPasswordWrong",
+    "EmailNotVerified",
     "EmailTaken",
     "ExpiredToken",
     "FastAuthError",
@@ -46,7 +53,10 @@ __all__ = [
     "InvalidCode",
     "InvalidCredentials",
     "InvalidEmail",
+    "InvalidResetToken",
     "InvalidSignature",
+    "InvalidVerifyToken",
+    "MailOff",
     "MalformedToken",
     "NotAuthenticated",
     "PasswordPolicyError",
@@ -231,3 +241,33 @@ class InvalidCode(AuthError):
     """A one-time code that is unknown, expired, used, malformed or for another purpose: all alike."""
 
     code = "invalid_code"
+
+
+class InvalidVerifyToken(InvalidCode):
+    """`POST /verify` with a code that does not verify (answered as fastapi-users does)."""
+
+    code = "verify_user_bad_token"
+
+
+class InvalidResetToken(InvalidCode):
+    """`POST /reset-password` with a code that does not reset (answered as fastapi-users does)."""
+
+    code = "reset_password_bad_token"
+
+
+class AlreadyVerified(AuthError):
+    """A verification code for an address that is verified already."""
+
+    code = "verify_user_already_verified"
+
+
+class EmailNotVerified(AuthError):
+    """The account's email address is not verified, and this needs it to be."""
+
+    code = "email_not_verified"
+
+
+class MailOff(FastAuthError):
+    """The flow mails a code, and this server has neither a mail sender nor a mail hook."""
+
+    code = "mail_off"

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from fastauth.errors import HookError
 
-__all__ = ["EventHooks", "Events"]
+__all__ = ["MAIL_HOOKS", "EventHooks", "Events", "sends_mail"]
 
 T = TypeVar("T")
 log = logging.getLogger("fastauth.hooks")
@@ -50,6 +50,33 @@ class EventHooks:
 
     async def on_refresh_reuse(self, user_id: str, session_id: str) -> None:
         """Security event: an already-used refresh token came back; its session has been revoked."""
+
+    # Account lifecycle, with fastapi-users' names. Hooks that receive a `token` get the mailed code: an
+    # application that sends its own mail does it here (fastauth mails it too when a sender is set).
+
+    async def on_after_register(self, user: Any) -> None:
+        """After a user registered (with `on_signup`; the fastapi-users name)."""
+
+    async def on_after_request_verify(self, user: Any, token: str) -> None:
+        """A verification code was made for `user` (registration or `request-verify-token`)."""
+
+    async def on_after_verify(self, user: Any) -> None:
+        """`user` proved their email address."""
+
+    async def on_after_forgot_password(self, user: Any, token: str) -> None:
+        """A password-reset code was made for `user`."""
+
+    async def on_after_reset_password(self, user: Any) -> None:
+        """`user` set a new password with a reset code; every session of theirs has ended."""
+
+
+#: The hooks through which an application can deliver the mailed codes itself.
+MAIL_HOOKS = ("on_after_request_verify", "on_after_forgot_password")
+
+
+def sends_mail(hooks: EventHooks) -> bool:
+    """Whether `hooks` overrides a hook that receives a mailed code (the application mails it)."""
+    return any(getattr(type(hooks), name) is not getattr(EventHooks, name) for name in MAIL_HOOKS)
 
 
 class Events:
@@ -103,3 +130,24 @@ class Events:
     async def refresh_reuse(self, user_id: str, session_id: str) -> None:
         """A spent refresh token came back and its session was revoked."""
         await self._call("on_refresh_reuse", self.hooks.on_refresh_reuse(user_id, session_id))
+
+    async def registered(self, user: Any) -> None:
+        """An account was created: `on_signup`, then `on_after_register`."""
+        await self._call("on_signup", self.hooks.on_signup(user))
+        await self._call("on_after_register", self.hooks.on_after_register(user))
+
+    async def verification_requested(self, user: Any, code: str) -> None:
+        """A verification code was made."""
+        await self._call("on_after_request_verify", self.hooks.on_after_request_verify(user, code))
+
+    async def verified(self, user: Any) -> None:
+        """An email address was proven."""
+        await self._call("on_after_verify", self.hooks.on_after_verify(user))
+
+    async def reset_requested(self, user: Any, code: str) -> None:
+        """A password-reset code was made."""
+        await self._call("on_after_forgot_password", self.hooks.on_after_forgot_password(user, code))
+
+    async def password_reset(self, user: Any) -> None:
+        """A password was reset with a code."""
+        await self._call("on_after_reset_password", self.hooks.on_after_reset_password(user))

@@ -19,7 +19,8 @@ def _async_uri(uri: str) -> str:
 
 
 class RateLimits:
-    """Per-account and per-IP login limits, per-IP registration limits."""
+    """Per-account and per-IP login limits, per-IP registration limits, and the mail flows' limits:
+    per address and per IP for requests that mail a code, per IP for requests that present one."""
 
     def __init__(
         self,
@@ -29,6 +30,9 @@ class RateLimits:
         login_per_account: str,
         login_per_ip: str,
         register_per_ip: str,
+        email_per_account: str = "5/hour",
+        email_per_ip: str = "30/hour",
+        code_per_ip: str = "60/hour",
     ) -> None:
         self.enabled = enabled
         uri = _async_uri(storage_uri)
@@ -37,6 +41,9 @@ class RateLimits:
         self.login_per_account = parse(login_per_account)
         self.login_per_ip = parse(login_per_ip)
         self.register_per_ip = parse(register_per_ip)
+        self.email_per_account = parse(email_per_account)
+        self.email_per_ip = parse(email_per_ip)
+        self.code_per_ip = parse(code_per_ip)
 
     async def _hit(self, item: RateLimitItem, *key: str) -> None:
         try:
@@ -57,3 +64,15 @@ class RateLimits:
     async def check_register(self, ip: str | None) -> None:
         if self.enabled:
             await self._hit(self.register_per_ip, "fastauth-register-ip", ip or "unknown")
+
+    async def check_email(self, account: str, ip: str | None) -> None:
+        """A request that mails a code to `account` (forgot-password, request-verify-token, change-email)."""
+        if not self.enabled:
+            return
+        await self._hit(self.email_per_ip, "fastauth-email-ip", ip or "unknown")
+        await self._hit(self.email_per_account, "fastauth-email-account", account)
+
+    async def check_code(self, ip: str | None) -> None:
+        """A request that presents a mailed code (verify, reset-password, change-email/confirm)."""
+        if self.enabled:
+            await self._hit(self.code_per_ip, "fastauth-code-ip", ip or "unknown")

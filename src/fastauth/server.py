@@ -52,11 +52,13 @@ def banner(config: FastAuthConfig) -> None:
     line = "=" * 78
     page = " - a sign-in page is served at / (FASTAUTH_UI_ENABLED=false turns it off)\n"
     page = page if config.ui_enabled else ""
+    mail = " - mails are printed here, with their links, instead of sent\n" if config.email.console else ""
     print(
         f"{line}\n fastauth is running in DEVELOPMENT MODE\n"
         f" - no FASTAUTH_SECRET set: using a random secret kept in ./{DEV_SECRET_FILE}\n"
         f" - database: {make_url(config.database_url).render_as_string(hide_password=True)}\n"
         " - cookies are sent over plain HTTP (cookie_secure=False)\n"
+        f"{mail}"
         f"{page}"
         " Set FASTAUTH_SECRET (see `fastauth generate-secret`) before using this anywhere real.\n"
         f"{line}",

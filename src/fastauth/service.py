@@ -20,23 +20,32 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastauth.accounts import Accounts, UserCache, rate_limit_key
+from fastauth.accounts import Accounts, UserCache, normalize_email, rate_limit_key
+from fastauth.accounts.one_time import OneTimeCodes, Purpose
 from fastauth.config import FastAuthConfig
 from fastauth.errors import (
+    AlreadyVerified,
     ConfigError,
+    EmailNotVerified,
     EmailTaken,
+    InvalidCode,
     InvalidCredentials,
+    InvalidEmail,
+    InvalidResetToken,
+    InvalidVerifyToken,
+    MailOff,
     NotAuthenticated,
     RevokedToken,
     SessionNotFound,
     SigninNotAllowed,
     StoreUnavailable,
 )
-from fastauth.hooks import EventHooks, Events
+from fastauth.hooks import EventHooks, Events, sends_mail
 from fastauth.keys.manager import KeyManager
+from fastauth.mail import MAIL_OFF, MailTemplates, Outbox, sender_from_config
 from fastauth.passwords import PasswordHasher
 from fastauth.ratelimits import RateLimits
 from fastauth.revocation import MemoryRevocationList, RevocationList
@@ -50,6 +59,9 @@ from fastauth.tokens.keyring import KeyRing
 __all__ = ["AuthService"]
 
 log = logging.getLogger("fastauth")
+
+#: A password change or reset voids the codes that could take the account over (account-security §1).
+_VOIDED_BY_PASSWORD_CHANGE: tuple[Purpose, ...] = ("reset_password", "change_email")
 
 
 def _default_store(config: FastAuthConfig) -> Store:
@@ -75,9 +87,12 @@ class AuthService:
         sessions: Sessions,
         events: Events,
         rate_limits: RateLimits,
+        codes: OneTimeCodes,
         keys: KeyManager | None = None,
         redis: Any = None,
         bus: RedisEvents | None = None,
+        outbox: Outbox | None = None,
+        templates: MailTemplates | None = None,
         owns_store: bool = False,
     ) -> None:
         self.config = config
@@ -92,6 +107,14 @@ class AuthService:
         #: Shared state for many processes: revocation, rate limits and cache invalidation in Redis.
         self.redis = redis
         self.bus = bus
+        #: Purpose-bound single-use codes (verification, reset, email change).
+        self.codes = codes
+        #: Mail in the background (None: no sender configured), and what the mails say.
+        self.outbox = outbox
+        self.templates = templates
+        #: The mail flows work when fastauth sends mail, or when the application's hooks do.
+        self.mail_on = outbox is not None or sends_mail(events.hooks)
+        self._background: set[asyncio.Task[None]] = set()
         self._owns_store = owns_store
         self._started = False
         self._event_resets = 0
@@ -182,7 +205,22 @@ class AuthService:
             login_per_account=cfg.login_rate_limit_per_account,
             login_per_ip=cfg.login_rate_limit_per_ip,
             register_per_ip=cfg.register_rate_limit_per_ip,
+            email_per_account=cfg.email_rate_limit_per_account,
+            email_per_ip=cfg.email_rate_limit_per_ip,
+            code_per_ip=cfg.code_rate_limit_per_ip,
         )
+        codes = OneTimeCodes(
+            the_store,
+            lifetimes={
+                "verify_email": cfg.verify_email_ttl,
+                "reset_password": cfg.reset_password_ttl,
+                "change_email": cfg.change_email_ttl,
+            },
+            clock=clock,
+        )
+        sender = sender_from_config(cfg)
+        outbox = Outbox(sender, retries=cfg.email.retries) if sender is not None else None
+        templates = MailTemplates.from_config(cfg) if sender is not None else None
         return cls(
             cfg,
             store=the_store,
@@ -191,9 +229,12 @@ class AuthService:
             sessions=sessions,
             events=events,
             rate_limits=rate_limits,
+            codes=codes,
             keys=keys,
             redis=redis,
             bus=bus,
+            outbox=outbox,
+            templates=templates,
             owns_store=owns_store,
         )
 
@@ -241,6 +282,10 @@ class AuthService:
             await self.sessions.prune()
             if self.bus is not None:
                 self.bus.start(self._on_event)
+            if self.outbox is not None:
+                await self.outbox.start()
+            elif not self.mail_on:
+                log.info(MAIL_OFF)
             self._started = True
 
     async def ensure_started(self) -> None:
@@ -297,6 +342,9 @@ class AuthService:
 
     async def aclose(self) -> None:
         """Stop the background work and close what this service opened (Redis, its own store)."""
+        await self.settle()
+        if self.outbox is not None:
+            await self.outbox.aclose()
         if self._key_task is not None:
             self._key_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -321,14 +369,21 @@ class AuthService:
         self, user: User, *, ip: str | None, user_agent: str | None, create_user: bool = False
     ) -> TokenPair:
         """The `allow_signin` gate, then a new session; a refused new user is stored but not signed in."""
-        if not await self.events.allow_signin(user):
-            if create_user:
+        refusal: Exception | None = None
+        if self.config.require_verified_email and not user.is_verified:
+            refusal = EmailNotVerified("sign-in needs a verified email address")
+        elif not await self.events.allow_signin(user):
+            refusal = SigninNotAllowed("sign-in refused")
+        if refusal is not None:
+            if create_user:  # registered, but not signed in
                 await self.store.create_user(user)
-                await self.events.signup(user)
-            raise SigninNotAllowed("sign-in refused")
+                await self.events.registered(user)
+                self._verify_after_register(user)
+            raise refusal
         pair = await self.sessions.start(user, ip=ip, user_agent=user_agent, create_user=create_user)
         if create_user:
-            await self.events.signup(user)
+            await self.events.registered(user)
+            self._verify_after_register(user)
         await self.events.signin(user)
         return pair
 
@@ -355,7 +410,7 @@ class AuthService:
         user = await self.accounts.register(
             email, password, is_superuser=is_superuser, is_verified=is_verified
         )
-        await self.events.signup(user)
+        await self.events.registered(user)
         return user
 
     async def sign_in(
@@ -451,10 +506,13 @@ class AuthService:
     async def change_password(
         self, user: User, current: str, new: str, *, ip: str | None = None, keep_session: str | None = None
     ) -> None:
-        """Needs the current password (under the login budget); every other session is ended."""
+        """Needs the current password (under the login budget); every other session is ended, pending
+        reset and email-change codes are voided, and the address gets a notice."""
         await self.rate_limits.check_login(user.email, ip)
         await self.accounts.change_password(user, current, new)
         await self.sessions.revoke_all(user.id, except_session=keep_session)
+        await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        self._mail("password_changed", user.email)
 
     async def recently_revoked(self) -> list[tuple[str, int]]:
         """(sid, until) for sessions whose access tokens could still verify: the revocation list."""
@@ -462,6 +520,135 @@ class AuthService:
         now = self.now()
         revoked = await self.store.revoked_since(now - horizon)
         return [(sid, at + horizon) for sid, at in revoked if at + horizon > now]
+
+    # mail flows: verification and password reset
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` off the request path (so no answer's timing depends on it); failures are logged."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._background.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                error = finished.exception()
+                log.error("account mail step failed: %s", type(error).__name__)
+
+        task.add_done_callback(done)
+
+    async def settle(self) -> None:
+        """Wait for the background mail steps started so far, and for the outbox to hand them over."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+        if self.outbox is not None:
+            await self.outbox.join()
+
+    def _mail(self, kind: Any, to: str, code: str | None = None, **values: str) -> None:
+        """Queue one mail when fastauth sends mail (the application's hooks may send it instead)."""
+        if self.outbox is not None and self.templates is not None:
+            self.outbox.enqueue(self.templates.render(kind, to=to, code=code, **values))
+
+    def _require_mail(self) -> None:
+        if not self.mail_on:
+            raise MailOff("no mail sender and no mail hook")
+
+    def _verify_after_register(self, user: User) -> None:
+        if self.config.verify_email_on_register and self.mail_on and not user.is_verified:
+            self._later(self._send_verification(user))
+
+    async def _send_verification(self, user: User) -> None:
+        code = await self.codes.issue(user.id, "verify_email", data=user.email)
+        self._mail("verify_email", user.email, code)
+        await self.events.verification_requested(user, code)
+
+    async def _account_for_mail(self, email: str) -> User | None:
+        try:
+            normalized = normalize_email(email)
+        except InvalidEmail:
+            return None
+        user = await self.store.get_user_by_email(normalized)
+        return user if user is not None and user.is_active else None
+
+    async def request_verification(self, email: str, *, ip: str | None = None) -> None:
+        """Mail a verification code to `email` if it names an active, unverified account.
+
+        Answers alike for every address (known or not, verified or not): the lookup and the mail
+        happen off the request path. Raises only `RateLimited`, `StoreUnavailable` or `MailOff`.
+        """
+        self._require_mail()
+        await self.rate_limits.check_email(rate_limit_key(email), ip)
+
+        async def send() -> None:
+            user = await self._account_for_mail(email)
+            if user is not None and not user.is_verified:
+                await self._send_verification(user)
+
+        self._later(send())
+
+    async def verify_email(self, code: str, *, ip: str | None = None) -> User:
+        """Use a verification code: the account is verified. `InvalidVerifyToken` for any bad code
+        (unknown, expired, spent, for another purpose, or for an address the account no longer has)."""
+        await self.rate_limits.check_code(ip)
+        try:
+            record = await self.codes.check(code, "verify_email")
+        except InvalidCode:
+            raise InvalidVerifyToken("invalid verification code") from None
+        user = await self.accounts.get_user(record.user_id, fresh=True)
+        if user is None or not user.is_active or record.data != user.email:
+            raise InvalidVerifyToken("invalid verification code")
+        if user.is_verified:
+            raise AlreadyVerified("the address is verified already")
+        try:
+            await self.codes.consume(code, "verify_email")
+        except InvalidCode:  # a concurrent use won
+            raise InvalidVerifyToken("invalid verification code") from None
+        user.is_verified = True
+        await self.accounts.save(user)
+        await self.events.verified(user)
+        return user
+
+    async def forgot_password(self, email: str, *, ip: str | None = None) -> None:
+        """Mail a reset code to `email` if it names an active account; answers alike for every address."""
+        self._require_mail()
+        await self.rate_limits.check_email(rate_limit_key(email), ip)
+
+        async def send() -> None:
+            user = await self._account_for_mail(email)
+            if user is None:
+                return
+            code = await self.codes.issue(user.id, "reset_password")
+            self._mail("reset_password", user.email, code)
+            await self.events.reset_requested(user, code)
+
+        self._later(send())
+
+    async def reset_password(self, code: str, password: str, *, ip: str | None = None) -> User:
+        """Set a new password with a reset code; every session of the account ends; no sign-in.
+
+        The policy is checked before the code is looked at (a weak password never spends it), and the
+        sessions end before the password changes (a failure there leaves the old password in place).
+        """
+        await self.rate_limits.check_code(ip)
+        self.accounts.check_password(password)
+        try:
+            record = await self.codes.check(code, "reset_password")
+        except InvalidCode:
+            raise InvalidResetToken("invalid reset code") from None
+        user = await self.accounts.get_user(record.user_id, fresh=True)
+        if user is None or not user.is_active:
+            raise InvalidResetToken("invalid reset code")
+        new_hash = await self.accounts.hasher.hash(password)
+        await self.sessions.revoke_all(user.id)
+        try:
+            await self.codes.consume(code, "reset_password")
+        except InvalidCode:  # a concurrent use won
+            raise InvalidResetToken("invalid reset code") from None
+        user.hashed_password = new_hash
+        await self.accounts.save(user)
+        await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        self._mail("password_changed", user.email)
+        await self.events.password_reset(user)
+        return user
 
     # administration
 

@@ -126,6 +126,9 @@ EXITS: dict[str, tuple[int, str]] = {
     "invalid_email": (EXIT_FAILED, "error: not a valid email: {error}"),
     "password_policy": (EXIT_FAILED, "error: {error}"),
     "invalid_code": (EXIT_FAILED, "error: {error}"),
+    "email_not_verified": (EXIT_FAILED, "error: {error}"),
+    "verify_user_already_verified": (EXIT_FAILED, "error: {error}"),
+    "mail_off": (EXIT_USAGE, "error: {error}"),
     "fastauth_error": (EXIT_FAILED, "error: {error}"),
 }
 EXIT_UNAVAILABLE = EXITS["store_unavailable"][0]

@@ -32,8 +32,12 @@ def serve(
     """
     import uvicorn
 
+    from fastauth.devmode import SERVE_URL
     from fastauth.server import BANNER_SHOWN, banner
 
+    # Development-mode mail links point where this server listens (the workers inherit it).
+    link_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a link, not a bind
+    os.environ.setdefault(SERVE_URL, f"http://{link_host}:{port}")
     config, dev_mode = server_config()
     if workers > 1 and not config.redis_url:
         fail(

@@ -83,6 +83,8 @@ class FastAuth:
         self.get_current_claims = dependency(security.claims)
         #: `Depends(auth.get_current_user)`: the active user of a valid, unrevoked access token.
         self.get_current_user = dependency(security.current_user)
+        #: `Depends(auth.get_current_verified_user)`: as `get_current_user`, 403 unless verified.
+        self.get_current_verified_user = dependency(security.current_verified_user)
         #: `Depends(auth.get_current_superuser)`: as `get_current_user`, 403 unless a superuser.
         self.get_current_superuser = dependency(security.current_superuser)
         #: `Depends(auth.get_optional_user)`: the user, or None (never an error answer).

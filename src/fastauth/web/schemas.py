@@ -8,7 +8,18 @@ from pydantic import BaseModel
 
 from fastauth.storage.base import SessionRecord, User
 
-__all__ = ["ChangePasswordIn", "Credentials", "RefreshIn", "SessionOut", "TokenOut", "UserOut", "utc"]
+__all__ = [
+    "ChangePasswordIn",
+    "Credentials",
+    "EmailIn",
+    "RefreshIn",
+    "ResetPasswordIn",
+    "SessionOut",
+    "TokenIn",
+    "TokenOut",
+    "UserOut",
+    "utc",
+]
 
 
 def utc(epoch: int) -> datetime:
@@ -27,6 +38,25 @@ class RefreshIn(BaseModel):
     """Refresh and logout: the refresh token, unless it travels in its cookie."""
 
     refresh_token: str | None = None
+
+
+class EmailIn(BaseModel):
+    """Request-verify-token and forgot-password: the address (answered alike whatever it is)."""
+
+    email: str
+
+
+class TokenIn(BaseModel):
+    """Verify: the mailed code."""
+
+    token: str
+
+
+class ResetPasswordIn(BaseModel):
+    """Reset-password: the mailed code and the new password."""
+
+    token: str
+    password: str
 
 
 class ChangePasswordIn(BaseModel):

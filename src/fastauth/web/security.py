@@ -17,7 +17,7 @@ from fastapi.openapi.models import SecurityBase as SecurityBaseModel
 from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import Request
 
-from fastauth.errors import FastAuthError, PermissionDenied
+from fastauth.errors import EmailNotVerified, FastAuthError, PermissionDenied
 from fastauth.storage.base import User
 from fastauth.web.errors import as_http
 
@@ -75,6 +75,14 @@ async def claims(auth: FastAuth, request: Request) -> dict[str, Any]:
 async def current_user(auth: FastAuth, request: Request) -> User:
     """The active user of a valid, unrevoked access token; 401 otherwise."""
     return await auth.service.user_of(await auth.authenticate(request))
+
+
+async def current_verified_user(auth: FastAuth, request: Request) -> User:
+    """As `current_user`, and 403 unless the user's email address is verified."""
+    user = await current_user(auth, request)
+    if not user.is_verified:
+        raise EmailNotVerified("email not verified")
+    return user
 
 
 async def current_superuser(auth: FastAuth, request: Request) -> User:

@@ -1,0 +1,42 @@
+"""`POST /request-verify-token`, `POST /verify`: proving the email address (fastapi-users' verify router)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request, Response
+
+from fastauth.web.errors import AnsweringRoute
+from fastauth.web.requests import client_ip, read_model
+from fastauth.web.schemas import EmailIn, TokenIn, UserOut
+
+if TYPE_CHECKING:
+    from fastauth.web.auth import FastAuth
+
+__all__ = ["ACCEPTED", "build"]
+
+#: The answer to a request that mails a code: the same for every address (fastapi-users' `null`).
+ACCEPTED = b"null"
+
+
+def build(auth: FastAuth) -> APIRouter:
+    """The verification routes of `auth`."""
+    router = APIRouter(route_class=AnsweringRoute)
+    service = auth.service
+
+    @router.post("/request-verify-token", status_code=202, response_model=None)
+    async def request_verify_token(request: Request) -> Response:
+        """Mail a verification link to the address if it has an unverified account; 202 for any address."""
+        await service.ensure_started()
+        body = await read_model(request, EmailIn)
+        await service.request_verification(body.email, ip=client_ip(request))
+        return Response(ACCEPTED, 202, media_type="application/json")
+
+    @router.post("/verify", response_model=UserOut)
+    async def verify(request: Request) -> UserOut:
+        """Use the mailed code: the account's address is verified (400 `VERIFY_USER_BAD_TOKEN` otherwise)."""
+        await service.ensure_started()
+        body = await read_model(request, TokenIn)
+        return UserOut.of(await service.verify_email(body.token, ip=client_ip(request)))
+
+    return router
