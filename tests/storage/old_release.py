@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastauth.keys.sealing import seal
-from fastauth.storage.sqlalchemy import async_url
+from fastauth.storage.sqlalchemy import async_url, schema
 from fastauth.tokens import KeyRing, SigningKey, TokenEngine
 
 DDL = Path(__file__).with_name("schema_0_1_0.sql")
@@ -39,6 +39,16 @@ async def execute(database_url: str, *statements: str, params: list[dict[str, ob
         async with engine.begin() as conn:
             for index, statement in enumerate(statements):
                 await conn.execute(text(statement), params[index] if params else None)
+    finally:
+        await engine.dispose()
+
+
+async def upgrade_to(database_url: str, revision: str) -> None:
+    """Run fastauth's revisions on the database up to `revision`: what an earlier fastauth left behind."""
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: schema.upgrade(sync, revision=revision))
     finally:
         await engine.dispose()
 

@@ -71,18 +71,15 @@ async def describe(database_url: str) -> dict[str, dict[str, Any]]:
         await engine.dispose()
 
 
-async def upgrade(database_url: str) -> None:
-    store = SQLAlchemyAdapter(database_url)
-    try:
-        await store.upgrade()
-    finally:
-        await store.close()
+async def upgrade(database_url: str, revision: str = "head") -> None:
+    """Run fastauth's revisions on the database, up to the head or to `revision`."""
+    await old_release.upgrade_to(database_url, revision)
 
 
 async def test_the_first_revision_is_exactly_the_0_1_0_schema(two_databases: tuple[str, str]) -> None:
     old_url, new_url = two_databases
     await old_release.create_schema(old_url)
-    await upgrade(new_url)
+    await upgrade(new_url, "0001")
     old, new = await describe(old_url), await describe(new_url)
     assert new == old
     # Not vacuous: the facts 0.1.0 relies on are there.
@@ -97,6 +94,33 @@ async def test_the_first_revision_is_exactly_the_0_1_0_schema(two_databases: tup
     ]
     nullable = {column[0] for column in old["fastauth_sessions"]["columns"] if column[2]}
     assert nullable == {"ip", "user_agent", "revoked_at", "previous_jti", "rotated_at"}
+
+
+async def test_the_second_revision_adds_the_codes_table_and_changes_nothing_else(
+    two_databases: tuple[str, str],
+) -> None:
+    first_url, second_url = two_databases
+    await upgrade(first_url, "0001")
+    await upgrade(second_url, "0002")
+    first, second = await describe(first_url), await describe(second_url)
+    codes = second.pop("fastauth_codes")
+    assert second == first
+    assert codes["columns"] == [
+        ("id", "VARCHAR(64)", False, None),
+        ("user_id", "VARCHAR(64)", False, None),
+        ("purpose", "VARCHAR(32)", False, None),
+        ("code_hash", "VARCHAR(64)", False, None),
+        ("created_at", "BIGINT", False, None),
+        ("expires_at", "BIGINT", False, None),
+        ("consumed_at", "BIGINT", True, None),
+        ("data", "TEXT", True, None),
+    ]
+    assert codes["primary_key"] == ["id"]
+    assert codes["foreign_keys"] == [(("user_id",), "fastauth_users", ("id",), "CASCADE")]
+    assert [unique[1] for unique in codes["unique"]] == [("code_hash",)]
+    assert [index[:2] for index in codes["indexes"] if not index[2]] == [
+        ("ix_fastauth_codes_user_purpose", ("user_id", "purpose"))
+    ]
 
 
 def _differences(conn: Connection) -> list[Any]:
@@ -131,7 +155,7 @@ async def test_an_applications_alembic_version_is_never_touched(database_url: st
             ours = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
     finally:
         await store.close()
-    assert (app, ours) == (["app_rev_42"], ["0001"])
+    assert (app, ours) == (["app_rev_42"], ["0002"])
 
 
 async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(database_url: str) -> None:
@@ -141,7 +165,7 @@ async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(dat
         await asyncio.gather(*(store.check_schema(keys=True) for store in stores))
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
-        assert versions == ["0001"]
+        assert versions == ["0002"]
     finally:
         for store in stores:
             await store.close()
@@ -161,29 +185,38 @@ async def test_a_revision_from_a_newer_fastauth_is_refused_at_start_and_not_touc
     finally:
         await store.close()
     assert str(refused.value) == (
-        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0001): "
+        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0002): "
         "a newer fastauth migrated it; upgrade fastauth"
     )
 
 
-async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_command(
-    sqlite_url: str, later_revision: Path
-) -> None:
-    await old_release.create_schema(sqlite_url)
-    await old_release.execute(
-        sqlite_url, f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"
-    )
-    await old_release.execute(sqlite_url, f"INSERT INTO {VERSION_TABLE} VALUES ('0001')")
+async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_command(sqlite_url: str) -> None:
+    await upgrade(sqlite_url, "0001")  # as an earlier fastauth left it
     store = SQLAlchemyAdapter(sqlite_url)
     try:
         with pytest.raises(ConfigError) as refused:
             await store.check_schema()  # what start-up does when auto_create_tables is off
         assert str(refused.value) == (
-            "the database schema is at revision 0001 and this fastauth needs 9999_test: run `fastauth db "
+            "the database schema is at revision 0001 and this fastauth needs 0002: run `fastauth db "
             "upgrade` (it migrates the database FASTAUTH_DATABASE_URL names), then start again"
         )
         await store.create_tables()  # with auto_create_tables SQLite upgrades itself
-        assert (await store.schema_state()).revision == "9999_test"
-        await store.check_schema()
+        state = await store.schema_state()
+        assert (state.revision, state.status) == ("0002", "head")
+        assert "fastauth_codes" in state.tables
+        await store.check_schema(keys=True)
+    finally:
+        await store.close()
+
+
+async def test_upgrade_stops_at_the_revision_asked_for(database_url: str) -> None:
+    await upgrade(database_url, "0001")
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        state = await store.schema_state()
+        assert (state.revision, state.status) == ("0001", "behind")
+        assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
+        before, after = await store.upgrade()
+        assert (before.revision, after.revision, after.status) == ("0001", "0002", "head")
     finally:
         await store.close()

@@ -8,10 +8,10 @@ password log in, rotate the old refresh token, and verify tokens signed by the o
 
 Every later schema change adds an Alembic revision to `fastauth/storage/migrations/versions` and extends
 this test: the same 0.1.0 rows must survive every revision up to the head, and whatever the revision
-adds must hold for them (a new column's value for the old rows, a new table empty, ...). The
-`later_revision` fixture stands for that next revision until one exists: it is how the start-up rules
-for a database that is behind (SQLite upgrades itself, a server database waits for
-`fastauth db upgrade`) are tested today.
+adds must hold for them (a new column's value for the old rows, a new table empty, ...). Revision 0002
+adds `fastauth_codes`: the old user gets a one-time code, which is consumed once. A 0.1.0 database is
+behind the head, so the start-up rules for a database that is behind (SQLite upgrades itself, a server
+database waits for `fastauth db upgrade`) are tested on it.
 """
 
 from __future__ import annotations
@@ -22,16 +22,21 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import old_release
 import pytest
 from fastapi import Depends, FastAPI
+from sqlalchemy import text
 
 from fastauth import FastAuth, FastAuthConfig, User
-from fastauth.errors import ConfigError
+from fastauth.accounts.one_time import OneTimeCodes, code_hash
+from fastauth.errors import ConfigError, InvalidCode
 from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
+
+#: The head revision, and every fastauth table at it.
+HEAD = "0002"
+TABLES = {"fastauth_users", "fastauth_sessions", "fastauth_keys", "fastauth_codes"}
 
 
 def config(database_url: str, **overrides: object) -> FastAuthConfig:
@@ -94,52 +99,56 @@ async def assert_the_old_release_works(client: httpx.AsyncClient, old: old_relea
     assert reused.status_code == 401
 
 
-async def test_a_0_1_0_database_is_adopted_at_start_and_keeps_working(database_url: str) -> None:
-    old = await old_release.create_database(database_url)
-    assert (await state(database_url)).status == "unversioned"
-    async with serve(database_url) as client:
-        after = await state(database_url)
-        assert (after.revision, after.status) == ("0001", "head")
-        assert after.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
+async def assert_the_old_user_gets_a_one_time_code(database_url: str) -> None:
+    """A code for the 0.1.0 user is stored as its hash only, checked, consumed once; the table was empty."""
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        codes = OneTimeCodes(
+            store, lifetimes={"verify_email": 86400, "reset_password": 1800, "change_email": 1800}
+        )
+        assert await codes.prune() == 0
+        code = await codes.issue(old_release.USER_ID, "reset_password")
+        async with store.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT user_id, purpose, code_hash FROM fastauth_codes"))).all()
+        assert [tuple(row) for row in rows] == [(old_release.USER_ID, "reset_password", code_hash(code))]
+        assert (await codes.check(code, "reset_password")).user_id == old_release.USER_ID
+        assert (await codes.consume(code, "reset_password")).user_id == old_release.USER_ID
+        with pytest.raises(InvalidCode):
+            await codes.consume(code, "reset_password")
+    finally:
+        await store.close()
+
+
+async def test_a_0_1_0_sqlite_database_is_adopted_and_upgraded_at_start_and_keeps_working(
+    sqlite_url: str,
+) -> None:
+    old = await old_release.create_database(sqlite_url)
+    assert (await state(sqlite_url)).status == "unversioned"
+    async with serve(sqlite_url) as client:
+        after = await state(sqlite_url)
+        assert (after.revision, after.status) == (HEAD, "head")
+        assert after.tables == TABLES
         await assert_the_old_release_works(client, old)
+        await assert_the_old_user_gets_a_one_time_code(sqlite_url)
     # A second start finds it at the head and changes nothing.
-    async with serve(database_url) as client:
-        assert (await state(database_url)).revision == "0001"
+    async with serve(sqlite_url) as client:
+        assert (await state(sqlite_url)).revision == HEAD
         login = await client.post(
             "/auth/login", data={"username": old_release.EMAIL, "password": old_release.PASSWORD}
         )
         assert login.status_code == 200
 
 
-async def test_sqlite_behind_the_head_upgrades_itself_at_start(sqlite_url: str, later_revision: Path) -> None:
-    old = await old_release.create_database(sqlite_url)
-    async with serve(sqlite_url) as client:
-        after = await state(sqlite_url)
-        assert (after.revision, after.status) == ("9999_test", "head")
-        await assert_the_old_release_works(client, old)
-    await old_release.execute(sqlite_url, "UPDATE fastauth_users SET test_note = 'kept'")  # the column exists
-
-
 FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
 
 
-def fastauth_db(migrations: Path | None, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`fastauth db ...` in a new process: the console script, or (with `migrations`, a script directory
-    holding the test revision) its entry point `fastauth.cli:main` run with that directory."""
-    program = (
-        "import pathlib, sys\n"
-        "from fastauth.storage.sqlalchemy import schema\n"
-        "schema.MIGRATIONS = pathlib.Path(sys.argv.pop(1))\n"
-        "from fastauth.cli import main\n"
-        "sys.argv[0] = 'fastauth'\n"
-        "main()\n"
-    )
+def fastauth_db(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`fastauth db ...` in a new process (the console script)."""
     env = {key: value for key, value in os.environ.items() if not key.upper().startswith("FASTAUTH_")}
     env.update(FASTAUTH_DATABASE_URL=database_url, FASTAUTH_SECRET=old_release.SECRET)
     assert FASTAUTH is not None, "console script not installed (pip install -e .)"
-    command = [FASTAUTH] if migrations is None else [sys.executable, "-c", program, str(migrations)]
     return subprocess.run(
-        [*command, "db", *args],
+        [FASTAUTH, "db", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -148,35 +157,40 @@ def fastauth_db(migrations: Path | None, database_url: str, *args: str) -> subpr
 
 
 @pytest.mark.postgres
-async def test_a_server_database_behind_is_refused_until_fastauth_db_upgrade(
-    postgres_url: str, later_revision: Path
+async def test_a_0_1_0_server_database_is_adopted_at_start_then_refused_until_fastauth_db_upgrade(
+    postgres_url: str,
 ) -> None:
     old = await old_release.create_database(postgres_url)
     with pytest.raises(ConfigError) as refused:
         async with serve(postgres_url):
             pass
     assert str(refused.value) == (
-        "the database schema is at revision 0001 and this fastauth needs 9999_test: run `fastauth db upgrade` "
+        f"the database schema is at revision 0001 and this fastauth needs {HEAD}: run `fastauth db upgrade` "
         "(it migrates the database FASTAUTH_DATABASE_URL names), then start again"
     )
     # Adopted (stamped at the first revision) but not migrated: a server database waits for the operator.
-    assert (await state(postgres_url)).revision == "0001"
-    check = fastauth_db(later_revision, postgres_url, "check")
+    adopted = await state(postgres_url)
+    assert (adopted.revision, adopted.tables) == ("0001", TABLES - {"fastauth_codes"})
+    check = fastauth_db(postgres_url, "check")
     assert (check.returncode, check.stdout) == (1, "")
-    assert check.stderr == "behind: 0001: behind this fastauth's head 9999_test; run `fastauth db upgrade`\n"
-    upgraded = fastauth_db(later_revision, postgres_url, "upgrade")
+    assert check.stderr == f"behind: 0001: behind this fastauth's head {HEAD}; run `fastauth db upgrade`\n"
+    upgraded = fastauth_db(postgres_url, "upgrade")
     assert (upgraded.returncode, upgraded.stderr) == (0, "")
-    assert upgraded.stdout == "upgraded from revision 0001 to 9999_test\n"
+    assert upgraded.stdout == f"upgraded from revision 0001 to {HEAD}\n"
     async with serve(postgres_url) as client:
-        assert (await state(postgres_url)).revision == "9999_test"
+        after = await state(postgres_url)
+        assert (after.revision, after.tables) == (HEAD, TABLES)
         await assert_the_old_release_works(client, old)
+        await assert_the_old_user_gets_a_one_time_code(postgres_url)
 
 
 @pytest.mark.postgres
 async def test_fastauth_db_upgrade_adopts_an_untouched_0_1_0_server_database(postgres_url: str) -> None:
     old = await old_release.create_database(postgres_url)
-    upgraded = fastauth_db(None, postgres_url, "upgrade")
+    upgraded = fastauth_db(postgres_url, "upgrade")
     assert (upgraded.returncode, upgraded.stderr) == (0, "")
-    assert upgraded.stdout == "adopted the fastauth 0.1.0 tables and upgraded them to revision 0001\n"
+    assert upgraded.stdout == f"adopted the fastauth 0.1.0 tables and upgraded them to revision {HEAD}\n"
     async with serve(postgres_url) as client:
+        assert (await state(postgres_url)).tables == TABLES
         await assert_the_old_release_works(client, old)
+        await assert_the_old_user_gets_a_one_time_code(postgres_url)

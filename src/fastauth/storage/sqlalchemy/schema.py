@@ -243,11 +243,11 @@ def _adopt(connection: Connection) -> None:
     _context(connection).stamp(_script(), revision)
 
 
-def _upgrade_to_head(connection: Connection) -> None:
+def _upgrade_to_head(connection: Connection, target: str = "head") -> None:
     script = _script()
 
     def steps(revision: Any, _context: MigrationContext) -> list[MigrationStep]:
-        scripts = script.iterate_revisions("head", revision, implicit_base=True)
+        scripts = script.iterate_revisions(target, revision, implicit_base=True)
         return [
             MigrationStep.upgrade_from_script(script.revision_map, each) for each in reversed(list(scripts))
         ]
@@ -265,9 +265,10 @@ def _refuse_ahead(state: SchemaState) -> None:
         )
 
 
-def upgrade(connection: Connection) -> tuple[SchemaState, SchemaState]:
+def upgrade(connection: Connection, *, revision: str = "head") -> tuple[SchemaState, SchemaState]:
     """Bring the database to the head revision: create it when empty, adopt unversioned (0.1.0) tables,
-    run the revisions it lacks. Returns the states before and after.
+    run the revisions it lacks. Returns the states before and after. `revision` stops at an earlier
+    revision instead (tests build a database that is behind); it never downgrades.
 
     Runs in the caller's transaction (commit it), so it also works from an application's own Alembic
     `env.py`. Raises `ConfigError` when the tables cannot be adopted or a newer fastauth migrated them.
@@ -278,7 +279,7 @@ def upgrade(connection: Connection) -> tuple[SchemaState, SchemaState]:
     if before.status == "unversioned":
         _adopt(connection)
     if before.status != "head":
-        _upgrade_to_head(connection)
+        _upgrade_to_head(connection, revision)
     return before, read_state(connection)
 
 
