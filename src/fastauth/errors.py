@@ -25,7 +25,8 @@
         ├── AlreadyVerified      verify_user_already_verified
         └── InvalidCode          invalid_code         a one-time code unknown, expired, spent or cross-purpose
             ├── InvalidVerifyToken  verify_user_bad_token   (fastapi-users' answers, per route)
-            └── InvalidResetToken   reset_password_bad_token
+            ├── InvalidResetToken   reset_password_bad_token
+            └── InvalidChangeEmailToken  change_email_bad_token
 
 Configuration errors say what to fix. Token and login errors say nothing an attacker could use: the
 subclass and its short reason are for logs and tests, the HTTP layer answers every token error the
@@ -49,6 +50,7 @@ __all__ = [
     "ExpiredToken",
     "FastAuthError",
     "HookError",
+    "InvalidChangeEmailToken",
     "InvalidClaims",
     "InvalidCode",
     "InvalidCredentials",
@@ -271,3 +273,9 @@ class MailOff(FastAuthError):
     """The flow mails a code, and this server has neither a mail sender nor a mail hook."""
 
     code = "mail_off"
+
+
+class InvalidChangeEmailToken(InvalidCode):
+    """`POST /change-email/confirm` with a code that does not confirm."""
+
+    code = "change_email_bad_token"

@@ -69,6 +69,12 @@ class EventHooks:
     async def on_after_reset_password(self, user: Any) -> None:
         """`user` set a new password with a reset code; every session of theirs has ended."""
 
+    async def on_email_changed(self, user: Any, old_email: str) -> None:
+        """`user` proved a new address (`user.email`); `old_email` was theirs until now."""
+
+    async def on_account_deleted(self, user: Any) -> None:
+        """`user` deleted their account (fastauth holds nothing of it any more): delete the app's data."""
+
 
 #: The hooks through which an application can deliver the mailed codes itself.
 MAIL_HOOKS = ("on_after_request_verify", "on_after_forgot_password")
@@ -151,3 +157,11 @@ class Events:
     async def password_reset(self, user: Any) -> None:
         """A password was reset with a code."""
         await self._call("on_after_reset_password", self.hooks.on_after_reset_password(user))
+
+    async def email_changed(self, user: Any, old_email: str) -> None:
+        """An account moved to a new, proven address."""
+        await self._call("on_email_changed", self.hooks.on_email_changed(user, old_email))
+
+    async def account_deleted(self, user: Any) -> None:
+        """An account is gone."""
+        await self._call("on_account_deleted", self.hooks.on_account_deleted(user))

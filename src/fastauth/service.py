@@ -31,6 +31,7 @@ from fastauth.errors import (
     ConfigError,
     EmailNotVerified,
     EmailTaken,
+    InvalidChangeEmailToken,
     InvalidCode,
     InvalidCredentials,
     InvalidEmail,
@@ -649,6 +650,72 @@ class AuthService:
         self._mail("password_changed", user.email)
         await self.events.password_reset(user)
         return user
+
+    # email change and deletion
+
+    async def request_email_change(
+        self, user: User, new_email: str, password: str, *, ip: str | None = None
+    ) -> None:
+        """Mail a confirmation code to `new_email`; the address changes only when it is used.
+
+        Needs the current password (under the login budget). A taken address answers the same as a
+        free one (no enumeration): its confirmation fails cleanly later. Raises `RateLimited`,
+        `CurrentPasswordWrong`, `InvalidEmail` (not an address at all) or `MailOff`.
+        """
+        self._require_mail()
+        await self.rate_limits.check_login(user.email, ip)
+        await self.rate_limits.check_email(rate_limit_key(new_email), ip)
+        current = await self.accounts.confirm_password(user, password)
+        address = normalize_email(new_email)
+        if address == current.email:
+            return
+
+        async def send() -> None:
+            code = await self.codes.issue(current.id, "change_email", data=address)
+            self._mail("email_change_confirm", address, code)
+
+        self._later(send())
+
+    async def confirm_email_change(self, code: str, *, ip: str | None = None) -> User:
+        """Use an email-change code: the account moves to the proven address, the old one gets a notice.
+
+        `InvalidChangeEmailToken` for any bad code, `EmailTaken` when the address was taken meanwhile
+        (nothing changes then, and the code stays unspent until it expires).
+        """
+        await self.rate_limits.check_code(ip)
+        try:
+            record = await self.codes.check(code, "change_email")
+        except InvalidCode:
+            raise InvalidChangeEmailToken("invalid email-change code") from None
+        user = await self.accounts.get_user(record.user_id, fresh=True)
+        if user is None or not user.is_active or record.data is None:
+            raise InvalidChangeEmailToken("invalid email-change code")
+        if await self.store.get_user_by_email(record.data) is not None:
+            raise EmailTaken("email already registered")
+        try:
+            await self.codes.consume(code, "change_email")
+        except InvalidCode:  # a concurrent use won
+            raise InvalidChangeEmailToken("invalid email-change code") from None
+        old_email = user.email
+        user.email, user.is_verified = record.data, True
+        await self.accounts.save(user)  # EmailTaken if another account took it in between
+        await self.codes.void(user.id, ("verify_email", "change_email"))
+        self._mail("email_changed", old_email, new_email=user.email)
+        await self.events.email_changed(user, old_email)
+        return user
+
+    async def delete_account(self, user: User, password: str, *, ip: str | None = None) -> None:
+        """Delete the account and all fastauth holds for it; every device is signed out at once.
+
+        Needs the current password (under the login budget). The sessions are revoked first (their
+        access tokens stop on the next request), then the user, its sessions and codes are deleted.
+        """
+        await self.rate_limits.check_login(user.email, ip)
+        current = await self.accounts.confirm_password(user, password)
+        await self.sessions.revoke_all(current.id)
+        await self.accounts.delete(current.id)
+        self._mail("account_deleted", current.email)
+        await self.events.account_deleted(current)
 
     # administration
 

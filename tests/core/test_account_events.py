@@ -23,6 +23,8 @@ LIFECYCLE = (
     "on_after_verify",
     "on_after_forgot_password",
     "on_after_reset_password",
+    "on_email_changed",
+    "on_account_deleted",
 )
 MAILING = ("on_after_request_verify", "on_after_forgot_password")
 
@@ -63,6 +65,12 @@ class Lifecycle(EventHooks):
     async def on_after_reset_password(self, user: Any) -> None:
         self._record("on_after_reset_password", user.email)
 
+    async def on_email_changed(self, user: Any, old_email: str) -> None:
+        self._record("on_email_changed", user.email, old_email)
+
+    async def on_account_deleted(self, user: Any) -> None:
+        self._record("on_account_deleted", user.email)
+
     def take(self) -> list[tuple[str, ...]]:
         calls, self.calls = self.calls, []
         return calls
@@ -98,6 +106,35 @@ async def test_each_lifecycle_hook_fires_once_per_action(make_service: Any, life
     await service.request_verification(EMAIL)  # verified already: nothing is made, nothing fires
     await service.settle()
     assert lifecycle.take() == []
+
+
+async def test_email_change_and_deletion_fire_their_hooks_once(
+    make_service: Any, lifecycle: Lifecycle
+) -> None:
+    service: AuthService = await make_service(hooks=lifecycle, verify_email_on_register=False)
+    user, _ = await service.register(EMAIL, PASSWORD)
+    await service.request_email_change(user, "ada@new.example", PASSWORD)
+    await service.settle()
+    (record,) = [r for r in service.store._codes.values() if r.purpose == "change_email"]  # type: ignore[attr-defined]
+    assert record.data == "ada@new.example" and record.code_hash  # the code itself is never stored
+    lifecycle.take()
+    # The code reaches only the new address: find it as the mail would carry it, from a fresh request.
+    codes: list[str] = []
+    original = service.codes.issue
+
+    async def issue(*args: Any, **kwargs: Any) -> str:
+        codes.append(await original(*args, **kwargs))
+        return codes[-1]
+
+    service.codes.issue = issue  # type: ignore[method-assign]
+    await service.request_email_change(user, "ada@new.example", PASSWORD)
+    await service.settle()
+    moved = await service.confirm_email_change(codes[-1])
+    assert moved.email == "ada@new.example"
+    assert lifecycle.take() == [("on_email_changed", "ada@new.example", EMAIL)]
+    await service.delete_account(moved, PASSWORD)
+    assert lifecycle.take() == [("on_account_deleted", "ada@new.example")]
+    assert await service.store.get_user(user.id) is None
 
 
 async def test_create_user_fires_the_register_hooks_and_mails_a_verification(

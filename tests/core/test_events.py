@@ -294,6 +294,8 @@ LIFECYCLE = {
     "on_after_verify",
     "on_after_forgot_password",
     "on_after_reset_password",
+    "on_email_changed",
+    "on_account_deleted",
 }
 
 

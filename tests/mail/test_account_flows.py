@@ -325,3 +325,100 @@ async def test_the_verified_user_dependency_refuses_an_unverified_user(mail_app:
     await a.client.post("/auth/verify", json={"token": token_of(link_of(collector.received[0]))})
     r = await a.client.get("/verified-only", headers=bearer(tokens["access_token"]))
     assert (r.status_code, r.json()) == (200, {"email": "ada@example.com"})
+
+
+async def test_an_email_change_happens_only_when_the_new_address_is_proven(
+    mail_app: Any, collector: Any
+) -> None:
+    a = await mail_app(verify_email_on_register=False)
+    tokens = await a.register("ada@example.com")
+    auth_header = bearer(tokens["access_token"])
+    wrong = await a.client.post(
+        "/auth/change-email",
+        json={"new_email": "ada@new.example", "password": "wrong password"},
+        headers=auth_header,
+    )
+    assert (wrong.status_code, wrong.json()) == (400, {"detail": "The current password is wrong"})
+    r = await a.client.post(
+        "/auth/change-email", json={"new_email": "Ada@New.Example", "password": PASSWORD}, headers=auth_header
+    )
+    assert (r.status_code, r.content) == (202, b"null")
+    await settle(a)
+    (confirm,) = collector.received
+    assert confirm.rcpt_tos == ["ada@new.example"]
+    link = link_of(confirm)
+    assert urlsplit(link).path == "/auth/confirm-email-change"
+    # until confirmed, the old address is the account's
+    assert (await a.client.get("/auth/me", headers=auth_header)).json()["email"] == "ada@example.com"
+
+    done = await a.client.post("/auth/change-email/confirm", json={"token": token_of(link)})
+    assert done.status_code == 200, done.text
+    assert (done.json()["email"], done.json()["is_verified"]) == ("ada@new.example", True)
+    await settle(a)
+    notice = collector.received[-1]
+    assert notice.rcpt_tos == ["ada@example.com"] and "token=" not in notice.message.as_string()
+    old = await a.client.post("/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
+    assert old.status_code == 401
+    new = await a.client.post("/auth/login", json={"email": "ada@new.example", "password": PASSWORD})
+    assert new.status_code == 200
+    again = await a.client.post("/auth/change-email/confirm", json={"token": token_of(link)})
+    assert (again.status_code, again.json()) == (400, {"detail": "CHANGE_EMAIL_BAD_TOKEN"})
+
+
+async def test_a_taken_address_answers_like_a_free_one_and_its_confirmation_fails_cleanly(
+    mail_app: Any, collector: Any
+) -> None:
+    a = await mail_app(verify_email_on_register=False)
+    tokens = await a.register("ada@example.com")
+    auth_header = bearer(tokens["access_token"])
+    free = await a.client.post(
+        "/auth/change-email",
+        json={"new_email": "free@example.com", "password": PASSWORD},
+        headers=auth_header,
+    )
+    await a.register("bob@example.com")
+    taken = await a.client.post(
+        "/auth/change-email", json={"new_email": "bob@example.com", "password": PASSWORD}, headers=auth_header
+    )
+    assert (free.status_code, free.content) == (taken.status_code, taken.content) == (202, b"null")
+    await settle(a)
+    code = token_of(link_of(collector.received[-1]))  # the newest code (it voided the one for free@)
+    r = await a.client.post("/auth/change-email/confirm", json={"token": code})
+    assert (r.status_code, r.json()) == (409, {"detail": "This email is already registered"})
+    me = await a.client.get("/auth/me", headers=auth_header)
+    assert me.json()["email"] == "ada@example.com"
+
+
+async def test_deleting_the_account_removes_everything_and_signs_every_device_out(
+    mail_app: Any, collector: Any
+) -> None:
+    a = await mail_app(verify_email_on_register=False)
+    first = await a.register("ada@example.com")
+    second = await a.client.post("/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
+    await a.client.post("/auth/forgot-password", json={"email": "ada@example.com"})
+    await settle(a)
+    reset_code = token_of(link_of(collector.received[0]))
+
+    wrong = await a.client.request(
+        "DELETE", "/auth/me", json={"password": "wrong password"}, headers=bearer(first["access_token"])
+    )
+    assert wrong.status_code == 400
+    r = await a.client.request(
+        "DELETE", "/auth/me", json={"password": PASSWORD}, headers=bearer(first["access_token"])
+    )
+    assert r.status_code == 204
+    for token in (first["access_token"], second.json()["access_token"]):
+        assert (await a.client.get("/private", headers=bearer(token))).status_code == 401
+        assert (await a.client.get("/claims", headers=bearer(token))).status_code == 401
+    assert (
+        await a.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    ).status_code == 401
+    assert await a.auth.adapter.get_user_by_email("ada@example.com") is None
+    r = await a.client.post("/auth/reset-password", json={"token": reset_code, "password": NEW_PASSWORD})
+    assert (r.status_code, r.json()) == (400, {"detail": "RESET_PASSWORD_BAD_TOKEN"})
+    await settle(a)
+    assert collector.received[-1].rcpt_tos == ["ada@example.com"]  # the notice
+    # the address is free again
+    assert (
+        await a.client.post("/auth/register", json={"email": "ada@example.com", "password": PASSWORD})
+    ).status_code == 201

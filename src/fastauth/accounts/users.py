@@ -184,7 +184,16 @@ class Accounts:
         if self.notify is not None:
             await self.notify(f"user:{user.id}")
 
-    async def change_password(self, user: User, current: str, new: str) -> User:
+    async def delete(self, user_id: str) -> bool:
+        """Delete the user (its sessions and codes go with it) and drop it from every cache."""
+        deleted = await self.store.delete_user(user_id)
+        self.cache.invalidate(user_id)
+        if self.notify is not None:
+            await self.notify(f"user:{user_id}")
+        return deleted
+
+    async def confirm_password(self, user: User, current: str) -> User:
+        """The stored user, when `current` is their password; `CurrentPasswordWrong` otherwise."""
         current_user = await self.get_user(user.id, fresh=True)
         if current_user is None:
             raise CurrentPasswordWrong("current password is wrong")
@@ -193,6 +202,11 @@ class Accounts:
         )
         if not valid or len(current) > self.password_max_length:
             raise CurrentPasswordWrong("current password is wrong")
+        return current_user
+
+    async def change_password(self, user: User, current: str, new: str) -> User:
+        """Set `new` once `current` is confirmed (and `new` meets the policy)."""
+        current_user = await self.confirm_password(user, current)
         self.check_password(new)
         current_user.hashed_password = await self.hasher.hash(new)
         await self.save(current_user)

@@ -60,6 +60,7 @@ TABLE: Mapping[str, Answer] = {
     "verify_user_bad_token": Answer(400, "VERIFY_USER_BAD_TOKEN"),
     "verify_user_already_verified": Answer(400, "VERIFY_USER_ALREADY_VERIFIED"),
     "reset_password_bad_token": Answer(400, "RESET_PASSWORD_BAD_TOKEN"),
+    "change_email_bad_token": Answer(400, "CHANGE_EMAIL_BAD_TOKEN"),
     "email_not_verified": Answer(403, "Email not verified"),
     "mail_off": Answer(501, "This server sends no mail: email verification and password reset are off"),
     "signin_not_allowed": Answer(403, "Sign-in not allowed"),

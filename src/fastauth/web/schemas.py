@@ -9,9 +9,11 @@ from pydantic import BaseModel
 from fastauth.storage.base import SessionRecord, User
 
 __all__ = [
+    "ChangeEmailIn",
     "ChangePasswordIn",
     "Credentials",
     "EmailIn",
+    "PasswordIn",
     "RefreshIn",
     "ResetPasswordIn",
     "SessionOut",
@@ -56,6 +58,19 @@ class ResetPasswordIn(BaseModel):
     """Reset-password: the mailed code and the new password."""
 
     token: str
+    password: str
+
+
+class ChangeEmailIn(BaseModel):
+    """Change email: the new address, confirmed by the current password."""
+
+    new_email: str
+    password: str
+
+
+class PasswordIn(BaseModel):
+    """Delete the account: the current password confirms it."""
+
     password: str
 
 

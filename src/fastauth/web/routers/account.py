@@ -1,4 +1,5 @@
-"""`GET /me` and `POST /change-password`: the signed-in user's own account."""
+"""`GET /me`, `DELETE /me`, `POST /change-password`, `POST /change-email` (and its `/confirm`): the
+signed-in user's own account."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastauth.storage.base import User
 from fastauth.web.errors import AnsweringRoute
 from fastauth.web.requests import client_ip, read_model
-from fastauth.web.schemas import ChangePasswordIn, UserOut
+from fastauth.web.routers.verify import ACCEPTED
+from fastauth.web.schemas import ChangeEmailIn, ChangePasswordIn, PasswordIn, TokenIn, UserOut
 
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
@@ -36,5 +38,26 @@ def build(auth: FastAuth) -> APIRouter:
             keep_session=request.state.fastauth_token.sid,
         )  # fmt: skip
         return Response(status_code=204)
+
+    @router.delete("/me", status_code=204)
+    async def delete_me(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+        """Delete the account (the current password confirms it); every device is signed out."""
+        body = await read_model(request, PasswordIn)
+        await service.delete_account(user, body.password, ip=client_ip(request))
+        return auth.transports.for_logout(request).logout_response()
+
+    @router.post("/change-email", status_code=202, response_model=None)
+    async def change_email(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+        """Mail a confirmation link to the new address; the address changes when it is used."""
+        body = await read_model(request, ChangeEmailIn)
+        await service.request_email_change(user, body.new_email, body.password, ip=client_ip(request))
+        return Response(ACCEPTED, 202, media_type="application/json")
+
+    @router.post("/change-email/confirm", response_model=UserOut)
+    async def confirm_email_change(request: Request) -> UserOut:
+        """Use the mailed code: the account moves to the new address (400 `CHANGE_EMAIL_BAD_TOKEN`)."""
+        await service.ensure_started()
+        body = await read_model(request, TokenIn)
+        return UserOut.of(await service.confirm_email_change(body.token, ip=client_ip(request)))
 
     return router
