@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from fastauth.errors import EmailTaken
-from fastauth.storage.base import KeyRecord, SessionRecord, Store, User
+from fastauth.storage.base import CodeRecord, KeyRecord, SessionRecord, Store, User
 
 NOW = 1_800_000_000
 
@@ -49,6 +49,25 @@ def key(generation: int, kid: str | None = None, **fields: object) -> KeyRecord:
     }
     values.update(fields)
     return KeyRecord(**values)  # type: ignore[arg-type]
+
+
+def code(
+    number: int, user_id: str = "user1", purpose: str = "reset_password", **fields: object
+) -> CodeRecord:
+    values: dict[str, object] = {
+        "id": f"code{number:02d}",
+        "user_id": user_id,
+        "purpose": purpose,
+        "code_hash": f"{number:064x}",
+        "created_at": NOW - 100 + number,
+        "expires_at": NOW + 1800,
+    }
+    values.update(fields)
+    return CodeRecord(**values)  # type: ignore[arg-type]
+
+
+def hashed(number: int) -> str:
+    return f"{number:064x}"
 
 
 async def test_a_user_is_stored_and_found_by_id_and_by_email(store: Store) -> None:
@@ -229,3 +248,149 @@ async def test_concurrent_inserts_of_one_generation_exactly_one_wins(store: Stor
     results = await asyncio.gather(*(store.insert_key(key(7, kid=f"racer{number}")) for number in range(10)))
     assert results.count(True) == 1
     assert [record.kid for record in await store.list_keys()] == [f"racer{results.index(True)}"]
+
+
+async def test_delete_user_takes_its_sessions_and_codes_and_nothing_else(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_user(user(2))
+    await store.create_session(session(1))
+    await store.create_session(session(2, user_id="user2"))
+    await store.insert_code(code(1))
+    await store.insert_code(code(2, user_id="user2"))
+    assert await store.delete_user("user1") is True
+    assert await store.delete_user("user1") is False
+    assert await store.delete_user("nobody") is False
+    assert await store.get_user("user1") is None
+    assert await store.get_user_by_email("user1@example.com") is None
+    assert await store.get_session("session01") is None
+    assert await store.find_code(hashed(1), "reset_password", NOW) is None
+    assert await store.get_user("user2") == user(2)
+    assert await store.get_session("session02") == session(2, user_id="user2")
+    assert await store.find_code(hashed(2), "reset_password", NOW) == code(2, user_id="user2")
+    # The email is free again, and nothing of the old account is left to prune.
+    await store.create_user(user(3, email="user1@example.com"))
+    assert await store.prune_codes(NOW + 10_000) == 1  # user2's code only
+    assert await store.prune_sessions(NOW + 10_000) == 1  # user2's session only
+
+
+async def test_a_code_is_found_while_live_and_records_are_copies(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.insert_code(code(1, data="new@example.com"))
+    found = await store.find_code(hashed(1), "reset_password", NOW)
+    assert found == code(1, data="new@example.com")
+    assert found is not None
+    found.consumed_at, found.data = NOW, "changed"
+    assert await store.find_code(hashed(1), "reset_password", NOW) == code(1, data="new@example.com")
+    assert await store.find_code(hashed(1), "reset_password", NOW + 1800) is None  # expires_at == now
+    assert await store.find_code(hashed(1), "change_email", NOW) is None  # another purpose
+    assert await store.find_code(hashed(9), "reset_password", NOW) is None  # unknown
+    # Finding never consumes.
+    assert await store.consume_code(hashed(1), "reset_password", NOW) == code(
+        1, data="new@example.com", consumed_at=NOW
+    )
+
+
+async def test_a_code_is_consumed_once(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.insert_code(code(1))
+    assert await store.consume_code(hashed(1), "reset_password", NOW) == code(1, consumed_at=NOW)
+    assert await store.consume_code(hashed(1), "reset_password", NOW + 1) is None
+    assert await store.find_code(hashed(1), "reset_password", NOW + 1) is None
+    assert await store.consume_code(hashed(9), "reset_password", NOW) is None
+
+
+async def test_expired_and_cross_purpose_codes_are_not_consumed(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.insert_code(code(1, expires_at=NOW))
+    await store.insert_code(code(2, purpose="verify_email"))
+    assert await store.consume_code(hashed(1), "reset_password", NOW) is None  # expires_at == now
+    assert await store.consume_code(hashed(2), "reset_password", NOW) is None
+    assert await store.consume_code(hashed(2), "change_email", NOW) is None
+    # Refused attempts changed nothing: the right purpose still consumes, the expired code is untouched.
+    assert await store.find_code(hashed(1), "reset_password", NOW - 1) == code(1, expires_at=NOW)
+    assert await store.consume_code(hashed(2), "verify_email", NOW) == code(
+        2, purpose="verify_email", consumed_at=NOW
+    )
+
+
+async def test_twenty_concurrent_consumes_of_one_code_exactly_one_gets_it(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.insert_code(code(1))
+    results = await asyncio.gather(
+        *(store.consume_code(hashed(1), "reset_password", NOW + number) for number in range(20))
+    )
+    winners = [result for result in results if result is not None]
+    assert len(winners) == 1
+    assert winners == [code(1, consumed_at=NOW + results.index(winners[0]))]
+    assert await store.find_code(hashed(1), "reset_password", NOW) is None
+
+
+async def test_a_new_code_voids_the_older_ones_of_its_user_and_purpose_only(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_user(user(2))
+    await store.insert_code(code(1))
+    await store.insert_code(code(2))
+    await store.insert_code(code(3, purpose="verify_email"))
+    await store.insert_code(code(4, user_id="user2"))
+    await store.insert_code(code(5))  # created at NOW - 95: voids 1 and 2, not 3 or 4
+    assert await store.find_code(hashed(5), "reset_password", NOW) == code(5)
+    for number in (1, 2):
+        assert await store.find_code(hashed(number), "reset_password", NOW) is None
+        assert await store.consume_code(hashed(number), "reset_password", NOW) is None
+    assert await store.find_code(hashed(3), "verify_email", NOW) == code(3, purpose="verify_email")
+    assert await store.find_code(hashed(4), "reset_password", NOW) == code(4, user_id="user2")
+    # Each is voided at the creation time of the code that replaced it, and pruned from then on.
+    assert await store.prune_codes(NOW - 98) == 0
+    assert await store.prune_codes(NOW - 97) == 1  # code 1, voided by code 2 (created NOW - 98)
+    assert await store.prune_codes(NOW - 95) == 0
+    assert await store.prune_codes(NOW - 94) == 1  # code 2, voided by code 5 (created NOW - 95)
+
+
+async def test_insert_without_void_older_keeps_the_older_codes(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.insert_code(code(1))
+    await store.insert_code(code(2), void_older=False)
+    assert await store.find_code(hashed(1), "reset_password", NOW) == code(1)
+    assert await store.find_code(hashed(2), "reset_password", NOW) == code(2)
+
+
+async def test_ten_concurrent_issues_leave_exactly_one_live_code(store: Store) -> None:
+    await store.create_user(user(1))
+    await asyncio.gather(*(store.insert_code(code(number, created_at=NOW)) for number in range(1, 11)))
+    live = [await store.find_code(hashed(number), "reset_password", NOW) for number in range(1, 11)]
+    assert len([record for record in live if record is not None]) == 1
+
+
+async def test_void_codes_voids_the_purposes_given_for_that_user(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_user(user(2))
+    await store.insert_code(code(1, purpose="reset_password"))
+    await store.insert_code(code(2, purpose="change_email"))
+    await store.insert_code(code(3, purpose="verify_email"))
+    await store.insert_code(code(4, user_id="user2"))
+    expired = code(5, purpose="change_email", expires_at=NOW - 10)
+    await store.insert_code(expired, void_older=False)  # expired, never consumed: voided too
+    assert await store.void_codes("user1", ["reset_password", "change_email"], NOW) == 3
+    assert await store.void_codes("user1", ["reset_password", "change_email"], NOW) == 0
+    assert await store.void_codes("user1", [], NOW) == 0
+    assert await store.find_code(hashed(1), "reset_password", NOW) is None
+    assert await store.find_code(hashed(2), "change_email", NOW) is None
+    assert await store.find_code(hashed(3), "verify_email", NOW) == code(3, purpose="verify_email")
+    assert await store.find_code(hashed(4), "reset_password", NOW) == code(4, user_id="user2")
+
+
+async def test_prune_deletes_codes_that_expired_or_were_consumed_before_the_cut(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.insert_code(code(1, expires_at=NOW - 10), void_older=False)  # expired before the cut
+    await store.insert_code(code(2, expires_at=NOW), void_older=False)  # expires at the cut: kept
+    await store.insert_code(code(3), void_older=False)  # consumed before the cut
+    await store.insert_code(code(4), void_older=False)  # consumed at the cut: kept
+    await store.insert_code(code(5), void_older=False)  # live
+    await store.consume_code(hashed(3), "reset_password", NOW - 1)
+    await store.consume_code(hashed(4), "reset_password", NOW)
+    assert await store.prune_codes(NOW) == 2
+    assert await store.find_code(hashed(2), "reset_password", NOW - 1) == code(2, expires_at=NOW)
+    assert await store.find_code(hashed(5), "reset_password", NOW) == code(5)
+    assert await store.consume_code(hashed(4), "reset_password", NOW) is None  # still there, spent
+    assert await store.prune_codes(NOW) == 0
+    assert await store.prune_codes(NOW + 1) == 2  # 2 expired at NOW, 4 consumed at NOW
