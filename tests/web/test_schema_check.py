@@ -1,8 +1,9 @@
 """Start-up refuses a database this fastauth cannot use, and says what to run.
 
 Tables without fastauth's version table (made by 0.1.0, by an older fastauth, or by the operator) are
-checked column by column: with `auto_create_tables` they are adopted (stamped with the first revision)
-once they match; without it the operator manages them and matching tables are accepted as they are.
+checked column by column: with `auto_create_tables` they are adopted once they match (the tables here
+are today's models, so they are stamped with the head revision; 0.1.0's get the first one, see
+`tests/storage/`); without it the operator manages them and matching tables are accepted as they are.
 Revisions behind or ahead are tested in `tests/storage/`.
 """
 
@@ -20,6 +21,7 @@ from fastauth.storage.sqlalchemy import Base, SQLAlchemyAdapter, async_url
 #: Columns later versions added to existing tables (both nullable), as an old database lacks them.
 LATER_COLUMNS = (("fastauth_sessions", "previous_jti"), ("fastauth_sessions", "rotated_at"))
 MISMATCH = "the database does not match this fastauth: "
+HEAD = "0002"
 
 
 async def _execute(database_url: str, *statements: str) -> None:
@@ -63,7 +65,7 @@ async def test_an_old_schema_is_refused_with_the_statements_that_fix_it(
     # Running exactly what the message says is enough: the server starts and refresh rotation works.
     await _execute(database_url, *statements)
     app = await make_app()
-    assert await _revision(database_url) == "0001"  # adopted
+    assert await _revision(database_url) == HEAD  # adopted
     tokens = await app.register()
     refreshed = await app.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200
@@ -75,7 +77,7 @@ async def test_missing_tables_without_auto_create_are_refused(database_url: str,
     with pytest.raises(ConfigError) as info:
         await make_app(auto_create_tables=False)
     assert str(info.value) == (
-        MISMATCH + "the tables fastauth_users, fastauth_sessions do not exist "
+        MISMATCH + "the tables fastauth_users, fastauth_sessions, fastauth_codes do not exist "
         "(set auto_create_tables, or create them with `fastauth db upgrade`)"
     )
 
@@ -108,7 +110,7 @@ async def test_adoption_creates_a_missing_table_as_0_1_0_did(database_url: str, 
     await _execute(database_url, "DROP TABLE fastauth_keys")
     app = await make_app(jwt={"algorithm": "RS256"})
     await app.register()
-    assert await _revision(database_url) == "0001"
+    assert await _revision(database_url) == HEAD
 
 
 async def test_a_missing_not_null_column_is_named_not_given_a_statement_that_would_fail(
@@ -137,7 +139,7 @@ async def test_tables_missing_an_index_are_not_adopted_until_it_is_created(
     assert await _revision(database_url) is None
     await _execute(database_url, message.split("run: ", 1)[1])
     app = await make_app()
-    assert await _revision(database_url) == "0001"
+    assert await _revision(database_url) == HEAD
     await app.register()
 
 
