@@ -155,3 +155,46 @@ def test_a_taken_email_and_a_bad_email_end_with_exit_code_1(
     assert bad.exit_code == 1 and bad.stderr.startswith("error: not a valid email: ")
     short = runner.invoke(app, ["create-user", "bob@example.com", "--password-stdin"], input="short\n")
     assert (short.exit_code, short.stderr) == (1, "error: password must be at least 8 characters long\n")
+
+
+def test_users_set_password_and_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in _env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    made = runner.invoke(
+        app, ["create-user", "ada@example.com", "--unverified", "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert made.exit_code == 0, made.stderr
+
+    async def sign_in(password: str) -> tuple[bool, str]:
+        service = AuthService.from_config(FastAuthConfig())
+        await service.startup()
+        try:
+            user, pair = await service.sign_in("ada@example.com", password)
+            return user.is_verified, pair.access_token
+        finally:
+            await service.aclose()
+
+    verified, _ = asyncio.run(sign_in(PASSWORD))
+    assert verified is False
+
+    new_password = "an operator's new password"
+    done = runner.invoke(
+        app, ["users", "set-password", "Ada@Example.com", "--password-stdin"], input=new_password + "\n"
+    )
+    assert (done.exit_code, done.stdout) == (0, "password set for Ada@Example.com; its sessions have ended\n")
+    assert _rows(tmp_path, "SELECT count(*) FROM fastauth_sessions WHERE revoked_at IS NULL") == [(0,)]
+
+    assert (
+        runner.invoke(app, ["users", "verify", "ada@example.com"]).stdout == "ada@example.com is verified\n"
+    )
+    verified, _ = asyncio.run(sign_in(new_password))
+    assert verified is True
+
+    missing = runner.invoke(app, ["users", "verify", "nobody@example.com"])
+    assert (missing.exit_code, missing.stderr) == (1, "error: no user nobody@example.com\n")
+    weak = runner.invoke(
+        app, ["users", "set-password", "ada@example.com", "--password-stdin"], input="short\n"
+    )
+    assert (weak.exit_code, weak.stderr) == (1, "error: password must be at least 8 characters long\n")

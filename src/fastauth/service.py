@@ -719,6 +719,35 @@ class AuthService:
 
     # administration
 
+    async def set_password(self, email: str, password: str) -> User | None:
+        """Set the password of the account `email` names (an operator's act, `fastauth users set-password`):
+        every session ends, pending reset and email-change codes are voided. None when there is none."""
+        self.accounts.check_password(password)
+        user = await self._account_by_email(email)
+        if user is None:
+            return None
+        new_hash = await self.accounts.hasher.hash(password)
+        await self.sessions.revoke_all(user.id)
+        user.hashed_password = new_hash
+        await self.accounts.save(user)
+        await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        return user
+
+    async def mark_verified(self, email: str) -> User | None:
+        """Mark the address of the account `email` names verified (`fastauth users verify`)."""
+        user = await self._account_by_email(email)
+        if user is None:
+            return None
+        if not user.is_verified:
+            user.is_verified = True
+            await self.accounts.save(user)
+            await self.codes.void(user.id, ("verify_email",))
+        return user
+
+    async def _account_by_email(self, email: str) -> User | None:
+        user = await self.store.get_user_by_email(normalize_email(email))
+        return None if user is None else await self.accounts.get_user(user.id, fresh=True)
+
     async def set_user_active(self, user_id: str, active: bool) -> User | None:
         """Activate or deactivate a user; deactivation ends every session of theirs at once."""
         user = await self.accounts.get_user(user_id, fresh=True)
