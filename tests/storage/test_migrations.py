@@ -220,3 +220,47 @@ async def test_upgrade_stops_at_the_revision_asked_for(database_url: str) -> Non
         assert (before.revision, after.revision, after.status) == ("0001", "0002", "head")
     finally:
         await store.close()
+
+
+async def _create_todays_tables(database_url: str, *statements: str) -> None:
+    """Today's tables without a version (as an operator's `Base.metadata.create_all` makes them)."""
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_the_head(
+    database_url: str,
+) -> None:
+    await _create_todays_tables(database_url, "DROP TABLE fastauth_keys")
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        assert (await store.schema_state()).status == "unversioned"
+        await store.create_tables()  # adopts on SQLite and PostgreSQL alike: nothing is left to run
+        state = await store.schema_state()
+        assert (state.revision, state.status) == ("0002", "head")
+        assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys", "fastauth_codes"}
+        await store.check_schema(keys=True)
+    finally:
+        await store.close()
+
+
+async def test_unversioned_codes_table_lacking_its_index_is_not_adopted(database_url: str) -> None:
+    await _create_todays_tables(database_url, "DROP INDEX ix_fastauth_codes_user_purpose")
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await store.upgrade()
+        assert str(refused.value) == (
+            "the database does not match this fastauth: its tables lack indexes or unique constraints "
+            "fastauth relies on; run: "
+            "CREATE INDEX ix_fastauth_codes_user_purpose ON fastauth_codes (user_id, purpose)"
+        )
+        assert (await store.schema_state()).revision is None
+    finally:
+        await store.close()
