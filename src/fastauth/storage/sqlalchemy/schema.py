@@ -18,8 +18,9 @@ A database is in one of five states (`SchemaState.status`):
 - ``head``: up to date.
 - ``ahead``: a revision this fastauth does not know (a newer fastauth migrated it).
 
-A new revision (developers): `alembic.command.revision(alembic_config(), "message")` writes one from
-`script.py.mako`; fill in `upgrade`/`downgrade`, change `tables.py` to match, and extend
+A new revision (developers; docs/migrations.md, "Adding a revision"):
+`alembic.command.revision(alembic_config(), "message", rev_id="0003")` writes one from `script.py.mako`;
+fill in `upgrade`/`downgrade`, change `tables.py` to match, and extend
 `tests/storage/test_upgrade_from_0_1_0.py`.
 """
 
