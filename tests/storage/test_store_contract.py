@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from fastauth.errors import EmailTaken
+from fastauth.errors import EmailTaken, StoreUnavailable
 from fastauth.storage.base import CodeRecord, KeyRecord, SessionRecord, Store, User
+from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
 
 NOW = 1_800_000_000
 
@@ -394,3 +395,34 @@ async def test_prune_deletes_codes_that_expired_or_were_consumed_before_the_cut(
     assert await store.consume_code(hashed(4), "reset_password", NOW) is None  # still there, spent
     assert await store.prune_codes(NOW) == 0
     assert await store.prune_codes(NOW + 1) == 2  # 2 expired at NOW, 4 consumed at NOW
+
+
+async def test_a_refused_insert_voids_nothing(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.insert_code(code(1))
+    with pytest.raises(ValueError):
+        await store.insert_code(code(2, id="code01"))  # the id is taken
+    with pytest.raises(ValueError):
+        await store.insert_code(code(3, code_hash=hashed(1)))  # the hash is taken
+    with pytest.raises(ValueError):
+        await store.insert_code(code(4, user_id="nobody"))
+    assert await store.find_code(hashed(1), "reset_password", NOW) == code(1)  # not voided
+    assert [await store.find_code(hashed(n), "reset_password", NOW) for n in (2, 3, 4)] == [None] * 3
+
+
+async def test_every_code_call_on_an_unreachable_database_is_store_unavailable() -> None:
+    store = SQLAlchemyAdapter("postgresql://fastauth@127.0.0.1:9/none")
+    calls = [
+        lambda: store.insert_code(code(1)),
+        lambda: store.consume_code(hashed(1), "reset_password", NOW),
+        lambda: store.find_code(hashed(1), "reset_password", NOW),
+        lambda: store.void_codes("user1", ["reset_password"], NOW),
+        lambda: store.prune_codes(NOW),
+        lambda: store.delete_user("user1"),
+    ]
+    try:
+        for call in calls:
+            with pytest.raises(StoreUnavailable):
+                await call()
+    finally:
+        await store.close()

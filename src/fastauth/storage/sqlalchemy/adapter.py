@@ -249,9 +249,13 @@ class SQLAlchemyAdapter:
 
     async def insert_code(self, record: CodeRecord, *, void_older: bool = True) -> None:
         """Insert `record`; with `void_older`, in the same transaction mark the unconsumed codes of its
-        user and purpose consumed."""
-        async with self._tx() as conn:
-            await code_rows.insert_code(conn, record, void_older=void_older)
+        user and purpose consumed. `ValueError` (and nothing changed) for an unknown user or a taken
+        id or hash."""
+        try:
+            async with self._tx() as conn:
+                await code_rows.insert_code(conn, record, void_older=void_older)
+        except IntegrityError:
+            raise ValueError("the code's user does not exist, or its id or hash is taken") from None
 
     async def consume_code(self, code_hash: str, purpose: str, now: int) -> CodeRecord | None:
         """Compare-and-set: exactly one of many concurrent callers gets the live code, now consumed."""
