@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastauth.accounts import Accounts
-from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed
+from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed, UnknownKey
 from fastauth.hooks import Events
 from fastauth.revocation import RevocationList
 from fastauth.storage.base import SessionRecord, SessionStore, User
@@ -82,9 +82,12 @@ class Sessions:
         """Verify (no revocation check); a kid new to this process reloads the shared keys once, under the
         key manager's `KidReload` rate limit (another process may just have published it)."""
         keys = self.keys
-        if keys is None:
-            return self.engine.verify(token, kind)
-        return await keys.unknown_kid.retry(lambda: self.engine.verify(token, kind), keys.refresh)
+        try:
+            return self.engine.verify(token, kind)  # the hot path: no coroutine, no closure
+        except UnknownKey:
+            if keys is None or not await keys.unknown_kid.reload(keys.refresh):
+                raise
+        return self.engine.verify(token, kind)
 
     async def _pair(self, user: User, session: SessionRecord, refresh_jti: str, now: int) -> TokenPair:
         if self.keys is not None:

@@ -205,11 +205,12 @@ class JWKSVerifier:
         if kind is None or "resource" not in kind.verified_by:
             raise ConfigError(f"JWKSVerifier does not accept {expected_type!r} tokens, only access tokens")
         ring = await self._keyring()
-
-        def attempt() -> tuple[dict[str, Any], dict[str, Any]]:
-            return codec.verify(token, self._ring if self._ring is not None else ring)
-
-        header, claims = await self._unknown_kid.retry(attempt, self._fetch_under_lock)
+        try:
+            header, claims = codec.verify(token, ring)
+        except UnknownKey:
+            if not await self._unknown_kid.reload(self._fetch_under_lock) or self._ring is None:
+                raise
+            header, claims = codec.verify(token, self._ring)
         verified = checked(
             header,
             claims,

@@ -63,7 +63,11 @@ class KidReload:
             return True
 
     async def retry(self, verify: Callable[[], T], load: Callable[[], Awaitable[object]]) -> T:
-        """`verify()`; on `UnknownKey`, one rate-limited `load` and `verify()` once more (else re-raise)."""
+        """`verify()`; on `UnknownKey`, one rate-limited `load` and `verify()` once more (else re-raise).
+
+        A coroutine per call: the session layer and `JWKSVerifier`, on every request's path, write the
+        same four lines around `reload` instead (measured: about 3% of an HS256 verification).
+        """
         try:
             return verify()
         except UnknownKey:
