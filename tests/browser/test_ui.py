@@ -12,7 +12,6 @@ never used. A screenshot of each page state is saved under test-artifacts/ui/.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import threading
 import uuid
@@ -25,24 +24,13 @@ import httpx
 import pytest
 
 from support.http import bearer
-from support.servers import clean_env, missing, serve
+from support.servers import clean_env, serve
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 ACCESS_TTL = 3
 PASSWORD = "correct horse battery"
-DESKTOP = {"width": 1100, "height": 820}
+DESKTOP = {"width": 1100, "height": 820}  # as conftest.DESKTOP
 PHONE = {"width": 360, "height": 780}
 
 SESSION_ENDED = "You have been signed out: this session was revoked on another device"
@@ -70,54 +58,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield process.base
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).is_file():
-        missing(f"{CHROMIUM} not found (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        missing("the playwright package is not installed (pip install 'playwright>=1.40')")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.fixture
-def open_page(browser: Any, server: str) -> Iterator[Callable[..., Any]]:
+def open_page(new_page: Callable[..., Any], server: str) -> Callable[..., Any]:
     """`open_page(viewport=DESKTOP)`: a fresh browser context (its own cookie jar) showing `/`, loaded.
 
-    Script errors and Content-Security-Policy violations on the page fail the test.
+    Script errors and Content-Security-Policy violations on the page fail the test (`new_page`).
     """
-    contexts: list[Any] = []
-    problems: list[str] = []
-
-    def console(msg: Any) -> None:
-        # Chromium logs every 4xx answer as "Failed to load resource": expected here (401 before a refresh).
-        if "Content Security Policy" in msg.text or (
-            msg.type == "error" and "Failed to load" not in msg.text
-        ):
-            problems.append(f"console {msg.type}: {msg.text}")
 
     def factory(viewport: dict[str, int] = DESKTOP) -> Any:
-        context = browser.new_context(viewport=viewport, base_url=server)
-        context.set_default_timeout(8000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-        page.on("console", console)
+        page = new_page(server, viewport)
         page.goto("/")
         # (page.wait_for_function would need 'unsafe-eval', which the page's CSP rightly refuses)
         state(page).to_have_attribute("data-state", re.compile("^signed-(in|out)$"))
         return page
 
-    yield factory
-    for context in contexts:
-        context.close()
-    assert not problems, problems
+    return factory
 
 
 def shot(page: Any, name: str) -> None:

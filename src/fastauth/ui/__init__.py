@@ -5,6 +5,12 @@ step, no CDN, no inline script or style, so a strict Content-Security-Policy hol
 the auth routes exactly as a user's browser app would: it opts in to cookie delivery with
 `X-Fastauth-Delivery: cookie`, echoes the `csrf_token` cookie in `X-CSRF-Token` on unsafe requests,
 and on a 401 refreshes the access token once before showing the signed-out view.
+
+With it come the two pages the account mails link to, `{route_prefix}/verify-email?token=...` and
+`{route_prefix}/reset-password?token=...`. Opening one spends nothing (mail scanners fetch links with
+GET and HEAD): the page shows a button or a form, and only that POSTs the code to the API. The script
+reads the code from the address, removes it from there at once, and keeps it in memory only; the pages
+are never stored (`no-store`) and send no `Referer`.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from fastauth.mail.templates import LINK_PATHS
 from fastauth.web.errors import AnsweringRoute
 from fastauth.web.etag import etag_of, not_modified
 
@@ -37,6 +44,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 STATIC_PREFIX = "/ui/static"
+#: The pages, each `templates/{name}.html`: the sign-in page and the two the mails link to.
+_PAGES = ("index", "verify-email", "reset-password")
 _MEDIA_TYPES = {
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
@@ -62,7 +71,9 @@ def _assets() -> dict[str, _Asset]:
 
 
 def build_ui_router(auth: FastAuth) -> APIRouter:
-    """`GET /` (the page) and `GET /ui/static/{name}` (its script, stylesheet and icon)."""
+    """`GET /` (the page), `GET {route_prefix}/verify-email` and `GET {route_prefix}/reset-password` (the
+    pages the mails link to; HEAD too, spending nothing) and `GET /ui/static/{name}` (the script,
+    stylesheet and icon). None of them is in the OpenAPI document."""
     cfg = auth.config
     env = Environment(
         loader=PackageLoader(__name__, "templates"),
@@ -70,19 +81,20 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    template = env.get_template("index.html")
+    templates = {name: env.get_template(f"{name}.html") for name in _PAGES}
     assets = _assets()
     router = APIRouter(include_in_schema=False, route_class=AnsweringRoute)
 
-    @router.get("/", response_class=HTMLResponse)
-    async def page(request: Request) -> Response:
+    def render(request: Request, name: str, cache_control: str) -> Response:
         root = str(request.scope.get("root_path", "")).rstrip("/")
 
-        def static(name: str) -> str:
-            return f"{root}{STATIC_PREFIX}/{name}?v={assets[name].etag.strip(chr(34))}"
+        def static(file: str) -> str:
+            return f"{root}{STATIC_PREFIX}/{file}?v={assets[file].etag.strip(chr(34))}"
 
-        html = template.render(
+        html = templates[name].render(
+            page=name,
             static=static,
+            home=root + "/",
             api_prefix=root + cfg.route_prefix,
             docs_url=f"{root}{request.app.docs_url}" if getattr(request.app, "docs_url", None) else None,
             csrf_cookie=auth.cookies.csrf_name,
@@ -92,7 +104,24 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
             dev_mode=bool(getattr(request.app.state, "dev_mode", False)),
             version=_version(),
         )
-        return HTMLResponse(html, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+        return HTMLResponse(html, headers={**SECURITY_HEADERS, "Cache-Control": cache_control})
+
+    @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
+    async def page(request: Request) -> Response:
+        return render(request, "index", "no-cache")
+
+    verify_path = cfg.route_prefix + LINK_PATHS["verify_email"]
+    reset_path = cfg.route_prefix + LINK_PATHS["reset_password"]
+
+    # The mails' links. A GET or HEAD only shows the page: the code in the address is spent by the POST
+    # its button sends. `no-store`: the address (with the code) must not land in a cache.
+    @router.api_route(verify_path, methods=["GET", "HEAD"], response_class=HTMLResponse)
+    async def verify_email_page(request: Request) -> Response:
+        return render(request, "verify-email", "no-store")
+
+    @router.api_route(reset_path, methods=["GET", "HEAD"], response_class=HTMLResponse)
+    async def reset_password_page(request: Request) -> Response:
+        return render(request, "reset-password", "no-store")
 
     @router.get(STATIC_PREFIX + "/{name}")
     async def static_file(name: str, request: Request) -> Response:

@@ -5,9 +5,15 @@
 // - every unsafe request echoes that cookie in `X-CSRF-Token`;
 // - an authenticated request that gets 401 triggers one refresh (shared by concurrent callers) and
 //   one retry; when the refresh fails too, the session is over and the page says so.
+//
+// The same script runs the two pages the account mails link to (`data-page` on <body> says which).
+// Opening such a link spends nothing: the code in its `token` parameter is read once, removed from the
+// address bar and the history entry (`history.replaceState`), kept in a variable only, and sent in the
+// body of the POST that the page's button makes.
 "use strict";
 
 (() => {
+  const PAGE = document.body.dataset.page;
   const API = document.body.dataset.api;
   const CSRF_COOKIE = document.body.dataset.csrfCookie;
   const $ = (id) => document.getElementById(id);
@@ -95,7 +101,7 @@
     return n === 1 ? "1 second" : `${n} seconds`;
   }
 
-  /** Words for a failed response. `action` is "login", "register" or anything else. */
+  /** Words for a failed response. `action`: "login", "register", "reset", "forgot", "resend" or other. */
   async function explain(response, action) {
     const detail = await detailOf(response);
     switch (response.status) {
@@ -117,10 +123,16 @@
         return "That is too long.";
       case 422: {
         const reason = detail.replace(/\.$/, "");
-        return action === "register" ? `The account was not created: ${reason}.` : `Not accepted: ${reason}.`;
+        if (action === "register") return `The account was not created: ${reason}.`;
+        if (action === "reset") return `The password was not changed: ${reason}.`;
+        return `Not accepted: ${reason}.`;
       }
       case 429:
         return `Too many attempts. Wait ${seconds(response.headers.get("Retry-After"))} before trying again.`;
+      case 501:
+        if (action === "forgot") return "This server sends no mail, so a password cannot be reset here.";
+        if (action === "resend") return "This server sends no mail, so the address cannot be verified here.";
+        return "This server sends no mail.";
       default:
         if (response.status >= 500) {
           return `The server could not answer (error ${response.status}). Try again in a moment.`;
@@ -132,7 +144,7 @@
   // ---------------------------------------------------------------------------------------------
   // the page
 
-  const views = ["view-loading", "view-signed-out", "view-signed-in"];
+  const views = Array.from(document.querySelectorAll("main > .view"), (section) => section.id);
   const message = $("message");
 
   function say(text, kind = "info") {
@@ -247,7 +259,10 @@
     list.append(wrap);
   }
 
+  let currentUser = null;
+
   function renderMe(user) {
+    currentUser = user;
     $("me-email").textContent = user.email;
     $("me-id").textContent = user.id;
     $("me-created").replaceChildren(timeElement(user.created_at, dateFormat.format(new Date(user.created_at))));
@@ -256,6 +271,8 @@
     if (user.roles && user.roles.length) status.push(`roles: ${user.roles.join(", ")}`);
     if (!user.is_active) status.push("inactive");
     $("me-status").textContent = status.join(" · ");
+    $("verify-notice-email").textContent = user.email;
+    $("verify-notice").hidden = Boolean(user.is_verified);
   }
 
   function renderSessions(sessions) {
@@ -377,9 +394,37 @@
     $("sessions-title").focus();
   }
 
+  /** "Resend the link": the same 202 whatever the server did (it mails an unverified account only). */
+  async function resendVerification() {
+    const email = currentUser.email;
+    const response = await send("POST", "/request-verify-token", { json: { email } });
+    if (response.status === 202) {
+      say(`A new link is on its way to ${email}. The links sent before it no longer work.`);
+    } else say(await explain(response, "resend"), "error");
+  }
+
+  function showForgot() {
+    clearMessage();
+    const typed = $("login-email").value.trim();
+    if (typed && !$("forgot-email").value) $("forgot-email").value = typed;
+    show("view-forgot", "forgot-email");
+  }
+
+  const FORGOT_SENT = "If the address has an account, a mail with a reset link is on its way.";
+
+  /** "Forgot password?": one answer whether or not the address has an account. */
+  async function forgotPassword(form) {
+    const email = form.elements.email.value.trim();
+    const response = await send("POST", "/forgot-password", { json: { email } });
+    if (response.status === 202) say(FORGOT_SENT);
+    else say(await explain(response, "forgot"), "error");
+  }
+
   async function start() {
     if (!readCookie(CSRF_COOKIE)) {
-      show("view-signed-out");
+      // `/#forgot-password`: where a reset page whose link no longer works sends people
+      if (window.location.hash === "#forgot-password") showForgot();
+      else show("view-signed-out");
       return;
     }
     try {
@@ -401,15 +446,141 @@
     });
   }
 
-  onSubmit($("login-form"), "/login", "login", "Signed in.");
-  onSubmit($("register-form"), "/register", "register", "Account created. You are signed in.");
-  $("sign-out").addEventListener("click", (event) => busy(event.currentTarget, signOut));
-  $("sign-out-everywhere").addEventListener("click", (event) => busy(event.currentTarget, signOutEverywhere));
-  $("reload-sessions").addEventListener("click", (event) =>
-    busy(event.currentTarget, async () => {
-      await reloadSessions();
-      say("Session list updated.");
-    }),
-  );
-  start();
+  function signInPage() {
+    onSubmit($("login-form"), "/login", "login", "Signed in.");
+    onSubmit($("register-form"), "/register", "register", "Account created. You are signed in.");
+    $("sign-out").addEventListener("click", (event) => busy(event.currentTarget, signOut));
+    $("sign-out-everywhere").addEventListener("click", (event) => busy(event.currentTarget, signOutEverywhere));
+    $("reload-sessions").addEventListener("click", (event) =>
+      busy(event.currentTarget, async () => {
+        await reloadSessions();
+        say("Session list updated.");
+      }),
+    );
+    $("resend-verification").addEventListener("click", (event) =>
+      busy(event.currentTarget, resendVerification),
+    );
+    $("forgot-link").addEventListener("click", (event) => {
+      event.preventDefault();
+      showForgot();
+    });
+    $("forgot-back").addEventListener("click", (event) => {
+      event.preventDefault();
+      clearMessage();
+      show("view-signed-out", "login-email");
+    });
+    const forgotForm = $("forgot-form");
+    forgotForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy(forgotForm.querySelector("button[type=submit]"), () => forgotPassword(forgotForm));
+    });
+    start();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the pages the mails link to
+
+  const NO_CODE =
+    "There is no code in this address. Open the link from the mail again, all of it. (This page takes the " +
+    "code out of the address bar once it has read it, so reloading the page cannot use it.)";
+  const VERIFY_BAD =
+    "It was used already, it has expired, or a newer link was sent since. Sign in and press " +
+    "\u201cResend the link\u201d to get a new one.";
+  const RESET_BAD =
+    "It was used already, it has expired, a newer link was sent since, or the password was changed " +
+    "meanwhile. Ask for a new link.";
+
+  /** The code from the address (`?token=`), which leaves the address bar and the history entry at once. */
+  function takeToken() {
+    const url = new URL(window.location.href);
+    const token = url.searchParams.get("token");
+    if (url.searchParams.has("token")) {
+      url.searchParams.delete("token");
+      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+    }
+    return token || null;
+  }
+
+  function linkFailed(text) {
+    $("failed-detail").textContent = text;
+    show("view-link-failed", "failed-title");
+  }
+
+  /** The detail of a 400 answer (the API's code for a bad link), read from a copy of the response. */
+  async function badLinkDetail(response) {
+    return response.status === 400 ? detailOf(response.clone()) : "";
+  }
+
+  function verifyPage() {
+    let token = takeToken();
+    if (token === null) {
+      linkFailed(NO_CODE);
+      return;
+    }
+    show("view-verify");
+
+    function verified(text) {
+      token = null;
+      $("verified-detail").textContent = text;
+      show("view-verified", "verified-title");
+    }
+
+    $("verify-button").addEventListener("click", (event) =>
+      busy(event.currentTarget, async () => {
+        clearMessage();
+        const response = await send("POST", "/verify", { json: { token } });
+        if (response.ok) {
+          const user = await response.json();
+          verified(`${user.email} is verified. Thank you.`);
+          return;
+        }
+        const detail = await badLinkDetail(response);
+        if (detail === "VERIFY_USER_ALREADY_VERIFIED") {
+          verified("It was verified already: there is nothing more to do.");
+        } else if (detail === "VERIFY_USER_BAD_TOKEN") {
+          token = null;
+          linkFailed(VERIFY_BAD);
+        } else say(await explain(response, "verify"), "error"); // the code is unspent: the button stays
+      }),
+    );
+  }
+
+  function resetPage() {
+    let token = takeToken();
+    if (token === null) {
+      linkFailed(NO_CODE);
+      return;
+    }
+    show("view-reset");
+    const form = $("reset-form");
+    const password = form.elements.password;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy(form.querySelector("button[type=submit]"), async () => {
+        const response = await send("POST", "/reset-password", { json: { token, password: password.value } });
+        if (response.ok) {
+          token = null;
+          form.reset();
+          show("view-reset-done", "done-title"); // a reset does not sign in
+          return;
+        }
+        if ((await badLinkDetail(response)) === "RESET_PASSWORD_BAD_TOKEN") {
+          token = null;
+          form.reset();
+          linkFailed(RESET_BAD);
+          return;
+        }
+        // 422 (the policy), 429, 5xx: nothing was spent; the code stays for the next try
+        say(await explain(response, "reset"), "error");
+        password.select();
+        password.focus();
+      });
+    });
+  }
+
+  if (PAGE === "verify-email") verifyPage();
+  else if (PAGE === "reset-password") resetPage();
+  else signInPage();
 })();
