@@ -245,4 +245,3 @@ async def test_set_token_url_for_another_prefix(make_module_app: Any) -> None:
     for bad in ("", "   ", None):
         with pytest.raises(ConfigError):
             set_token_url(bad)  # type: ignore[arg-type]
-
