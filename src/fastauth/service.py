@@ -394,7 +394,8 @@ class AuthService:
         """Create an account and sign it in, in one transaction (nothing half-written on failure).
 
         Raises `RateLimited`, `InvalidEmail`, `PasswordPolicyError`, `EmailTaken`, or `SigninNotAllowed`
-        (the account then exists, and `on_signup` has fired).
+        / `EmailNotVerified` (the account then exists, its hooks have fired and its verification mail
+        is on its way).
         """
         await self.rate_limits.check_register(ip)
         user = await self.accounts.new_user(email, password)
@@ -407,11 +408,13 @@ class AuthService:
     async def create_user(
         self, email: str, password: str, *, is_superuser: bool = False, is_verified: bool = False
     ) -> User:
-        """Create an account without signing it in (the CLI's `create-user`); fires `on_signup`."""
+        """Create an account without signing it in (the CLI's `create-user`): the registration hooks
+        fire, and an unverified address gets its verification mail."""
         user = await self.accounts.register(
             email, password, is_superuser=is_superuser, is_verified=is_verified
         )
         await self.events.registered(user)
+        self._verify_after_register(user)
         return user
 
     async def sign_in(

@@ -143,7 +143,17 @@ async def test_create_user_fires_the_register_hooks_and_mails_a_verification(
     service: AuthService = await make_service(hooks=lifecycle)
     await service.create_user(EMAIL, PASSWORD)
     await service.settle()
-    assert lifecycle.take() == [("on_signup", EMAIL), ("on_after_register", EMAIL)]
+    assert lifecycle.take() == [
+        ("on_signup", EMAIL),
+        ("on_after_register", EMAIL),
+        ("on_after_request_verify", EMAIL),
+    ]
+    await service.create_user("verified@example.com", PASSWORD, is_verified=True)
+    await service.settle()
+    assert lifecycle.take() == [
+        ("on_signup", "verified@example.com"),
+        ("on_after_register", "verified@example.com"),
+    ]
 
 
 @pytest.mark.parametrize("hook", ["on_after_register", "on_after_verify", "on_after_reset_password"])
