@@ -422,3 +422,33 @@ async def test_deleting_the_account_removes_everything_and_signs_every_device_ou
     assert (
         await a.client.post("/auth/register", json={"email": "ada@example.com", "password": PASSWORD})
     ).status_code == 201
+
+
+async def test_opening_any_mailed_link_spends_nothing(mail_app: Any, collector: Any) -> None:
+    """GET and HEAD of every link the mails carry show a page (no-store, no referrer) and spend nothing."""
+    a = await mail_app(ui_enabled=True, cookie_opt_in=True)
+    tokens = await a.register("ada@example.com")
+    await a.client.post("/auth/forgot-password", json={"email": "ada@example.com"})
+    await a.client.post(
+        "/auth/change-email",
+        json={"new_email": "ada@new.example", "password": PASSWORD},
+        headers=bearer(tokens["access_token"]),
+    )
+    await settle(a)
+    by_path = {urlsplit(link_of(m)).path: link_of(m) for m in collector.received}
+    assert sorted(by_path) == ["/auth/confirm-email-change", "/auth/reset-password", "/auth/verify-email"]
+    links = [by_path[p] for p in ("/auth/verify-email", "/auth/reset-password", "/auth/confirm-email-change")]
+    for link in links:
+        target = link.removeprefix(PUBLIC)
+        for method in ("GET", "HEAD", "GET"):
+            r = await a.client.request(method, target)
+            assert r.status_code == 200, (method, target)
+            assert r.headers["cache-control"] == "no-store"
+            assert r.headers["referrer-policy"] == "no-referrer"
+            assert "script-src 'self'" in r.headers["content-security-policy"]
+    verify, reset, change = (token_of(link) for link in links)
+    assert (await a.client.post("/auth/verify", json={"token": verify})).status_code == 200
+    r = await a.client.post("/auth/reset-password", json={"token": reset, "password": NEW_PASSWORD})
+    assert r.status_code == 200
+    assert (await a.client.post("/auth/change-email/confirm", json={"token": change})).status_code == 400
+    # the reset voided the pending email change: a password change or reset voids every such code

@@ -45,7 +45,7 @@ SECURITY_HEADERS = {
 }
 STATIC_PREFIX = "/ui/static"
 #: The pages, each `templates/{name}.html`: the sign-in page and the two the mails link to.
-_PAGES = ("index", "verify-email", "reset-password")
+_PAGES = ("index", "verify-email", "reset-password", "confirm-email-change")
 _MEDIA_TYPES = {
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
@@ -71,8 +71,8 @@ def _assets() -> dict[str, _Asset]:
 
 
 def build_ui_router(auth: FastAuth) -> APIRouter:
-    """`GET /` (the page), `GET {route_prefix}/verify-email` and `GET {route_prefix}/reset-password` (the
-    pages the mails link to; HEAD too, spending nothing) and `GET /ui/static/{name}` (the script,
+    """`GET /` (the page), `GET {route_prefix}/verify-email`, `/reset-password` and
+    `/confirm-email-change` (the pages the mails link to; HEAD too, spending nothing) and `GET /ui/static/{name}` (the script,
     stylesheet and icon). None of them is in the OpenAPI document."""
     cfg = auth.config
     env = Environment(
@@ -112,6 +112,7 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
 
     verify_path = cfg.route_prefix + LINK_PATHS["verify_email"]
     reset_path = cfg.route_prefix + LINK_PATHS["reset_password"]
+    change_path = cfg.route_prefix + LINK_PATHS["email_change_confirm"]
 
     # The mails' links. A GET or HEAD only shows the page: the code in the address is spent by the POST
     # its button sends. `no-store`: the address (with the code) must not land in a cache.
@@ -122,6 +123,10 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
     @router.api_route(reset_path, methods=["GET", "HEAD"], response_class=HTMLResponse)
     async def reset_password_page(request: Request) -> Response:
         return render(request, "reset-password", "no-store")
+
+    @router.api_route(change_path, methods=["GET", "HEAD"], response_class=HTMLResponse)
+    async def confirm_email_change_page(request: Request) -> Response:
+        return render(request, "confirm-email-change", "no-store")
 
     @router.get(STATIC_PREFIX + "/{name}")
     async def static_file(name: str, request: Request) -> Response:

@@ -580,7 +580,41 @@
     });
   }
 
+  const CHANGE_BAD =
+    "It was used already, it has expired, or a newer link was sent since. Sign in and ask for the " +
+    "change again.";
+
+  function confirmEmailChangePage() {
+    let token = takeToken();
+    if (token === null) {
+      linkFailed(NO_CODE);
+      return;
+    }
+    show("view-verify");
+    $("verify-button").addEventListener("click", (event) =>
+      busy(event.currentTarget, async () => {
+        clearMessage();
+        const response = await send("POST", "/change-email/confirm", { json: { token } });
+        if (response.ok) {
+          const user = await response.json();
+          token = null;
+          $("verified-detail").textContent = `Your account now uses ${user.email}. Sign in with it from now on.`;
+          show("view-verified", "verified-title");
+          return;
+        }
+        if ((await badLinkDetail(response)) === "CHANGE_EMAIL_BAD_TOKEN") {
+          token = null;
+          linkFailed(CHANGE_BAD);
+        } else if (response.status === 409) {
+          token = null;
+          linkFailed("That address belongs to another account now, so yours was not changed.");
+        } else say(await explain(response, "change"), "error"); // the code is unspent: the button stays
+      }),
+    );
+  }
+
   if (PAGE === "verify-email") verifyPage();
   else if (PAGE === "reset-password") resetPage();
+  else if (PAGE === "confirm-email-change") confirmEmailChangePage();
   else signInPage();
 })();
