@@ -71,9 +71,9 @@ def _assets() -> dict[str, _Asset]:
 
 
 def build_ui_router(auth: FastAuth) -> APIRouter:
-    """`GET /` (the page), `GET {route_prefix}/verify-email`, `/reset-password` and
-    `/confirm-email-change` (the pages the mails link to; HEAD too, spending nothing) and `GET /ui/static/{name}` (the script,
-    stylesheet and icon). None of them is in the OpenAPI document."""
+    """`GET /` (the page); `GET {route_prefix}/verify-email`, `/reset-password` and
+    `/confirm-email-change` (the pages the mails link to; HEAD too, spending nothing); and
+    `GET /ui/static/{name}` (the script, stylesheet and icon). None is in the OpenAPI document."""
     cfg = auth.config
     env = Environment(
         loader=PackageLoader(__name__, "templates"),
