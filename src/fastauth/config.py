@@ -119,10 +119,12 @@ class JWTConfig(BaseModel):
 
     @property
     def is_hmac(self) -> bool:
+        """Whether tokens are signed with the shared secret (HS*)."""
         return self.algorithm in HMAC_ALGORITHMS
 
     @property
     def has_pem_keys(self) -> bool:
+        """Whether a PEM key pair was configured (else keys live in the database)."""
         return self._public is not None
 
     def pem_keys(self) -> tuple[PrivateKey | None, PublicKey | None]:
@@ -424,6 +426,7 @@ class FastAuthConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Code first, then `FASTAUTH_*` variables, `.env`, and the legacy names last."""
         return (
             init_settings,
             env_settings,

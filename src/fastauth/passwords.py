@@ -21,6 +21,8 @@ __all__ = ["OWASP_ARGON2", "Argon2Params", "PasswordHasher"]
 
 @dataclass(frozen=True, slots=True)
 class Argon2Params:
+    """argon2id cost parameters: passes, memory in KiB, lanes."""
+
     time_cost: int = 2
     memory_cost: int = 19456  # KiB
     parallelism: int = 1
@@ -45,6 +47,7 @@ class PasswordHasher:
         self._dummy: str | None = None
 
     async def hash(self, password: str) -> str:
+        """An argon2id hash of `password`, computed in a worker thread."""
         return await asyncio.to_thread(self._hash.hash, password)
 
     async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:

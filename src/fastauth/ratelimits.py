@@ -56,12 +56,14 @@ class RateLimits:
             raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
 
     async def check_login(self, account: str, ip: str | None) -> None:
+        """A login (or a password confirmation) for `account` from `ip`; `RateLimited` over budget."""
         if not self.enabled:
             return
         await self._hit(self.login_per_ip, "fastauth-login-ip", ip or "unknown")
         await self._hit(self.login_per_account, "fastauth-login-account", account)
 
     async def check_register(self, ip: str | None) -> None:
+        """A registration from `ip`; `RateLimited` over budget."""
         if self.enabled:
             await self._hit(self.register_per_ip, "fastauth-register-ip", ip or "unknown")
 

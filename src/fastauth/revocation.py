@@ -17,10 +17,13 @@ __all__ = ["MemoryRevocationList", "RevocationList"]
 
 @runtime_checkable
 class RevocationList(Protocol):
+    """Which sessions are revoked: asked on every request, so an answer must be cheap."""
+
     async def revoke(self, session_ids: Iterable[str], until: int) -> None:
         """Refuse these sessions' tokens until `until` (epoch seconds)."""
 
-    async def is_revoked(self, session_id: str, now: int) -> bool: ...
+    async def is_revoked(self, session_id: str, now: int) -> bool:
+        """Whether tokens of the session are refused at `now`."""
 
 
 class MemoryRevocationList:
@@ -31,12 +34,14 @@ class MemoryRevocationList:
         self._expiries: list[tuple[int, str]] = []
 
     async def revoke(self, session_ids: Iterable[str], until: int) -> None:
+        """Refuse these sessions' tokens until `until` (a later `until` wins)."""
         for sid in session_ids:
             if until > self._until.get(sid, 0):
                 self._until[sid] = until
                 heapq.heappush(self._expiries, (until, sid))
 
     async def is_revoked(self, session_id: str, now: int) -> bool:
+        """Whether the session is refused at `now` (entries past their `until` are pruned first)."""
         if self._expiries and self._expiries[0][0] <= now:
             self._prune(now)
         return session_id in self._until

@@ -16,13 +16,14 @@ from fastauth.config import FastAuthConfig
 from fastauth.devmode import DEV_SECRET_FILE, load_config
 from fastauth.web.auth import FastAuth
 
-__all__ = ["BANNER_SHOWN", "DEV_SECRET_FILE", "create_app", "create_app_from_env", "load_config"]
+__all__ = ["BANNER_SHOWN", "DEV_SECRET_FILE", "banner", "create_app", "create_app_from_env", "load_config"]
 
 #: Set by `fastauth serve` after printing the banner, so worker processes do not repeat it.
 BANNER_SHOWN = "FASTAUTH_SERVE_BANNER_SHOWN"
 
 
 def create_app(config: FastAuthConfig | None = None, *, dev_mode: bool = False) -> FastAPI:
+    """The auth server application: fastauth mounted on FastAPI, plus `/health`."""
     config = config if config is not None else FastAuthConfig()
     app = FastAPI(
         title="fastauth",
@@ -49,6 +50,7 @@ def create_app_from_env() -> FastAPI:
 
 
 def banner(config: FastAuthConfig) -> None:
+    """Say loudly on stderr that the server runs in development mode (never the secret)."""
     line = "=" * 78
     page = " - a sign-in page is served at / (FASTAUTH_UI_ENABLED=false turns it off)\n"
     page = page if config.ui_enabled else ""

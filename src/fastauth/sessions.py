@@ -71,6 +71,7 @@ class Sessions:
         self.keys = keys
 
     def now(self) -> int:
+        """The engine's clock, in whole seconds."""
         return int(self.engine.clock())
 
     @property
@@ -187,18 +188,21 @@ class Sessions:
         return token
 
     async def revoke(self, session_id: str) -> bool:
+        """End one session (store and revocation list); True if it was live."""
         now = self.now()
         revoked = await self.store.revoke_session(session_id, now)
         await self.revocation.revoke([session_id], now + self.revocation_horizon)
         return revoked
 
     async def revoke_all(self, user_id: str, *, except_session: str | None = None) -> list[str]:
+        """End every live session of a user (but one); returns the ended ids."""
         now = self.now()
         ids = await self.store.revoke_user_sessions(user_id, now, except_session=except_session)
         await self.revocation.revoke(ids, now + self.revocation_horizon)
         return ids
 
     async def list(self, user_id: str) -> list[SessionRecord]:
+        """The user's live sessions, newest first."""
         return await self.store.list_sessions(user_id, self.now())
 
     async def warm(self) -> None:

@@ -67,6 +67,7 @@ class UserCache:
         self._users: OrderedDict[str, tuple[float, User]] = OrderedDict()
 
     def get(self, user_id: str) -> User | None:
+        """The cached user, or None when absent or older than `ttl`."""
         entry = self._users.get(user_id)
         if entry is None:
             return None
@@ -76,15 +77,18 @@ class UserCache:
         return entry[1]
 
     def put(self, user: User) -> None:
+        """Cache `user` (the oldest entry goes beyond `max_size`)."""
         self._users[user.id] = (self._clock(), user)
         self._users.move_to_end(user.id)
         while len(self._users) > self.max_size:
             self._users.popitem(last=False)
 
     def invalidate(self, user_id: str) -> None:
+        """Forget one user (it changed)."""
         self._users.pop(user_id, None)
 
     def clear(self) -> None:
+        """Forget everyone (changes may have been missed)."""
         self._users.clear()
 
 
@@ -166,6 +170,7 @@ class Accounts:
         return user
 
     async def get_user(self, user_id: str, *, fresh: bool = False) -> User | None:
+        """The user by id: from the cache unless `fresh`, else from the store (and cached)."""
         if not fresh:
             cached = self.cache.get(user_id)
             if cached is not None:

@@ -26,4 +26,5 @@ from fastauth.cli import db, keys, serve, tokens, users  # noqa: E402, F401  (re
 
 
 def main() -> None:
+    """The `fastauth` console script."""
     app()

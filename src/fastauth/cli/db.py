@@ -14,6 +14,8 @@ import typer
 from fastauth.cli import app
 from fastauth.cli._common import EXIT_FAILED, fail, server_config
 
+__all__ = ["check", "current", "describe", "upgrade"]
+
 if TYPE_CHECKING:
     from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
 

@@ -23,6 +23,8 @@ from fastauth.cli._common import (
 from fastauth.errors import ConfigError
 from fastauth.tokens.algorithms import HMAC_ALGORITHMS, KEY_ALGORITHMS, MIN_RSA_BITS, RSA_ALGORITHMS
 
+__all__ = ["generate_keys", "generate_secret", "key_algorithm", "keys_list", "keys_retire", "keys_rotate"]
+
 # `fastauth --help` imports this module, so cryptography (fastauth.tokens.pem, the engine) is only
 # imported inside the commands; the algorithm table above is pure data.
 

@@ -16,6 +16,8 @@ from fastauth.cli._common import (
 )
 from fastauth.errors import ConfigError, StoreUnavailable
 
+__all__ = ["serve", "tcp_listener"]
+
 
 @app.command()
 def serve(

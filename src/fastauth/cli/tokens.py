@@ -20,6 +20,8 @@ from fastauth.cli._common import (
 from fastauth.errors import ConfigError, TokenError
 from fastauth.tokens.kinds import ACCESS, REFRESH  # pure data: no token engine, no cryptography
 
+__all__ = ["TokenKind", "decode"]
+
 if TYPE_CHECKING:
     from fastauth.tokens import TokenEngine
 

@@ -10,6 +10,8 @@ import typer
 from fastauth.cli import app
 from fastauth.cli._common import EXIT_FAILED, fail, run_service, server_config
 
+__all__ = ["create_user", "set_password", "verify"]
+
 users_app = typer.Typer(no_args_is_help=True, help="Accounts in the configured database.")
 app.add_typer(users_app, name="users")
 

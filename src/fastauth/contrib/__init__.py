@@ -5,3 +5,5 @@
 
 Nothing here is imported by `import fastauth`, so an optional dependency is never loaded by accident.
 """
+
+__all__: list[str] = []

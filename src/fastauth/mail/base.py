@@ -37,6 +37,8 @@ class EmailSender(Protocol):
     """Delivers messages. `send` raises when delivery failed (the `Outbox` retries); `aclose` frees
     whatever the sender holds and is safe to call twice."""
 
-    async def send(self, message: Message) -> None: ...
+    async def send(self, message: Message) -> None:
+        """Deliver `message`, or raise (the outbox retries and logs)."""
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release connections; no send follows."""

@@ -22,6 +22,7 @@ class ConsoleSender:
         self._stream = stream
 
     async def send(self, message: Message) -> None:
+        """Print the whole mail (development only: it holds the code)."""
         stream = self._stream if self._stream is not None else sys.stderr
         rule = "-" * 78
         stream.write(

@@ -63,9 +63,11 @@ class UserStore(Protocol):
     async def create_user(self, user: User) -> None:
         """Insert; raises `fastauth.errors.EmailTaken` when the email exists."""
 
-    async def get_user(self, user_id: str) -> User | None: ...
+    async def get_user(self, user_id: str) -> User | None:
+        """The user with this id, or None."""
 
-    async def get_user_by_email(self, email: str) -> User | None: ...
+    async def get_user_by_email(self, email: str) -> User | None:
+        """The user with this normalised email, or None."""
 
     async def update_user(self, user: User) -> None:
         """Write every field of `user` back."""
@@ -78,14 +80,17 @@ class UserStore(Protocol):
 class SessionStore(Protocol):
     """Login sessions: the row each refresh rotates (compare-and-set), revokes and lists."""
 
-    async def create_session(self, session: SessionRecord) -> None: ...
+    async def create_session(self, session: SessionRecord) -> None:
+        """Insert a new session."""
 
-    async def create_user(self, user: User) -> None: ...
+    async def create_user(self, user: User) -> None:
+        """Insert; raises `EmailTaken` when the email exists."""
 
     async def create_user_with_session(self, user: User, session: SessionRecord) -> None:
         """Insert both in one transaction; raises `EmailTaken` (and inserts nothing) for a known email."""
 
-    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session with this id (revoked or not), or None."""
 
     async def rotate_refresh(self, session_id: str, old_jti: str, new_jti: str, now: int) -> bool:
         """Compare-and-set: replace `old_jti` by `new_jti` if it is still current and the session is live.

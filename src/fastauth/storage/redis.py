@@ -130,6 +130,7 @@ class RedisRevocationList:
         self.eviction_checked = False
 
     async def revoke(self, session_ids: Iterable[str], until: int) -> None:
+        """Refuse these sessions' tokens until `until`, in every process (keys expire then)."""
         ids = list(session_ids)
         if not ids:
             return
@@ -148,6 +149,7 @@ class RedisRevocationList:
             raise StoreUnavailable(f"redis unavailable: {type(error).__name__}") from error
 
     async def is_revoked(self, session_id: str, now: int) -> bool:
+        """Whether the session is revoked: one round trip; refilled from the database first when needed."""
         if not self.eviction_checked:
             await self._safe()
         key = self._key(session_id)
@@ -196,6 +198,7 @@ class RedisEvents:
         self._errors = _errors()
 
     async def publish(self, message: str) -> None:
+        """Tell every process that something it caches changed."""
         try:
             await self.client.publish(self.channel, message)
         except self._errors as error:
@@ -203,6 +206,7 @@ class RedisEvents:
             log.warning("could not publish %s: %s", message.split(":")[0], type(error).__name__)
 
     def start(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        """Listen in the background, calling `handler` for each message (and `reset` on reconnects)."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._listen(handler), name="fastauth-redis-events")
 
@@ -226,6 +230,7 @@ class RedisEvents:
                     await pubsub.aclose()
 
     async def stop(self) -> None:
+        """Stop listening."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

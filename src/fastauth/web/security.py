@@ -24,7 +24,17 @@ from fastauth.web.errors import as_http
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
 
-__all__ = ["SCHEME_NAME", "AuthDependency", "password_scheme"]
+__all__ = [
+    "SCHEME_NAME",
+    "AuthDependency",
+    "claims",
+    "current_superuser",
+    "current_user",
+    "current_verified_user",
+    "optional_user",
+    "password_scheme",
+    "roles_check",
+]
 
 #: One scheme name for every fastauth dependency, so the docs show one Authorize button.
 SCHEME_NAME = "OAuth2PasswordBearer"
