@@ -1,7 +1,7 @@
 """The applications `bench/endpoints.py` and `bench/login.py` serve, one uvicorn factory each.
 
-- `plain_app`: FastAPI without fastauth (fastauth is not even imported) and the unrelated route: the
-  baseline.
+- `plain_app`: FastAPI without fastauth (fastauth is not even imported) and the unrelated route, behind
+  a `/before` route as in the fastauth app: the baseline.
 - `fastauth_app`: the same FastAPI application with `auth.mount(app)`, then, declared after it, the
   same unrelated route, a route behind FastAPI's own `HTTPBearer`, one behind a hand-written PyJWT
   dependency, and one behind each of `auth.get_current_claims` and `auth.get_current_user`. One more
@@ -39,6 +39,9 @@ async def with_bearer(credentials: HTTPAuthorizationCredentials = Depends(bearer
 
 def plain_app() -> FastAPI:
     app = FastAPI()
+    # The same application routes in front of `/unrelated` as the fastauth app has (`/before`), so the
+    # two differ in fastauth's mount alone.
+    app.get("/before")(unrelated)
     app.get("/unrelated")(unrelated)
     return app
 

@@ -30,7 +30,7 @@ from fastauth.storage.base import Store, User
 from fastauth.tokens.engine import VerifiedToken
 from fastauth.web import errors, security
 from fastauth.web.csrf import CsrfTokens
-from fastauth.web.routing import PrefixRouter
+from fastauth.web.routing import PrefixRouter, include_guarded
 from fastauth.web.transports import SAFE_METHODS, CookieJar, Transports
 
 __all__ = ["FastAuth"]
@@ -194,7 +194,7 @@ class FastAuth:
             prefixes.append(STATIC_PREFIX + "/")
             exact.append("/")
         group.prefixes, group.exact = tuple(prefixes), frozenset(exact)
-        app.include_router(group)
+        include_guarded(app.router, group)
         app.add_exception_handler(FastAuthError, errors.handle)
         app.state.fastauth = self  # how `fastauth.dependencies` finds this instance
         inner = app.router.lifespan_context
