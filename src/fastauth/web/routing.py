@@ -29,7 +29,8 @@ class PrefixRouter(APIRouter):
 
     def accepts(self, scope: Scope) -> bool:
         """Whether the request's path may be one of these routes' (one or two string comparisons)."""
-        path = get_route_path(scope)  # the path as Starlette's own matching sees it (root_path off)
+        # The path as Starlette's own matching sees it: without the root_path, when there is one.
+        path: str = get_route_path(scope) if scope.get("root_path") else scope["path"]
         return path.startswith(self.prefixes) or path in self.exact
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -49,9 +50,9 @@ def _guarded_class(cls: type[BaseRoute]) -> type[BaseRoute]:
             """FastAPI's inclusion of a `PrefixRouter`, refusing other paths before any bookkeeping."""
 
             def matches(self, scope: Scope) -> tuple[Match, Scope]:
-                if not self.original_router.accepts(scope):
-                    return Match.NONE, {}
-                return super().matches(scope)  # type: ignore[no-any-return]
+                if self.original_router.accepts(scope):
+                    return super().matches(scope)  # type: ignore[no-any-return]
+                return Match.NONE, {}
 
         Guarded.__name__ = Guarded.__qualname__ = cls.__name__
         _guarded[cls] = Guarded
