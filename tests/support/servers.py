@@ -34,11 +34,13 @@ from typing import Any, NoReturn
 
 import httpx
 
+from fastauth.config import LEGACY_ENV
 from support.http import bearer
 
 FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))
 #: The unprefixed names fastauth still reads (0.0.x settings).
-LEGACY_ENV_NAMES = ("SECRET_KEY", "ALGORITHM", "ACCESS_TOKEN_EXPIRE_MINUTES", "REFRESH_TOKEN_EXPIRE_DAYS")
+#: The plain names fastauth also reads (written once, in `fastauth.config.LEGACY_ENV`).
+LEGACY_ENV_NAMES = tuple(LEGACY_ENV)
 #: CI sets it: a service (PostgreSQL, Redis, Chromium) that cannot run is a failure, not a skip.
 REQUIRE_SERVICES = os.environ.get("FASTAUTH_TEST_REQUIRE_SERVICES") == "1"
 #: What uvicorn logs for a request that raised out of the app (answered with a 500).
