@@ -483,3 +483,51 @@ def test_without_mail_the_page_says_the_server_sends_none(
     state(page).to_have_attribute("data-state", "signed-out")
     assert focused(page) == "login-email"
     message(page).to_have_text("")
+
+
+def test_change_the_address_then_delete_the_account_through_the_page(
+    new_page: Callable[..., Any], server: str, mailbox: Mailbox
+) -> None:
+    from playwright.sync_api import expect
+
+    page = new_page(server)
+    page.goto("/")
+    email, new_email = _email("cleo"), _email("cleo-new")
+    register(page, email)
+    mailbox.take(email)  # the registration's verification mail
+
+    form = page.locator("#change-email-form")
+    form.get_by_label("New email").fill(new_email)
+    form.get_by_label("Current password").fill("not my password")
+    form.get_by_role("button", name="Send the link").click()
+    message(page).to_have_text("The current password is wrong. Nothing changed.")
+    form.get_by_label("Current password").fill(PASSWORD)
+    form.get_by_role("button", name="Send the link").click()
+    message(page).to_have_text(f"A link is on its way to {new_email}. Open it to move your account there.")
+    shot(page, "30-change-email-sent")
+
+    link = link_in(mailbox.take(new_email), server)
+    assert urlsplit(link).path == "/auth/confirm-email-change"
+    expect(page.locator("#me-email")).to_have_text(email)  # nothing moved before the link is used
+    opened(page, link, "verify")
+    expect(page.get_by_role("heading", name="Confirm your new email address")).to_be_visible()
+    page.get_by_role("button", name="Use this address").click()
+    state(page).to_have_attribute("data-state", "verified")
+    expect(page.get_by_role("heading", name="Your email address has changed")).to_be_visible()
+    expect(page.locator("#verified-detail")).to_have_text(
+        f"Your account now uses {new_email}. Sign in with it from now on."
+    )
+    shot(page, "31-email-changed")
+    assert "token=" not in mailbox.take(email).as_string()  # the old address is told, without a link
+
+    page.goto("/")
+    signed_in_as(page, new_email)
+    delete = page.locator("#delete-form")
+    delete.get_by_label("Current password").fill(PASSWORD)
+    delete.get_by_role("button", name="Delete my account").click()
+    state(page).to_have_attribute("data-state", "signed-out")
+    message(page).to_have_text("Your account has been deleted.")
+    shot(page, "32-account-deleted")
+    sign_in(page, new_email, PASSWORD)
+    message(page).to_have_text("Wrong email or password. Check both and try again.")
+    assert "token=" not in mailbox.take(new_email).as_string()  # the deletion notice

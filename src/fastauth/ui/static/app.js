@@ -105,6 +105,9 @@
   async function explain(response, action) {
     const detail = await detailOf(response);
     switch (response.status) {
+      case 400:
+        if (detail === "The current password is wrong") return "The current password is wrong. Nothing changed.";
+        return detail || "The server refused the request (400).";
       case 401:
         if (action === "login") return "Wrong email or password. Check both and try again.";
         return "You are not signed in.";
@@ -403,6 +406,27 @@
     } else say(await explain(response, "resend"), "error");
   }
 
+  /** "Change your email address": the link goes to the new address (the same answer if it is taken). */
+  async function changeEmail(form) {
+    const newEmail = form.elements.new_email.value.trim();
+    const response = await authed("POST", "/change-email", {
+      json: { new_email: newEmail, password: form.elements.password.value },
+    });
+    if (response.status === 202) {
+      form.reset();
+      say(`A link is on its way to ${newEmail}. Open it to move your account there.`);
+    } else say(await explain(response, "change"), "error");
+  }
+
+  /** "Delete your account": the password confirms; every device is signed out. */
+  async function deleteAccount(form) {
+    const response = await authed("DELETE", "/me", { json: { password: form.elements.password.value } });
+    if (response.status === 204) {
+      form.reset();
+      signedOut("Your account has been deleted.");
+    } else say(await explain(response, "delete"), "error");
+  }
+
   function showForgot() {
     clearMessage();
     const typed = $("login-email").value.trim();
@@ -469,6 +493,14 @@
       clearMessage();
       show("view-signed-out", "login-email");
     });
+    for (const [id, action] of [["change-email-form", changeEmail], ["delete-form", deleteAccount]]) {
+      const form = $(id);
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        clearMessage();
+        busy(form.querySelector("button[type=submit]"), () => action(form));
+      });
+    }
     const forgotForm = $("forgot-form");
     forgotForm.addEventListener("submit", (event) => {
       event.preventDefault();
