@@ -6,7 +6,9 @@ banner says so loudly.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
 
 from fastapi import FastAPI
@@ -16,7 +18,15 @@ from fastauth.config import FastAuthConfig
 from fastauth.devmode import DEV_SECRET_FILE, load_config
 from fastauth.web.auth import FastAuth
 
-__all__ = ["BANNER_SHOWN", "DEV_SECRET_FILE", "banner", "create_app", "create_app_from_env", "load_config"]
+__all__ = [
+    "BANNER_SHOWN",
+    "DEV_SECRET_FILE",
+    "RedactCodes",
+    "banner",
+    "create_app",
+    "create_app_from_env",
+    "load_config",
+]
 
 #: Set by `fastauth serve` after printing the banner, so worker processes do not repeat it.
 BANNER_SHOWN = "FASTAUTH_SERVE_BANNER_SHOWN"
@@ -41,8 +51,26 @@ def create_app(config: FastAuthConfig | None = None, *, dev_mode: bool = False) 
     return app
 
 
+class RedactCodes(logging.Filter):
+    """Keeps the mailed codes (`?token=...` in the links) out of uvicorn's access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the value of every `token` query parameter in the logged path by `***`."""
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "token=" in a for a in record.args):
+            record.args = tuple(
+                _TOKEN_PARAM.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+_TOKEN_PARAM = re.compile(r"([?&]token=)[^&#\s]*")
+
+
 def create_app_from_env() -> FastAPI:
     """uvicorn factory (`fastauth.server:create_app_from_env`), one call per worker process."""
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactCodes) for f in access_log.filters):
+        access_log.addFilter(RedactCodes())
     config, dev_mode = load_config()
     if dev_mode and not os.environ.get(BANNER_SHOWN):
         banner(config)
