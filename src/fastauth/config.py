@@ -407,6 +407,12 @@ class FastAuthConfig(BaseSettings):
     #: same value to `JWKSVerifier(revocation_token=...)`). At least 32 characters.
     revocation_list_token: SecretStr | None = None
 
+    #: Record every security event (sign-ins and their failures, password, email and key changes, ...)
+    #: in `fastauth_audit`, readable by superusers at `GET {route_prefix}/admin/audit`.
+    audit_enabled: bool = True
+    #: Days an audit record is kept: older ones are deleted at start-up and once a day.
+    audit_retention_days: int = Field(default=90, ge=1, le=3650)
+
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)

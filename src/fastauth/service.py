@@ -25,6 +25,7 @@ from typing import Any
 
 from fastauth.accounts import Accounts, UserCache, normalize_email, rate_limit_key
 from fastauth.accounts.one_time import OneTimeCodes, Purpose
+from fastauth.audit import DAY, Audit
 from fastauth.config import FastAuthConfig
 from fastauth.errors import (
     AlreadyVerified,
@@ -75,6 +76,20 @@ def _default_store(config: FastAuthConfig) -> Store:
     return SQLAlchemyAdapter(config.database_url, **pool)
 
 
+def _audit_from_config(config: FastAuthConfig, store: Store, clock: Callable[[], float]) -> Audit:
+    """The audit log `audit_enabled` and `audit_retention_days` describe, on `store`."""
+    retention = config.audit_retention_days * DAY
+    return Audit(store, enabled=config.audit_enabled, retention=retention, clock=clock)
+
+
+def _address_or_none(email: str) -> str | None:
+    """The normalised address a failed sign-in named, or None when it is none (never the raw text)."""
+    try:
+        return normalize_email(email)
+    except InvalidEmail:
+        return None
+
+
 class AuthService:
     """Accounts, sessions, tokens, keys, revocation and hooks wired together; every flow starts here."""
 
@@ -94,6 +109,7 @@ class AuthService:
         bus: RedisEvents | None = None,
         outbox: Outbox | None = None,
         templates: MailTemplates | None = None,
+        audit: Audit | None = None,
         owns_store: bool = False,
     ) -> None:
         self.config = config
@@ -115,6 +131,8 @@ class AuthService:
         self.templates = templates
         #: The mail flows work when fastauth sends mail, or when the application's hooks do.
         self.mail_on = outbox is not None or sends_mail(events.hooks)
+        #: The audit log: a record for each security event (account-security §9).
+        self.audit = audit if audit is not None else _audit_from_config(config, store, engine.clock)
         self._background: set[asyncio.Task[None]] = set()
         self._owns_store = owns_store
         self._started = False
@@ -190,6 +208,7 @@ class AuthService:
             clock=clock,
             notify=bus.publish if bus is not None else None,
         )
+        audit = _audit_from_config(cfg, the_store, clock)
         sessions = Sessions(
             the_store,
             accounts,
@@ -199,6 +218,7 @@ class AuthService:
             session_max_age=jwt.session_max_age,
             refresh_reuse_grace=jwt.refresh_reuse_grace,
             keys=keys,
+            audit=audit,
         )
         rate_limits = RateLimits(
             enabled=cfg.rate_limit_enabled,
@@ -236,6 +256,7 @@ class AuthService:
             bus=bus,
             outbox=outbox,
             templates=templates,
+            audit=audit,
             owns_store=owns_store,
         )
 
@@ -281,6 +302,7 @@ class AuthService:
             else:
                 await self.sessions.warm()
             await self.sessions.prune()
+            await self.audit.prune_quietly()
             if self.bus is not None:
                 self.bus.start(self._on_event)
             if self.outbox is not None:
@@ -371,6 +393,7 @@ class AuthService:
     ) -> TokenPair:
         """The `allow_signin` gate, then a new session; a refused new user is stored but not signed in."""
         refusal: Exception | None = None
+        seen = {"user_id": user.id, "ip": ip, "user_agent": user_agent}
         if self.config.require_verified_email and not user.is_verified:
             refusal = EmailNotVerified("sign-in needs a verified email address")
         elif not await self.events.allow_signin(user):
@@ -378,13 +401,20 @@ class AuthService:
         if refusal is not None:
             if create_user:  # registered, but not signed in
                 await self.store.create_user(user)
+                await self.audit.record("signup", **seen)
+            why = "email not verified" if isinstance(refusal, EmailNotVerified) else "refused by allow_signin"
+            await self.audit.record("signin_failed", **seen, detail=why)
+            if create_user:
                 await self.events.registered(user)
-                self._verify_after_register(user)
+                self._verify_after_register(user, ip=ip, user_agent=user_agent)
             raise refusal
         pair = await self.sessions.start(user, ip=ip, user_agent=user_agent, create_user=create_user)
         if create_user:
+            await self.audit.record("signup", **seen)
+        await self.audit.record("signin", **seen, detail=f"session {pair.session_id}")
+        if create_user:
             await self.events.registered(user)
-            self._verify_after_register(user)
+            self._verify_after_register(user, ip=ip, user_agent=user_agent)
         await self.events.signin(user)
         return pair
 
@@ -413,6 +443,7 @@ class AuthService:
         user = await self.accounts.register(
             email, password, is_superuser=is_superuser, is_verified=is_verified
         )
+        await self.audit.record("signup", user_id=user.id, detail="created without a sign-in")
         await self.events.registered(user)
         self._verify_after_register(user)
         return user
@@ -428,13 +459,18 @@ class AuthService:
         try:
             user = await self.accounts.authenticate(email, password)
         except InvalidCredentials:
+            await self.audit.record(
+                "signin_failed", user_id=None, ip=ip, user_agent=user_agent, detail=_address_or_none(email)
+            )
             await self.events.failed_login(email, ip)
             raise
         return user, await self._start_session(user, ip=ip, user_agent=user_agent)
 
-    async def refresh(self, refresh_token: str) -> tuple[User, TokenPair]:
+    async def refresh(
+        self, refresh_token: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> tuple[User, TokenPair]:
         """Rotate: a new pair for a refresh token, which is spent; a reused one revokes its session."""
-        user, pair = await self.sessions.refresh(refresh_token)
+        user, pair = await self.sessions.refresh(refresh_token, ip=ip, user_agent=user_agent)
         await self.events.token_refresh(user)
         return user, pair
 
@@ -466,7 +502,13 @@ class AuthService:
         return await self.sessions.verify(refresh_token, REFRESH)
 
     async def sign_out(
-        self, *, access: VerifiedToken | None, refresh: VerifiedToken | None, presented: bool = True
+        self,
+        *,
+        access: VerifiedToken | None,
+        refresh: VerifiedToken | None,
+        presented: bool = True,
+        ip: str | None = None,
+        user_agent: str | None = None,
     ) -> None:
         """Logout: end the access token's session and the refresh token's, when they are the same user's.
 
@@ -485,7 +527,10 @@ class AuthService:
             raise NotAuthenticated("no session to end")
         for sid in sessions:
             await self.sessions.revoke(sid)
-        user = await self.accounts.get_user(next(iter(sessions.values())))
+        user_id = next(iter(sessions.values()))
+        ended = " ".join(f"session {sid}" for sid in sessions)
+        await self.audit.record("signout", user_id=user_id, ip=ip, user_agent=user_agent, detail=ended)
+        user = await self.accounts.get_user(user_id)
         if user is not None:
             await self.events.signout(user)
 
@@ -493,22 +538,39 @@ class AuthService:
         """The user's live sessions, newest first."""
         return await self.sessions.list(user.id)
 
-    async def end_session(self, user: User, session_id: str) -> None:
+    async def end_session(
+        self, user: User, session_id: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> None:
         """End one of `user`'s sessions not yet revoked; `SessionNotFound` for any other id (someone
         else's too)."""
         record = await self.store.get_session(session_id)
         if record is None or record.user_id != user.id or record.revoked_at is not None:
             raise SessionNotFound("no such session")
         await self.sessions.revoke(session_id)
+        await self.audit.record(
+            "signout", user_id=user.id, ip=ip, user_agent=user_agent, detail=f"session {session_id}"
+        )
 
-    async def end_all_sessions(self, user: User) -> list[str]:
+    async def end_all_sessions(
+        self, user: User, *, ip: str | None = None, user_agent: str | None = None
+    ) -> list[str]:
         """Sign out everywhere; fires `on_signout`."""
         ended = await self.sessions.revoke_all(user.id)
+        await self.audit.record(
+            "signout", user_id=user.id, ip=ip, user_agent=user_agent, detail="every session"
+        )
         await self.events.signout(user)
         return ended
 
     async def change_password(
-        self, user: User, current: str, new: str, *, ip: str | None = None, keep_session: str | None = None
+        self,
+        user: User,
+        current: str,
+        new: str,
+        *,
+        ip: str | None = None,
+        keep_session: str | None = None,
+        user_agent: str | None = None,
     ) -> None:
         """Needs the current password (under the login budget); every other session is ended, pending
         reset and email-change codes are voided, and the address gets a notice."""
@@ -516,6 +578,7 @@ class AuthService:
         await self.accounts.change_password(user, current, new)
         await self.sessions.revoke_all(user.id, except_session=keep_session)
         await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        await self.audit.record("password_changed", user_id=user.id, ip=ip, user_agent=user_agent)
         self._mail("password_changed", user.email)
 
     async def recently_revoked(self) -> list[tuple[str, int]]:
@@ -556,14 +619,23 @@ class AuthService:
         if not self.mail_on:
             raise MailOff("no mail sender and no mail hook")
 
-    def _verify_after_register(self, user: User) -> None:
+    def _verify_after_register(
+        self, user: User, *, ip: str | None = None, user_agent: str | None = None
+    ) -> None:
         if self.config.verify_email_on_register and self.mail_on and not user.is_verified:
-            self._later(self._send_verification(user))
+            self._later(self._send_verification(user, ip=ip, user_agent=user_agent))
 
-    async def _send_verification(self, user: User) -> None:
+    async def _send_verification(
+        self, user: User, *, ip: str | None = None, user_agent: str | None = None
+    ) -> None:
         code = await self.codes.issue(user.id, "verify_email", data=user.email)
-        self._mail("verify_email", user.email, code)
-        await self.events.verification_requested(user, code)
+        try:
+            self._mail("verify_email", user.email, code)
+            await self.events.verification_requested(user, code)
+        finally:  # after the hook, whatever it does: the request stands
+            await self.audit.record(
+                "verification_requested", user_id=user.id, ip=ip, user_agent=user_agent, detail=user.email
+            )
 
     async def _account_for_mail(self, email: str) -> User | None:
         try:
@@ -573,7 +645,9 @@ class AuthService:
         user = await self.store.get_user_by_email(normalized)
         return user if user is not None and user.is_active else None
 
-    async def request_verification(self, email: str, *, ip: str | None = None) -> None:
+    async def request_verification(
+        self, email: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> None:
         """Mail a verification code to `email` if it names an active, unverified account.
 
         Answers alike for every address (known or not, verified or not): the lookup and the mail
@@ -585,11 +659,11 @@ class AuthService:
         async def send() -> None:
             user = await self._account_for_mail(email)
             if user is not None and not user.is_verified:
-                await self._send_verification(user)
+                await self._send_verification(user, ip=ip, user_agent=user_agent)
 
         self._later(send())
 
-    async def verify_email(self, code: str, *, ip: str | None = None) -> User:
+    async def verify_email(self, code: str, *, ip: str | None = None, user_agent: str | None = None) -> User:
         """Use a verification code: the account is verified. `InvalidVerifyToken` for any bad code
         (unknown, expired, spent, for another purpose, or for an address the account no longer has)."""
         await self.rate_limits.check_code(ip)
@@ -608,10 +682,15 @@ class AuthService:
             raise InvalidVerifyToken("invalid verification code") from None
         user.is_verified = True
         await self.accounts.save(user)
+        await self.audit.record(
+            "email_verified", user_id=user.id, ip=ip, user_agent=user_agent, detail=user.email
+        )
         await self.events.verified(user)
         return user
 
-    async def forgot_password(self, email: str, *, ip: str | None = None) -> None:
+    async def forgot_password(
+        self, email: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> None:
         """Mail a reset code to `email` if it names an active account; answers alike for every address."""
         self._require_mail()
         await self.rate_limits.check_email(rate_limit_key(email), ip)
@@ -621,12 +700,17 @@ class AuthService:
             if user is None:
                 return
             code = await self.codes.issue(user.id, "reset_password")
-            self._mail("reset_password", user.email, code)
-            await self.events.reset_requested(user, code)
+            try:
+                self._mail("reset_password", user.email, code)
+                await self.events.reset_requested(user, code)
+            finally:  # after the hook, whatever it does: the request stands
+                await self.audit.record("reset_requested", user_id=user.id, ip=ip, user_agent=user_agent)
 
         self._later(send())
 
-    async def reset_password(self, code: str, password: str, *, ip: str | None = None) -> User:
+    async def reset_password(
+        self, code: str, password: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> User:
         """Set a new password with a reset code; every session of the account ends; no sign-in.
 
         The policy is checked before the code is looked at (a weak password never spends it), and the
@@ -650,6 +734,7 @@ class AuthService:
         user.hashed_password = new_hash
         await self.accounts.save(user)
         await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        await self.audit.record("password_reset", user_id=user.id, ip=ip, user_agent=user_agent)
         self._mail("password_changed", user.email)
         await self.events.password_reset(user)
         return user
@@ -657,7 +742,13 @@ class AuthService:
     # email change and deletion
 
     async def request_email_change(
-        self, user: User, new_email: str, password: str, *, ip: str | None = None
+        self,
+        user: User,
+        new_email: str,
+        password: str,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
     ) -> None:
         """Mail a confirmation code to `new_email`; the address changes only when it is used.
 
@@ -672,6 +763,9 @@ class AuthService:
         address = normalize_email(new_email)
         if address == current.email:
             return
+        await self.audit.record(
+            "email_change_requested", user_id=current.id, ip=ip, user_agent=user_agent, detail=address
+        )
 
         async def send() -> None:
             code = await self.codes.issue(current.id, "change_email", data=address)
@@ -679,7 +773,9 @@ class AuthService:
 
         self._later(send())
 
-    async def confirm_email_change(self, code: str, *, ip: str | None = None) -> User:
+    async def confirm_email_change(
+        self, code: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> User:
         """Use an email-change code: the account moves to the proven address, the old one gets a notice.
 
         `InvalidChangeEmailToken` for any bad code, `EmailTaken` when the address was taken meanwhile
@@ -703,11 +799,16 @@ class AuthService:
         user.email, user.is_verified = record.data, True
         await self.accounts.save(user)  # EmailTaken if another account took it in between
         await self.codes.void(user.id, ("verify_email", "change_email"))
+        await self.audit.record(
+            "email_changed", user_id=user.id, ip=ip, user_agent=user_agent, detail=old_email
+        )
         self._mail("email_changed", old_email, new_email=user.email)
         await self.events.email_changed(user, old_email)
         return user
 
-    async def delete_account(self, user: User, password: str, *, ip: str | None = None) -> None:
+    async def delete_account(
+        self, user: User, password: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> None:
         """Delete the account and all fastauth holds for it; every device is signed out at once.
 
         Needs the current password (under the login budget). The sessions are revoked first (their
@@ -717,6 +818,9 @@ class AuthService:
         current = await self.accounts.confirm_password(user, password)
         await self.sessions.revoke_all(current.id)
         await self.accounts.delete(current.id)
+        await self.audit.record(
+            "account_deleted", user_id=current.id, ip=ip, user_agent=user_agent, detail=current.email
+        )
         self._mail("account_deleted", current.email)
         await self.events.account_deleted(current)
 
@@ -734,6 +838,7 @@ class AuthService:
         user.hashed_password = new_hash
         await self.accounts.save(user)
         await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        await self.audit.record("password_changed", user_id=user.id, detail="set by an operator")
         return user
 
     async def mark_verified(self, email: str) -> User | None:
@@ -745,6 +850,7 @@ class AuthService:
             user.is_verified = True
             await self.accounts.save(user)
             await self.codes.void(user.id, ("verify_email",))
+            await self.audit.record("email_verified", user_id=user.id, detail=f"{user.email} by an operator")
         return user
 
     async def _account_by_email(self, email: str) -> User | None:
@@ -767,6 +873,7 @@ class AuthService:
         if self.keys is None:
             raise ConfigError("keys come from the configuration (secret or PEM pair); nothing to rotate")
         record = await self.keys.rotate(immediately=immediately)
+        await self.audit.record("key_rotated", user_id=None, detail=f"kid {record.kid}")
         await self._publish("keys")
         return record
 
@@ -775,5 +882,7 @@ class AuthService:
         if self.keys is None:
             raise ConfigError("keys come from the configuration (secret or PEM pair); nothing to retire")
         done = await self.keys.retire(kid)
+        if done:
+            await self.audit.record("key_retired", user_id=None, detail=f"kid {kid}")
         await self._publish("keys")
         return done

@@ -20,6 +20,7 @@ from fastauth.tokens.claims import ACCESS, REFRESH, custom_claims
 from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
 
 if TYPE_CHECKING:
+    from fastauth.audit import Audit
     from fastauth.keys.manager import KeyManager
 
 __all__ = ["Sessions", "TokenPair", "revocation_horizon"]
@@ -56,6 +57,7 @@ class Sessions:
         session_max_age: int,
         refresh_reuse_grace: int = 0,
         keys: KeyManager | None = None,
+        audit: Audit | None = None,
     ) -> None:
         self.store = store
         self.accounts = accounts
@@ -69,6 +71,8 @@ class Sessions:
         #: Set when keys come from a shared key store: signing checks rotation first, and a token
         #: with an unknown kid triggers one (rate-limited) reload before it is refused.
         self.keys = keys
+        #: Where a detected reuse is recorded (`refresh_reuse`), beside its hook.
+        self.audit = audit
 
     def now(self) -> int:
         """The engine's clock, in whole seconds."""
@@ -130,8 +134,12 @@ class Sessions:
             await self.store.create_session(session)
         return pair
 
-    async def refresh(self, refresh_token: object) -> tuple[User, TokenPair]:
-        """Rotate: exactly one caller per refresh token wins; a reused token revokes its session."""
+    async def refresh(
+        self, refresh_token: object, *, ip: str | None = None, user_agent: str | None = None
+    ) -> tuple[User, TokenPair]:
+        """Rotate: exactly one caller per refresh token wins; a reused token revokes its session (and is
+        audited with the presenter's `ip` and `user_agent`)."""
+        seen = {"ip": ip, "user_agent": user_agent}
         token = await self.verify(refresh_token, REFRESH)
         now = self.now()
         session = await self.store.get_session(token.sid)
@@ -140,7 +148,7 @@ class Sessions:
         if session.expires_at <= now:
             raise ExpiredToken("session has reached its maximum age")
         if session.refresh_jti != token.jti:
-            await self._reuse_detected(session, token.jti, now)
+            await self._reuse_detected(session, token.jti, now, **seen)
         user = await self.accounts.get_user(token.sub, fresh=True)
         if user is None or not user.is_active:
             await self.revoke(session.id)
@@ -153,11 +161,19 @@ class Sessions:
         if not await self.store.rotate_refresh(session.id, token.jti, new_jti, now):
             # Lost the race, or it was used between our read and our write.
             current = await self.store.get_session(session.id)
-            await self._reuse_detected(current or session, token.jti, now)
+            await self._reuse_detected(current or session, token.jti, now, **seen)
         self.accounts.cache.put(user)
         return user, pair
 
-    async def _reuse_detected(self, session: SessionRecord, jti: str, now: int) -> None:
+    async def _reuse_detected(
+        self,
+        session: SessionRecord,
+        jti: str,
+        now: int,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
         """A spent refresh token came back: revoke the family, unless it is the grace-window case.
 
         With `refresh_reuse_grace` > 0, the token spent by the latest rotation, presented within that
@@ -177,6 +193,14 @@ class Sessions:
             # Ended meanwhile (a sign-out, or a concurrent caller that detected the reuse first): no
             # second alert for one session, and no false alert for a refresh racing a sign-out.
             raise RevokedToken("session revoked")
+        if self.audit is not None:
+            await self.audit.record(
+                "refresh_reuse",
+                user_id=session.user_id,
+                ip=ip,
+                user_agent=user_agent,
+                detail=f"session {session.id}",
+            )
         await self.events.refresh_reuse(session.user_id, session.id)
         raise RevokedToken("refresh token reuse")
 

@@ -11,6 +11,9 @@ import old_release
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationStep
+from alembic.script import ScriptDirectory
 from fresh_databases import new_postgres_database
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
@@ -18,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastauth.errors import ConfigError
 from fastauth.storage.sqlalchemy import VERSION_TABLE, Base, SQLAlchemyAdapter, async_url
+from fastauth.storage.sqlalchemy.schema import MIGRATIONS
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -123,6 +127,64 @@ async def test_the_second_revision_adds_the_codes_table_and_changes_nothing_else
     ]
 
 
+async def test_the_third_revision_adds_the_audit_table_and_changes_nothing_else(
+    two_databases: tuple[str, str],
+) -> None:
+    second_url, third_url = two_databases
+    await upgrade(second_url, "0002")
+    await upgrade(third_url, "0003")
+    second, third = await describe(second_url), await describe(third_url)
+    audit = third.pop("fastauth_audit")
+    assert third == second
+    assert audit["columns"] == [
+        ("id", "VARCHAR(64)", False, None),
+        ("at", "BIGINT", False, None),
+        ("event", "VARCHAR(32)", False, None),
+        ("user_id", "VARCHAR(64)", True, None),
+        ("ip", "VARCHAR(64)", True, None),
+        ("user_agent", "VARCHAR(512)", True, None),
+        ("detail", "VARCHAR(200)", True, None),
+    ]
+    assert audit["primary_key"] == ["id"]
+    assert audit["foreign_keys"] == []  # the record of a deletion outlives the account
+    assert audit["unique"] == []
+    assert [index[:2] for index in audit["indexes"] if not index[2]] == [
+        ("ix_fastauth_audit_at", ("at",)),
+        ("ix_fastauth_audit_user_at", ("user_id", "at")),
+    ]
+
+
+async def test_the_third_revision_downgrades_to_the_second(database_url: str) -> None:
+    await upgrade(database_url)
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade_to, "0002")
+    finally:
+        await engine.dispose()
+    assert "fastauth_audit" not in await describe(database_url)
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        assert (await store.schema_state()).revision == "0002"
+    finally:
+        await store.close()
+
+
+def _downgrade_to(conn: Connection, target: str) -> None:
+    """Run the revisions' `downgrade` from the database's revision down to `target` (tests only)."""
+    script = ScriptDirectory(str(MIGRATIONS))
+
+    def steps(revision: Any, _context: MigrationContext) -> list[MigrationStep]:
+        return [
+            MigrationStep.downgrade_from_script(script.revision_map, each)
+            for each in script.iterate_revisions(revision, target)
+        ]
+
+    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "fn": steps})
+    with Operations.context(context):
+        context.run_migrations()
+
+
 def _differences(conn: Connection) -> list[Any]:
     context = MigrationContext.configure(
         conn, opts={"include_name": lambda name, type_, parents: name != VERSION_TABLE, "compare_type": True}
@@ -155,7 +217,7 @@ async def test_an_applications_alembic_version_is_never_touched(database_url: st
             ours = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
     finally:
         await store.close()
-    assert (app, ours) == (["app_rev_42"], ["0002"])
+    assert (app, ours) == (["app_rev_42"], ["0003"])
 
 
 async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(database_url: str) -> None:
@@ -165,7 +227,7 @@ async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(dat
         await asyncio.gather(*(store.check_schema(keys=True) for store in stores))
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
-        assert versions == ["0002"]
+        assert versions == ["0003"]
     finally:
         for store in stores:
             await store.close()
@@ -185,7 +247,7 @@ async def test_a_revision_from_a_newer_fastauth_is_refused_at_start_and_not_touc
     finally:
         await store.close()
     assert str(refused.value) == (
-        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0002): "
+        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0003): "
         "a newer fastauth migrated it; upgrade fastauth"
     )
 
@@ -197,13 +259,13 @@ async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_comma
         with pytest.raises(ConfigError) as refused:
             await store.check_schema()  # what start-up does when auto_create_tables is off
         assert str(refused.value) == (
-            "the database schema is at revision 0001 and this fastauth needs 0002: run `fastauth db "
+            "the database schema is at revision 0001 and this fastauth needs 0003: run `fastauth db "
             "upgrade` (it migrates the database FASTAUTH_DATABASE_URL names), then start again"
         )
         await store.create_tables()  # with auto_create_tables SQLite upgrades itself
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0002", "head")
-        assert "fastauth_codes" in state.tables
+        assert (state.revision, state.status) == ("0003", "head")
+        assert {"fastauth_codes", "fastauth_audit"} <= state.tables
         await store.check_schema(keys=True)
     finally:
         await store.close()
@@ -217,7 +279,7 @@ async def test_upgrade_stops_at_the_revision_asked_for(database_url: str) -> Non
         assert (state.revision, state.status) == ("0001", "behind")
         assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
         before, after = await store.upgrade()
-        assert (before.revision, after.revision, after.status) == ("0001", "0002", "head")
+        assert (before.revision, after.revision, after.status) == ("0001", "0003", "head")
     finally:
         await store.close()
 
@@ -243,8 +305,14 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
         assert (await store.schema_state()).status == "unversioned"
         await store.create_tables()  # adopts on SQLite and PostgreSQL alike: nothing is left to run
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0002", "head")
-        assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys", "fastauth_codes"}
+        assert (state.revision, state.status) == ("0003", "head")
+        assert state.tables == {
+            "fastauth_users",
+            "fastauth_sessions",
+            "fastauth_keys",
+            "fastauth_codes",
+            "fastauth_audit",
+        }
         await store.check_schema(keys=True)
     finally:
         await store.close()

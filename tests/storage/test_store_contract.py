@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from fastauth.errors import EmailTaken, StoreUnavailable
-from fastauth.storage.base import CodeRecord, KeyRecord, SessionRecord, Store, User
+from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, Store, User
 from fastauth.storage.sqlalchemy import SQLAlchemyAdapter
 
 NOW = 1_800_000_000
@@ -69,6 +69,20 @@ def code(
 
 def hashed(number: int) -> str:
     return f"{number:064x}"
+
+
+def audit(number: int, user_id: str | None = "user1", **fields: object) -> AuditRecord:
+    values: dict[str, object] = {
+        "id": f"audit{number:02d}",
+        "at": NOW - 100 + number,
+        "event": "signin",
+        "user_id": user_id,
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+        "detail": f"session session{number:02d}",
+    }
+    values.update(fields)
+    return AuditRecord(**values)  # type: ignore[arg-type]
 
 
 async def test_a_user_is_stored_and_found_by_id_and_by_email(store: Store) -> None:
@@ -410,7 +424,7 @@ async def test_a_refused_insert_voids_nothing(store: Store) -> None:
     assert [await store.find_code(hashed(n), "reset_password", NOW) for n in (2, 3, 4)] == [None] * 3
 
 
-async def test_every_code_call_on_an_unreachable_database_is_store_unavailable() -> None:
+async def test_every_code_and_audit_call_on_an_unreachable_database_is_store_unavailable() -> None:
     store = SQLAlchemyAdapter("postgresql://fastauth@127.0.0.1:9/none")
     calls = [
         lambda: store.insert_code(code(1)),
@@ -419,6 +433,9 @@ async def test_every_code_call_on_an_unreachable_database_is_store_unavailable()
         lambda: store.void_codes("user1", ["reset_password"], NOW),
         lambda: store.prune_codes(NOW),
         lambda: store.delete_user("user1"),
+        lambda: store.insert_audit(audit(1)),
+        lambda: store.list_audit(),
+        lambda: store.prune_audit(NOW),
     ]
     try:
         for call in calls:
@@ -426,3 +443,76 @@ async def test_every_code_call_on_an_unreachable_database_is_store_unavailable()
                 await call()
     finally:
         await store.close()
+
+
+async def test_audit_records_are_stored_whole_and_listed_newest_first(store: Store) -> None:
+    await store.insert_audit(audit(1))
+    await store.insert_audit(audit(3, event="signout", ip=None, user_agent=None, detail=None))
+    await store.insert_audit(audit(2, user_id=None, event="signin_failed", detail="who@example.com"))
+    await store.insert_audit(audit(4, user_id="user2", event="key_rotated", at=NOW - 99))  # ties 1: by id
+    assert await store.list_audit() == [
+        audit(3, event="signout", ip=None, user_agent=None, detail=None),
+        audit(2, user_id=None, event="signin_failed", detail="who@example.com"),
+        audit(4, user_id="user2", event="key_rotated", at=NOW - 99),
+        audit(1),
+    ]
+    assert [record.id for record in await store.list_audit(limit=2)] == ["audit03", "audit02"]
+    assert await store.list_audit(limit=0) == []
+
+
+async def test_audit_records_are_filtered_by_user_and_by_time(store: Store) -> None:
+    for number in range(1, 7):
+        await store.insert_audit(audit(number, user_id="user1" if number % 2 else "user2"))
+    ids = [record.id for record in await store.list_audit(user_id="user1")]
+    assert ids == ["audit05", "audit03", "audit01"]
+    assert [record.id for record in await store.list_audit(user_id="user2", limit=2)] == [
+        "audit06",
+        "audit04",
+    ]
+    # `before` is strict: a record at that second is not before it.
+    assert [record.id for record in await store.list_audit(before=NOW - 96)] == [
+        "audit03",
+        "audit02",
+        "audit01",
+    ]
+    assert [record.id for record in await store.list_audit(user_id="user2", before=NOW - 94)] == [
+        "audit04",
+        "audit02",
+    ]
+    assert await store.list_audit(user_id="nobody") == []
+    assert await store.list_audit(before=NOW - 99) == []
+
+
+async def test_audit_records_are_copies_and_ids_unique(store: Store) -> None:
+    await store.insert_audit(audit(1))
+    (found,) = await store.list_audit()
+    found.detail, found.user_id = "changed", None
+    assert await store.list_audit() == [audit(1)]
+    with pytest.raises(ValueError):
+        await store.insert_audit(audit(1, event="signout"))
+    assert await store.list_audit() == [audit(1)]
+
+
+async def test_prune_audit_deletes_records_before_the_cut(store: Store) -> None:
+    for number in range(1, 5):
+        await store.insert_audit(audit(number))  # at NOW - 99 ... NOW - 96
+    assert await store.prune_audit(NOW - 99) == 0  # strictly before
+    assert await store.prune_audit(NOW - 97) == 2
+    assert [record.id for record in await store.list_audit()] == ["audit04", "audit03"]
+    assert await store.prune_audit(NOW - 97) == 0
+    assert await store.prune_audit(NOW) == 2
+    assert await store.list_audit() == []
+
+
+async def test_audit_records_outlive_the_deleted_user(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.insert_audit(audit(1))
+    await store.insert_audit(audit(2, event="account_deleted", detail="user1@example.com"))
+    assert await store.delete_user("user1") is True
+    assert await store.list_audit(user_id="user1") == [
+        audit(2, event="account_deleted", detail="user1@example.com"),
+        audit(1),
+    ]
+    # No foreign key: a record may name a user the store never had.
+    await store.insert_audit(audit(3, user_id="never-existed"))
+    assert [record.id for record in await store.list_audit(user_id="never-existed")] == ["audit03"]

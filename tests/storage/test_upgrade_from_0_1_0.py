@@ -9,7 +9,8 @@ password log in, rotate the old refresh token, and verify tokens signed by the o
 Every later schema change adds an Alembic revision to `fastauth/storage/migrations/versions` and extends
 this test: the same 0.1.0 rows must survive every revision up to the head, and whatever the revision
 adds must hold for them (a new column's value for the old rows, a new table empty, ...). Revision 0002
-adds `fastauth_codes`: the old user gets a one-time code, which is consumed once. A 0.1.0 database is
+adds `fastauth_codes`: the old user gets a one-time code, which is consumed once. Revision 0003 adds
+`fastauth_audit`: empty after the upgrade, it then records the old user's sign-in. A 0.1.0 database is
 behind the head, so the start-up rules for a database that is behind (SQLite upgrades itself, a server
 database waits for `fastauth db upgrade`) are tested on it.
 """
@@ -35,8 +36,10 @@ from fastauth.errors import ConfigError, InvalidCode
 from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
 
 #: The head revision, and every fastauth table at it.
-HEAD = "0002"
-TABLES = {"fastauth_users", "fastauth_sessions", "fastauth_keys", "fastauth_codes"}
+HEAD = "0003"
+TABLES = {"fastauth_users", "fastauth_sessions", "fastauth_keys", "fastauth_codes", "fastauth_audit"}
+#: The tables later revisions add: a database adopted from 0.1.0 lacks them until upgraded.
+LATER_TABLES = {"fastauth_codes", "fastauth_audit"}
 
 
 def config(database_url: str, **overrides: object) -> FastAuthConfig:
@@ -119,6 +122,23 @@ async def assert_the_old_user_gets_a_one_time_code(database_url: str) -> None:
         await store.close()
 
 
+async def assert_the_audit_log_recorded_the_old_user(database_url: str, old: old_release.OldRelease) -> None:
+    """The audit table came empty with the upgrade; the old user's sign-in and the reuse of the old
+    refresh token (`assert_the_old_release_works`) are its records, without a token in them."""
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        records = await store.list_audit()
+    finally:
+        await store.close()
+    assert [(record.event, record.user_id) for record in reversed(records)] == [
+        ("signin", old_release.USER_ID),
+        ("refresh_reuse", old_release.USER_ID),
+    ]
+    text_of_records = repr(records)
+    assert old.refresh_token not in text_of_records and old.access_token not in text_of_records
+    assert old_release.PASSWORD not in text_of_records
+
+
 async def test_a_0_1_0_sqlite_database_is_adopted_and_upgraded_at_start_and_keeps_working(
     sqlite_url: str,
 ) -> None:
@@ -129,6 +149,7 @@ async def test_a_0_1_0_sqlite_database_is_adopted_and_upgraded_at_start_and_keep
         assert (after.revision, after.status) == (HEAD, "head")
         assert after.tables == TABLES
         await assert_the_old_release_works(client, old)
+        await assert_the_audit_log_recorded_the_old_user(sqlite_url, old)
         await assert_the_old_user_gets_a_one_time_code(sqlite_url)
     # A second start finds it at the head and changes nothing.
     async with serve(sqlite_url) as client:
@@ -170,7 +191,7 @@ async def test_a_0_1_0_server_database_is_adopted_at_start_then_refused_until_fa
     )
     # Adopted (stamped at the first revision) but not migrated: a server database waits for the operator.
     adopted = await state(postgres_url)
-    assert (adopted.revision, adopted.tables) == ("0001", TABLES - {"fastauth_codes"})
+    assert (adopted.revision, adopted.tables) == ("0001", TABLES - LATER_TABLES)
     check = fastauth_db(postgres_url, "check")
     assert (check.returncode, check.stdout) == (1, "")
     assert check.stderr == f"behind: 0001: behind this fastauth's head {HEAD}; run `fastauth db upgrade`\n"
@@ -181,6 +202,7 @@ async def test_a_0_1_0_server_database_is_adopted_at_start_then_refused_until_fa
         after = await state(postgres_url)
         assert (after.revision, after.tables) == (HEAD, TABLES)
         await assert_the_old_release_works(client, old)
+        await assert_the_audit_log_recorded_the_old_user(postgres_url, old)
         await assert_the_old_user_gets_a_one_time_code(postgres_url)
 
 
@@ -193,4 +215,5 @@ async def test_fastauth_db_upgrade_adopts_an_untouched_0_1_0_server_database(pos
     async with serve(postgres_url) as client:
         assert (await state(postgres_url)).tables == TABLES
         await assert_the_old_release_works(client, old)
+        await assert_the_audit_log_recorded_the_old_user(postgres_url, old)
         await assert_the_old_user_gets_a_one_time_code(postgres_url)

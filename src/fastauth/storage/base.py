@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "AuditRecord",
+    "AuditStore",
     "CodeRecord",
     "CodeStore",
     "KeyRecord",
@@ -191,8 +193,43 @@ class CodeStore(Protocol):
         """Delete codes that expired or were consumed before `before`; returns how many."""
 
 
+@dataclass(slots=True)
+class AuditRecord:
+    """One security event (account-security §9): when, what, whose, from where; never a secret.
+
+    `user_id` is no foreign key, so the record of an account's deletion outlives the account. `ip` is
+    at most 64 characters, `user_agent` 512, `detail` (a short note such as an address or a session id,
+    never a password, a code or a token) 200.
+    """
+
+    id: str
+    at: int
+    event: str
+    user_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    detail: str | None = None
+
+
 @runtime_checkable
-class Store(UserStore, SessionStore, KeyStore, CodeStore, Protocol):
+class AuditStore(Protocol):
+    """The audit log: appended to, read newest first, pruned by age."""
+
+    async def insert_audit(self, record: AuditRecord) -> None:
+        """Append `record`; `ValueError` when its id is taken."""
+
+    async def list_audit(
+        self, *, user_id: str | None = None, before: int | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
+        """At most `limit` records, newest first (by `at`, then by id): only `user_id`'s when given, only
+        those with `at` before `before` when given."""
+
+    async def prune_audit(self, before: int) -> int:
+        """Delete the records with `at` before `before`; returns how many."""
+
+
+@runtime_checkable
+class Store(UserStore, SessionStore, KeyStore, CodeStore, AuditStore, Protocol):
     """Everything fastauth keeps, with its lifecycle: what the service starts, checks and closes.
 
     At start-up the service calls `create_tables()` when `auto_create_tables` is on, then

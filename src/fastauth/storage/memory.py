@@ -11,13 +11,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from fastauth.errors import EmailTaken
-from fastauth.storage.base import CodeRecord, KeyRecord, SessionRecord, User
+from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
 
 __all__ = ["MemoryStore"]
 
 
 class MemoryStore:
-    """Users, sessions, signing keys and one-time codes in memory: a `fastauth.storage.base.Store` for tests.
+    """Users, sessions, signing keys, one-time codes and the audit log in memory: a
+    `fastauth.storage.base.Store` for tests.
 
     Each method runs without awaiting anything, so on one event loop it is atomic, as a SQL
     transaction is: of concurrent `rotate_refresh` (or `consume_code`) calls exactly one wins.
@@ -28,6 +29,7 @@ class MemoryStore:
         self._sessions: dict[str, SessionRecord] = {}
         self._keys: dict[str, KeyRecord] = {}
         self._codes: dict[str, CodeRecord] = {}
+        self._audit: dict[str, AuditRecord] = {}
 
     # lifecycle: nothing to create, check or release
 
@@ -250,3 +252,30 @@ class MemoryStore:
         for code_id in ended:
             del self._codes[code_id]
         return len(ended)
+
+    # the audit log
+
+    async def insert_audit(self, record: AuditRecord) -> None:
+        """Append a copy of `record`; `ValueError` when its id is taken."""
+        if record.id in self._audit:
+            raise ValueError("audit record id already exists")
+        self._audit[record.id] = replace(record)
+
+    async def list_audit(
+        self, *, user_id: str | None = None, before: int | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
+        """Copies of at most `limit` records, newest first (by `at`, then id), filtered as asked."""
+        found = [
+            replace(record)
+            for record in self._audit.values()
+            if (user_id is None or record.user_id == user_id) and (before is None or record.at < before)
+        ]
+        found.sort(key=lambda record: (record.at, record.id), reverse=True)
+        return found[: max(limit, 0)]
+
+    async def prune_audit(self, before: int) -> int:
+        """Delete the records with `at` before `before`; returns how many."""
+        old = [record.id for record in self._audit.values() if record.at < before]
+        for record_id in old:
+            del self._audit[record_id]
+        return len(old)

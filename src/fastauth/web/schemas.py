@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from fastauth.storage.base import SessionRecord, User
+from fastauth.storage.base import AuditRecord, SessionRecord, User
 
 __all__ = [
+    "AuditOut",
     "ChangeEmailIn",
     "ChangePasswordIn",
     "Credentials",
@@ -137,4 +138,29 @@ class SessionOut(BaseModel):
             ip=record.ip,
             user_agent=record.user_agent,
             current=record.id == current_sid,
+        )
+
+
+class AuditOut(BaseModel):
+    """One audit record (`GET /admin/audit`): a security event, when, whose and from where; never a secret."""
+
+    id: str
+    at: datetime
+    event: str
+    user_id: str | None
+    ip: str | None
+    user_agent: str | None
+    detail: str | None
+
+    @classmethod
+    def of(cls, record: AuditRecord) -> AuditOut:
+        """The public view of `record`."""
+        return cls(
+            id=record.id,
+            at=utc(record.at),
+            event=record.event,
+            user_id=record.user_id,
+            ip=record.ip,
+            user_agent=record.user_agent,
+            detail=record.detail,
         )

@@ -4,15 +4,17 @@
     await adapter.create_tables()
 
 `tables` holds the models (`Base.metadata` has fastauth's tables and nothing else), `users`,
-`sessions`, `keys` and `codes` the queries, `schema` the Alembic revisions' bookkeeping (`fastauth db ...`).
+`sessions`, `keys`, `codes` and `audit` the queries, `schema` the Alembic revisions' bookkeeping
+(`fastauth db ...`).
 """
 
 from fastauth.storage.sqlalchemy.adapter import SQLAlchemyAdapter, async_url
 from fastauth.storage.sqlalchemy.schema import VERSION_TABLE, SchemaState, upgrade
-from fastauth.storage.sqlalchemy.tables import Base, CodeRow, KeyRow, SessionRow, UserRow
+from fastauth.storage.sqlalchemy.tables import AuditRow, Base, CodeRow, KeyRow, SessionRow, UserRow
 
 __all__ = [
     "VERSION_TABLE",
+    "AuditRow",
     "Base",
     "CodeRow",
     "KeyRow",

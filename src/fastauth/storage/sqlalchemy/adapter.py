@@ -16,7 +16,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from fastauth.errors import EmailTaken, StoreUnavailable
-from fastauth.storage.base import CodeRecord, KeyRecord, SessionRecord, User
+from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
+from fastauth.storage.sqlalchemy import audit as audit_rows
 from fastauth.storage.sqlalchemy import codes as code_rows
 from fastauth.storage.sqlalchemy import keys as key_rows
 from fastauth.storage.sqlalchemy import schema
@@ -39,7 +40,8 @@ def async_url(url: str) -> str:
 
 
 class SQLAlchemyAdapter:
-    """Users, sessions, signing keys and one-time codes in one SQL database: a `fastauth.storage.base.Store`.
+    """Users, sessions, signing keys, one-time codes and the audit log in one SQL database: a
+    `fastauth.storage.base.Store`.
 
     `engine_url` (plain `sqlite:///` and `postgresql://` URLs get their async driver) or a ready
     `engine`; the other keywords go to `create_async_engine`. `close()` disposes of the engine.
@@ -276,6 +278,28 @@ class SQLAlchemyAdapter:
         """Delete codes that expired or were consumed before `before`; returns how many."""
         async with self._tx() as conn:
             return await code_rows.prune_codes(conn, before)
+
+    # the audit log
+
+    async def insert_audit(self, record: AuditRecord) -> None:
+        """Append `record`; `ValueError` (nothing stored) when its id is taken."""
+        try:
+            async with self._tx() as conn:
+                await audit_rows.insert_audit(conn, record)
+        except IntegrityError:
+            raise ValueError("audit record id already exists") from None
+
+    async def list_audit(
+        self, *, user_id: str | None = None, before: int | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
+        """At most `limit` records, newest first (by `at`, then id), filtered as asked."""
+        async with self._tx() as conn:
+            return await audit_rows.list_audit(conn, user_id=user_id, before=before, limit=limit)
+
+    async def prune_audit(self, before: int) -> int:
+        """Delete the records with `at` before `before`; returns how many."""
+        async with self._tx() as conn:
+            return await audit_rows.prune_audit(conn, before)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -12,18 +12,21 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from fastauth.storage.base import CodeRecord, KeyRecord, SessionRecord, User
+from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
 
 __all__ = [
+    "AUDIT",
     "CODES",
     "KEYS",
     "SESSIONS",
     "USERS",
+    "AuditRow",
     "Base",
     "CodeRow",
     "KeyRow",
     "SessionRow",
     "UserRow",
+    "audit_record",
     "code_record",
     "key_record",
     "session_record",
@@ -112,10 +115,31 @@ class CodeRow(Base):
     __table_args__ = (Index("ix_fastauth_codes_user_purpose", "user_id", "purpose"),)
 
 
+class AuditRow(Base):
+    """A security event (`fastauth_audit`); columns = `AuditRecord` fields. `user_id` has no foreign key:
+    the record of an account's deletion outlives the account."""
+
+    __tablename__ = "fastauth_audit"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (
+        Index("ix_fastauth_audit_user_at", "user_id", "at"),
+        Index("ix_fastauth_audit_at", "at"),
+    )
+
+
 USERS: Table = UserRow.__table__  # type: ignore[assignment]
 SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
 KEYS: Table = KeyRow.__table__  # type: ignore[assignment]
 CODES: Table = CodeRow.__table__  # type: ignore[assignment]
+AUDIT: Table = AuditRow.__table__  # type: ignore[assignment]
 
 
 def user_values(user: User) -> dict[str, Any]:
@@ -145,3 +169,8 @@ def key_record(row: Any) -> KeyRecord:
 def code_record(row: Any) -> CodeRecord:
     """The `CodeRecord` of a `fastauth_codes` row."""
     return CodeRecord(**row._mapping)
+
+
+def audit_record(row: Any) -> AuditRecord:
+    """The `AuditRecord` of a `fastauth_audit` row."""
+    return AuditRecord(**row._mapping)

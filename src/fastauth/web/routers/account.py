@@ -35,7 +35,7 @@ def build(auth: FastAuth) -> APIRouter:
         body = await read_model(request, ChangePasswordIn)
         await service.change_password(
             user, body.current_password, body.new_password, ip=client_ip(request),
-            keep_session=request.state.fastauth_token.sid,
+            keep_session=request.state.fastauth_token.sid, user_agent=request.headers.get("user-agent"),
         )  # fmt: skip
         return Response(status_code=204)
 
@@ -43,14 +43,22 @@ def build(auth: FastAuth) -> APIRouter:
     async def delete_me(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
         """Delete the account (the current password confirms it); every device is signed out."""
         body = await read_model(request, PasswordIn)
-        await service.delete_account(user, body.password, ip=client_ip(request))
+        await service.delete_account(
+            user, body.password, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        )
         return auth.transports.for_logout(request).logout_response()
 
     @router.post("/change-email", status_code=202, response_model=None)
     async def change_email(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
         """Mail a confirmation link to the new address; the address changes when it is used."""
         body = await read_model(request, ChangeEmailIn)
-        await service.request_email_change(user, body.new_email, body.password, ip=client_ip(request))
+        await service.request_email_change(
+            user,
+            body.new_email,
+            body.password,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+        )
         return Response(ACCEPTED, 202, media_type="application/json")
 
     @router.post("/change-email/confirm", response_model=UserOut)
@@ -58,6 +66,9 @@ def build(auth: FastAuth) -> APIRouter:
         """Use the mailed code: the account moves to the new address (400 `CHANGE_EMAIL_BAD_TOKEN`)."""
         await service.ensure_started()
         body = await read_model(request, TokenIn)
-        return UserOut.of(await service.confirm_email_change(body.token, ip=client_ip(request)))
+        moved = await service.confirm_email_change(
+            body.token, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        )
+        return UserOut.of(moved)
 
     return router

@@ -28,7 +28,9 @@ def build(auth: FastAuth) -> APIRouter:
         """Mail a reset link if the address has an account; the same 202, body and timing for any address."""
         await service.ensure_started()
         body = await read_model(request, EmailIn)
-        await service.forgot_password(body.email, ip=client_ip(request))
+        await service.forgot_password(
+            body.email, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        )
         return Response(ACCEPTED, 202, media_type="application/json")
 
     @router.post("/reset-password", response_model=None)
@@ -36,7 +38,9 @@ def build(auth: FastAuth) -> APIRouter:
         """Set a new password with the mailed code; every session of the account ends (no sign-in)."""
         await service.ensure_started()
         body = await read_model(request, ResetPasswordIn)
-        await service.reset_password(body.token, body.password, ip=client_ip(request))
+        await service.reset_password(
+            body.token, body.password, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        )
         return Response(ACCEPTED, 200, media_type="application/json")
 
     return router

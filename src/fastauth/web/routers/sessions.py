@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from fastauth.storage.base import User
 from fastauth.web.errors import AnsweringRoute
+from fastauth.web.requests import client_ip
 from fastauth.web.schemas import SessionOut
 
 if TYPE_CHECKING:
@@ -34,7 +35,9 @@ def build(auth: FastAuth) -> APIRouter:
         request: Request, session_id: str, user: User = Depends(auth.get_current_user)
     ) -> Response:
         """Revoke one of the user's sessions (404 for anyone else's)."""
-        await service.end_session(user, session_id)
+        await service.end_session(
+            user, session_id, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        )
         if session_id == request.state.fastauth_token.sid:
             return auth.transports.for_logout(request).logout_response()
         return Response(status_code=204)
@@ -42,7 +45,9 @@ def build(auth: FastAuth) -> APIRouter:
     @router.delete("/sessions", status_code=204)
     async def revoke_all_sessions(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
         """Sign out everywhere, this session included."""
-        await service.end_all_sessions(user)
+        await service.end_all_sessions(
+            user, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        )
         return auth.transports.for_logout(request).logout_response()
 
     return router

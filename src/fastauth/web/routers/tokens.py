@@ -85,7 +85,9 @@ def build(auth: FastAuth) -> APIRouter:
                 auth.csrf.require(
                     request, (await service.verify_refresh(raw.value)).sid, auth.cookies.csrf(request)
                 )
-            _, pair = await service.refresh(raw.value)
+            _, pair = await service.refresh(
+                raw.value, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+            )
         except TokenError as error:
             if raw.source != "cookie":
                 raise
@@ -119,7 +121,13 @@ def build(auth: FastAuth) -> APIRouter:
             if refresh is not None and raw.source == "cookie" and access is None:
                 auth.csrf.require(request, refresh.sid, auth.cookies.csrf(request))
         presented = raw is not None or bool(request.headers.get("authorization"))
-        await service.sign_out(access=access, refresh=refresh, presented=presented)
+        await service.sign_out(
+            access=access,
+            refresh=refresh,
+            presented=presented,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+        )
         return transport.logout_response()
 
     return router

@@ -29,7 +29,9 @@ def build(auth: FastAuth) -> APIRouter:
         """Mail a verification link to the address if it has an unverified account; 202 for any address."""
         await service.ensure_started()
         body = await read_model(request, EmailIn)
-        await service.request_verification(body.email, ip=client_ip(request))
+        await service.request_verification(
+            body.email, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        )
         return Response(ACCEPTED, 202, media_type="application/json")
 
     @router.post("/verify", response_model=UserOut)
@@ -37,6 +39,9 @@ def build(auth: FastAuth) -> APIRouter:
         """Use the mailed code: the account's address is verified (400 `VERIFY_USER_BAD_TOKEN` otherwise)."""
         await service.ensure_started()
         body = await read_model(request, TokenIn)
-        return UserOut.of(await service.verify_email(body.token, ip=client_ip(request)))
+        verified = await service.verify_email(
+            body.token, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+        )
+        return UserOut.of(verified)
 
     return router
