@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastauth.accounts import Accounts, UserCache, normalize_email, rate_limit_key
-from fastauth.accounts.one_time import OneTimeCodes, Purpose
+from fastauth.accounts.one_time import PURPOSES, OneTimeCodes, Purpose
 from fastauth.audit import DAY, Audit
 from fastauth.config import FastAuthConfig
 from fastauth.errors import (
@@ -187,16 +187,13 @@ class AuthService:
             redis = redis_client(cfg.redis_url)
             bus = RedisEvents(redis)
             if revocation is None:
-                shared = RedisRevocationList(redis)
 
-                async def refill() -> None:
+                async def recently_revoked() -> list[tuple[str, int]]:
                     # The database is the source of truth: Redis is filled from it whenever it lost the list.
-                    now = int(clock())
-                    for sid, revoked_at in await the_store.revoked_since(now - horizon):
-                        await shared.revoke([sid], revoked_at + horizon)
+                    since = int(clock()) - horizon
+                    return [(sid, at + horizon) for sid, at in await the_store.revoked_since(since)]
 
-                shared.refill = refill
-                revocation = shared
+                revocation = RedisRevocationList(redis, refill=recently_revoked)
             if rate_limit_uri == "memory://":
                 rate_limit_uri = cfg.redis_url
         accounts = Accounts(
@@ -302,6 +299,7 @@ class AuthService:
             else:
                 await self.sessions.warm()
             await self.sessions.prune()
+            await self.codes.prune()
             await self.audit.prune_quietly()
             if self.bus is not None:
                 self.bus.start(self._on_event)
@@ -389,9 +387,20 @@ class AuthService:
         return self.sessions.now()
 
     async def _start_session(
-        self, user: User, *, ip: str | None, user_agent: str | None, create_user: bool = False
+        self,
+        user: User,
+        *,
+        ip: str | None,
+        user_agent: str | None,
+        create_user: bool = False,
+        password_hash: str | None = None,
     ) -> TokenPair:
-        """The `allow_signin` gate, then a new session; a refused new user is stored but not signed in."""
+        """The `allow_signin` gate, then a new session; a refused new user is stored but not signed in.
+
+        `password_hash`: the hash a password sign-in was checked against. Once the session exists, the
+        stored hash must still be it: a reset or change that lands meanwhile (and ended the sessions
+        before this one existed) ends this one too, so no sign-in with an old password outlives it.
+        """
         refusal: Exception | None = None
         seen = {"user_id": user.id, "ip": ip, "user_agent": user_agent}
         if self.config.require_verified_email and not user.is_verified:
@@ -409,6 +418,11 @@ class AuthService:
                 self._verify_after_register(user, ip=ip, user_agent=user_agent)
             raise refusal
         pair = await self.sessions.start(user, ip=ip, user_agent=user_agent, create_user=create_user)
+        if password_hash is not None:
+            stored = await self.store.get_user(user.id)
+            if stored is None or not stored.is_active or stored.hashed_password != password_hash:
+                await self.sessions.revoke(pair.session_id)
+                raise InvalidCredentials("the password changed during the sign-in")
         if create_user:
             await self.audit.record("signup", **seen)
         await self.audit.record("signin", **seen, detail=f"session {pair.session_id}")
@@ -464,7 +478,10 @@ class AuthService:
             )
             await self.events.failed_login(email, ip)
             raise
-        return user, await self._start_session(user, ip=ip, user_agent=user_agent)
+        pair = await self._start_session(
+            user, ip=ip, user_agent=user_agent, password_hash=user.hashed_password
+        )
+        return user, pair
 
     async def refresh(
         self, refresh_token: str, *, ip: str | None = None, user_agent: str | None = None
@@ -731,9 +748,7 @@ class AuthService:
             await self.codes.consume(code, "reset_password")
         except InvalidCode:  # a concurrent use won
             raise InvalidResetToken("invalid reset code") from None
-        user.hashed_password = new_hash
-        await self.accounts.save(user)
-        await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        user = await self._store_password(user, new_hash)
         await self.audit.record("password_reset", user_id=user.id, ip=ip, user_agent=user_agent)
         self._mail("password_changed", user.email)
         await self.events.password_reset(user)
@@ -798,7 +813,7 @@ class AuthService:
         old_email = user.email
         user.email, user.is_verified = record.data, True
         await self.accounts.save(user)  # EmailTaken if another account took it in between
-        await self.codes.void(user.id, ("verify_email", "change_email"))
+        await self.codes.void(user.id, PURPOSES)  # a reset link mailed to the old address dies too
         await self.audit.record(
             "email_changed", user_id=user.id, ip=ip, user_agent=user_agent, detail=old_email
         )
@@ -826,6 +841,17 @@ class AuthService:
 
     # administration
 
+    async def _store_password(self, user: User, new_hash: str) -> User:
+        """Write a new password hash into the latest row (not the copy read before the slow hashing), end
+        every session again (one a sign-in started meanwhile, see `_start_session`) and void the codes
+        that could take the account over."""
+        latest = await self.accounts.get_user(user.id, fresh=True) or user
+        latest.hashed_password = new_hash
+        await self.accounts.save(latest)
+        await self.sessions.revoke_all(latest.id)
+        await self.codes.void(latest.id, _VOIDED_BY_PASSWORD_CHANGE)
+        return latest
+
     async def set_password(self, email: str, password: str) -> User | None:
         """Set the password of the account `email` names (an operator's act, `fastauth users set-password`):
         every session ends, pending reset and email-change codes are voided. None when there is none."""
@@ -834,10 +860,8 @@ class AuthService:
         if user is None:
             return None
         new_hash = await self.accounts.hasher.hash(password)
-        await self.sessions.revoke_all(user.id)
-        user.hashed_password = new_hash
-        await self.accounts.save(user)
-        await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        await self.sessions.revoke_all(user.id)  # first: a failure here leaves the old password in place
+        user = await self._store_password(user, new_hash)
         await self.audit.record("password_changed", user_id=user.id, detail="set by an operator")
         return user
 
@@ -866,6 +890,7 @@ class AuthService:
         await self.accounts.save(user)
         if not active:
             await self.sessions.revoke_all(user.id)
+            await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
         return user
 
     async def rotate_keys(self, *, immediately: bool = False) -> KeyRecord:

@@ -90,11 +90,12 @@ class RedisRevocationList:
         self,
         client: Any,
         prefix: str = "fastauth:",
-        refill: Callable[[], Awaitable[None]] | None = None,
+        refill: Callable[[], Awaitable[Iterable[tuple[str, int]] | None]] | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
-        #: Writes the database's recent revocations into this list (FastAuth sets `Sessions.warm`).
+        #: The database's recent revocations as (session id, until), written into this list whenever
+        #: Redis lost it (the service passes one built on its store).
         self.refill = refill
         self._filled_key = f"{prefix}revocations-filled"
         #: True when Redis may miss a revocation the database has (a write to Redis failed).
@@ -180,7 +181,8 @@ class RedisRevocationList:
             self._stale = False
             try:
                 if self.refill is not None:
-                    await self.refill()
+                    for sid, until in await self.refill() or ():
+                        await self.revoke([sid], until)
                 await self.client.set(self._filled_key, b"1")
             except BaseException:
                 self._stale = True
