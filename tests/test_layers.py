@@ -31,6 +31,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fastauth.revocation": (WEB, ()),
     "fastauth.ratelimits": (WEB, ()),
     "fastauth.service": (WEB, ()),
+    "fastauth.audit": ((*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts"), ()),
     "fastauth.storage": ((*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts"), ()),
     "fastauth.keys": ((*WEB, "fastauth.service", "fastauth.sessions"), ()),
     "fastauth.mail": ((*WEB, "fastauth.service"), ()),
