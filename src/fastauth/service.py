@@ -62,6 +62,10 @@ __all__ = ["AuthService"]
 
 log = logging.getLogger("fastauth")
 
+#: Background mail steps that may wait at once, and the seconds `aclose` waits for them.
+MAX_BACKGROUND = 1000
+SETTLE_TIMEOUT = 10.0
+
 #: A password change or reset voids the codes that could take the account over (account-security §1).
 _VOIDED_BY_PASSWORD_CHANGE: tuple[Purpose, ...] = ("reset_password", "change_email")
 
@@ -362,8 +366,20 @@ class AuthService:
             await self.bus.publish(message)
 
     async def aclose(self) -> None:
-        """Stop the background work and close what this service opened (Redis, its own store)."""
-        await self.settle()
+        """Stop the background work and close what this service opened (Redis, its own store).
+
+        Pending mail steps get `SETTLE_TIMEOUT` seconds to finish; what is left then is cancelled (and
+        logged), so a hung store or mail server cannot hang the shutdown.
+        """
+        settling = asyncio.ensure_future(self.settle())
+        done, _ = await asyncio.wait({settling}, timeout=SETTLE_TIMEOUT)
+        if not done:
+            stuck = list(self._background)
+            log.error("shutdown: %d account mail step(s) cancelled after %ss", len(stuck), SETTLE_TIMEOUT)
+            settling.cancel()
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(settling, *stuck, return_exceptions=True)
         if self.outbox is not None:
             await self.outbox.aclose()
         if self._key_task is not None:
@@ -608,7 +624,15 @@ class AuthService:
     # mail flows: verification and password reset
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run `work` off the request path (so no answer's timing depends on it); failures are logged."""
+        """Run `work` off the request path (so no answer's timing depends on it); failures are logged.
+
+        At most `MAX_BACKGROUND` steps wait at once: beyond that the step is dropped and logged (the
+        answer stays the same), so a flood of requests cannot grow memory without bound.
+        """
+        if len(self._background) >= MAX_BACKGROUND:
+            work.close()
+            log.error("account mail step dropped: %d are pending already", len(self._background))
+            return
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
 

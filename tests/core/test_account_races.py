@@ -117,3 +117,34 @@ async def test_spent_and_expired_codes_are_pruned_at_start_up(
     for code in (spent, live):
         assert await store.find_code(code_hash(code), "verify_email", int(clock())) is None
     assert store._codes == {}  # type: ignore[attr-defined]  # pruned, not only expired
+
+
+async def test_the_background_steps_are_bounded_and_shutdown_does_not_hang(
+    make_service: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    import fastauth.service
+
+    release = asyncio.Event()
+
+    from fastauth.hooks import EventHooks
+
+    class Stuck(EventHooks):
+        async def on_after_forgot_password(self, user: Any, token: str) -> None:
+            await release.wait()  # a mail relay that never answers
+
+    monkeypatch.setattr(fastauth.service, "MAX_BACKGROUND", 3)
+    monkeypatch.setattr(fastauth.service, "SETTLE_TIMEOUT", 0.2)
+    service: AuthService = await make_service(hooks=Stuck(), verify_email_on_register=False)
+    await service.register(EMAIL, PASSWORD)
+    with caplog.at_level(logging.ERROR, logger="fastauth"):
+        for _ in range(5):
+            assert await service.forgot_password(EMAIL) is None  # every answer the same
+        await asyncio.sleep(0.05)
+        assert len(service._background) == 3
+        await asyncio.wait_for(service.aclose(), 2)  # does not hang on the stuck steps
+    messages = [r.getMessage() for r in caplog.records if r.name == "fastauth"]
+    assert messages.count("account mail step dropped: 3 are pending already") == 2
+    assert "shutdown: 3 account mail step(s) cancelled after 0.2s" in messages
+    assert service._background == set()
