@@ -813,11 +813,14 @@ class AuthService:
         self._later(send())
 
     async def confirm_email_change(
-        self, code: str, *, ip: str | None = None, user_agent: str | None = None
+        self, code: str, *, owner: User, ip: str | None = None, user_agent: str | None = None
     ) -> User:
-        """Use an email-change code: the account moves to the proven address, the old one gets a notice.
+        """Use an email-change code, signed in as the account that asked for it (`owner`): the account
+        moves to the proven address, the old one gets a notice.
 
-        `InvalidChangeEmailToken` for any bad code, `EmailTaken` when the address was taken meanwhile
+        Binding the code to its account's session means that someone who asks to move *their* account
+        to a victim's address cannot have the victim confirm it with one click. `InvalidChangeEmailToken`
+        for any bad code (or another account's), `EmailTaken` when the address was taken meanwhile
         (nothing changes then, and the code stays unspent until it expires).
         """
         await self.rate_limits.check_code(ip)
@@ -826,7 +829,7 @@ class AuthService:
         except InvalidCode:
             raise InvalidChangeEmailToken("invalid email-change code") from None
         user = await self.accounts.get_user(record.user_id, fresh=True)
-        if user is None or not user.is_active or record.data is None:
+        if user is None or not user.is_active or record.data is None or record.user_id != owner.id:
             raise InvalidChangeEmailToken("invalid email-change code")
         if await self.store.get_user_by_email(record.data) is not None:
             raise EmailTaken("email already registered")

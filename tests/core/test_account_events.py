@@ -129,7 +129,7 @@ async def test_email_change_and_deletion_fire_their_hooks_once(
     service.codes.issue = issue  # type: ignore[method-assign]
     await service.request_email_change(user, "ada@new.example", PASSWORD)
     await service.settle()
-    moved = await service.confirm_email_change(codes[-1])
+    moved = await service.confirm_email_change(codes[-1], owner=user)
     assert moved.email == "ada@new.example"
     assert lifecycle.take() == [("on_email_changed", "ada@new.example", EMAIL)]
     await service.delete_account(moved, PASSWORD)

@@ -87,7 +87,7 @@ async def test_a_confirmed_email_change_voids_a_reset_code_mailed_to_the_old_add
     user, _ = await service.register(EMAIL, PASSWORD)
     reset = await _reset_code(service)
     change = await service.codes.issue(user.id, "change_email", data="ada@new.example")
-    await service.confirm_email_change(change)
+    await service.confirm_email_change(change, owner=user)
     with pytest.raises(InvalidResetToken):
         await service.reset_password(reset, NEW_PASSWORD)
 

@@ -169,7 +169,7 @@ async def test_every_flow_records_exactly_its_events(make_service: Any, store: M
     # Email change: the request names the new address, the change the old one.
     await service.request_email_change(user, NEW_EMAIL, third, ip=IP, user_agent=UA)
     await service.settle()  # the code is issued off the request path
-    moved = await service.confirm_email_change(codes[-1], ip=IP, user_agent=UA)
+    moved = await service.confirm_email_change(codes[-1], owner=user, ip=IP, user_agent=UA)
     assert await log.new() == [
         ("email_change_requested", uid, IP, UA, NEW_EMAIL),
         ("email_changed", uid, IP, UA, EMAIL),

@@ -351,7 +351,17 @@ async def test_an_email_change_happens_only_when_the_new_address_is_proven(
     # until confirmed, the old address is the account's
     assert (await a.client.get("/auth/me", headers=auth_header)).json()["email"] == "ada@example.com"
 
-    done = await a.client.post("/auth/change-email/confirm", json={"token": token_of(link)})
+    # the code confirms only for the account that asked, signed in: not anonymously, not as someone else
+    anonymous = await a.client.post("/auth/change-email/confirm", json={"token": token_of(link)})
+    assert anonymous.status_code == 401
+    other = await a.register("mallory@example.com")
+    as_other = await a.client.post(
+        "/auth/change-email/confirm", json={"token": token_of(link)}, headers=bearer(other["access_token"])
+    )
+    assert (as_other.status_code, as_other.json()) == (400, {"detail": "CHANGE_EMAIL_BAD_TOKEN"})
+    done = await a.client.post(
+        "/auth/change-email/confirm", json={"token": token_of(link)}, headers=auth_header
+    )
     assert done.status_code == 200, done.text
     assert (done.json()["email"], done.json()["is_verified"]) == ("ada@new.example", True)
     await settle(a)
@@ -361,7 +371,9 @@ async def test_an_email_change_happens_only_when_the_new_address_is_proven(
     assert old.status_code == 401
     new = await a.client.post("/auth/login", json={"email": "ada@new.example", "password": PASSWORD})
     assert new.status_code == 200
-    again = await a.client.post("/auth/change-email/confirm", json={"token": token_of(link)})
+    again = await a.client.post(
+        "/auth/change-email/confirm", json={"token": token_of(link)}, headers=auth_header
+    )
     assert (again.status_code, again.json()) == (400, {"detail": "CHANGE_EMAIL_BAD_TOKEN"})
 
 
@@ -383,7 +395,7 @@ async def test_a_taken_address_answers_like_a_free_one_and_its_confirmation_fail
     assert (free.status_code, free.content) == (taken.status_code, taken.content) == (202, b"null")
     await settle(a)
     code = token_of(link_of(collector.received[-1]))  # the newest code (it voided the one for free@)
-    r = await a.client.post("/auth/change-email/confirm", json={"token": code})
+    r = await a.client.post("/auth/change-email/confirm", json={"token": code}, headers=auth_header)
     assert (r.status_code, r.json()) == (409, {"detail": "This email is already registered"})
     me = await a.client.get("/auth/me", headers=auth_header)
     assert me.json()["email"] == "ada@example.com"
@@ -450,5 +462,14 @@ async def test_opening_any_mailed_link_spends_nothing(mail_app: Any, collector: 
     assert (await a.client.post("/auth/verify", json={"token": verify})).status_code == 200
     r = await a.client.post("/auth/reset-password", json={"token": reset, "password": NEW_PASSWORD})
     assert r.status_code == 200
-    assert (await a.client.post("/auth/change-email/confirm", json={"token": change})).status_code == 400
+    # the reset ended the session, and voided the pending email change
+    old_session = await a.client.post(
+        "/auth/change-email/confirm", json={"token": change}, headers=bearer(tokens["access_token"])
+    )
+    assert old_session.status_code == 401
+    fresh = await a.client.post("/auth/login", json={"email": "ada@example.com", "password": NEW_PASSWORD})
+    confirm = await a.client.post(
+        "/auth/change-email/confirm", json={"token": change}, headers=bearer(fresh.json()["access_token"])
+    )
+    assert (confirm.status_code, confirm.json()) == (400, {"detail": "CHANGE_EMAIL_BAD_TOKEN"})
     # the reset voided the pending email change: a password change or reset voids every such code

@@ -640,6 +640,8 @@
         } else if (response.status === 409) {
           token = null;
           linkFailed("That address belongs to another account now, so yours was not changed.");
+        } else if (response.status === 401) {
+          say("Sign in to the account that asked for the change (in this browser), then open the link again.", "error");
         } else say(await explain(response, "change"), "error"); // the code is unspent: the button stays
       }),
     );

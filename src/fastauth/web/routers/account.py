@@ -62,12 +62,12 @@ def build(auth: FastAuth) -> APIRouter:
         return Response(ACCEPTED, 202, media_type="application/json")
 
     @router.post("/change-email/confirm", response_model=UserOut)
-    async def confirm_email_change(request: Request) -> UserOut:
-        """Use the mailed code: the account moves to the new address (400 `CHANGE_EMAIL_BAD_TOKEN`)."""
-        await service.ensure_started()
+    async def confirm_email_change(request: Request, user: User = Depends(auth.get_current_user)) -> UserOut:
+        """Use the mailed code, signed in as the account that asked: it moves to the new address
+        (400 `CHANGE_EMAIL_BAD_TOKEN` otherwise)."""
         body = await read_model(request, TokenIn)
         moved = await service.confirm_email_change(
-            body.token, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+            body.token, owner=user, ip=client_ip(request), user_agent=request.headers.get("user-agent")
         )
         return UserOut.of(moved)
 
