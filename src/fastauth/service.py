@@ -721,8 +721,7 @@ class AuthService:
             await self.codes.consume(code, "verify_email")
         except InvalidCode:  # a concurrent use won
             raise InvalidVerifyToken("invalid verification code") from None
-        user.is_verified = True
-        await self.accounts.save(user)
+        user = await self.accounts.update(user.id, is_verified=True) or user
         await self.audit.record(
             "email_verified", user_id=user.id, ip=ip, user_agent=user_agent, detail=user.email
         )
@@ -838,8 +837,8 @@ class AuthService:
         except InvalidCode:  # a concurrent use won
             raise InvalidChangeEmailToken("invalid email-change code") from None
         old_email = user.email
-        user.email, user.is_verified = record.data, True
-        await self.accounts.save(user)  # EmailTaken if another account took it in between
+        # Only these two fields: EmailTaken if another account took the address in between.
+        user = await self.accounts.update(user.id, email=record.data, is_verified=True) or user
         await self.codes.void(user.id, PURPOSES)  # a reset link mailed to the old address dies too
         await self.audit.record(
             "email_changed", user_id=user.id, ip=ip, user_agent=user_agent, detail=old_email
@@ -869,12 +868,10 @@ class AuthService:
     # administration
 
     async def _store_password(self, user: User, new_hash: str) -> User:
-        """Write a new password hash into the latest row (not the copy read before the slow hashing), end
+        """Write only the new password hash (never a copy read before the slow hashing), end
         every session again (one a sign-in started meanwhile, see `_start_session`) and void the codes
         that could take the account over."""
-        latest = await self.accounts.get_user(user.id, fresh=True) or user
-        latest.hashed_password = new_hash
-        await self.accounts.save(latest)
+        latest = await self.accounts.update(user.id, hashed_password=new_hash) or user
         await self.sessions.revoke_all(latest.id)
         await self.codes.void(latest.id, _VOIDED_BY_PASSWORD_CHANGE)
         return latest
@@ -898,8 +895,7 @@ class AuthService:
         if user is None:
             return None
         if not user.is_verified:
-            user.is_verified = True
-            await self.accounts.save(user)
+            user = await self.accounts.update(user.id, is_verified=True) or user
             await self.codes.void(user.id, ("verify_email",))
             await self.audit.record("email_verified", user_id=user.id, detail=f"{user.email} by an operator")
         return user
@@ -913,8 +909,7 @@ class AuthService:
         user = await self.accounts.get_user(user_id, fresh=True)
         if user is None:
             return None
-        user.is_active = active
-        await self.accounts.save(user)
+        user = await self.accounts.update(user.id, is_active=active) or user
         if not active:
             await self.sessions.revoke_all(user.id)
             await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)

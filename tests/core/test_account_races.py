@@ -148,3 +148,19 @@ async def test_the_background_steps_are_bounded_and_shutdown_does_not_hang(
     assert messages.count("account mail step dropped: 3 are pending already") == 2
     assert "shutdown: 3 account mail step(s) cancelled after 0.2s" in messages
     assert service._background == set()
+
+
+async def test_a_reset_racing_a_deactivation_never_reactivates_the_account(make_service: Any) -> None:
+    service = await _mail_service(make_service, hasher=SLOWER)
+    user, _ = await service.register(EMAIL, PASSWORD)
+    code = await _reset_code(service)
+
+    async def deactivate() -> None:
+        await asyncio.sleep(0)  # lands while the reset hashes the new password
+        await service.set_user_active(user.id, False)
+
+    await asyncio.gather(service.reset_password(code, NEW_PASSWORD), deactivate(), return_exceptions=True)
+    stored = await service.store.get_user(user.id)
+    assert stored is not None and stored.is_active is False
+    with pytest.raises(InvalidCredentials):
+        await service.sign_in(EMAIL, NEW_PASSWORD)

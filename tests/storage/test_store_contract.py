@@ -122,6 +122,23 @@ async def test_update_writes_the_fields_back_but_not_id_or_creation_time(store: 
     assert await store.get_user("user2") == user(2)
 
 
+async def test_set_user_fields_writes_only_those_fields(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_user(user(2))
+    # a concurrent writer changed another field meanwhile: writing one field must not undo it
+    await store.update_user(replace(user(1), is_active=False))
+    after = await store.set_user_fields("user1", {"hashed_password": "$argon2id$new", "roles": ("a", "b")})
+    assert after == replace(user(1), is_active=False, hashed_password="$argon2id$new", roles=("a", "b"))
+    assert await store.get_user("user1") == after
+    with pytest.raises(EmailTaken):
+        await store.set_user_fields("user2", {"email": "user1@example.com"})
+    assert await store.get_user("user2") == user(2)
+    assert await store.set_user_fields("nobody", {"is_verified": True}) is None
+    for bad in ({"id": "x"}, {"created_at": 1}, {"no_such_field": 1}):
+        with pytest.raises(ValueError, match="not writable user fields"):
+            await store.set_user_fields("user1", bad)
+
+
 async def test_returned_records_are_copies(store: Store) -> None:
     await store.create_user(user(1))
     await store.create_session(session(1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from cuid2 import Cuid
 from email_validator import EmailNotValidError, validate_email
@@ -165,8 +166,7 @@ class Accounts:
         if user is None or not valid or not user.is_active:
             raise InvalidCredentials("invalid email or password")
         if new_hash is not None:  # parameters changed since this hash was made
-            user.hashed_password = new_hash
-            await self.save(user)
+            user = await self.update(user.id, hashed_password=new_hash) or user
         return user
 
     async def get_user(self, user_id: str, *, fresh: bool = False) -> User | None:
@@ -188,6 +188,15 @@ class Accounts:
         self.cache.invalidate(user.id)
         if self.notify is not None:
             await self.notify(f"user:{user.id}")
+
+    async def update(self, user_id: str, **changes: Any) -> User | None:
+        """Write only `changes` (a concurrent change of another field survives) and drop the user from
+        every cache; the user as stored afterwards, or None when there is none."""
+        user = await self.store.set_user_fields(user_id, changes)
+        self.cache.invalidate(user_id)
+        if self.notify is not None:
+            await self.notify(f"user:{user_id}")
+        return user
 
     async def delete(self, user_id: str) -> bool:
         """Delete the user (its sessions and codes go with it) and drop it from every cache."""
@@ -213,6 +222,5 @@ class Accounts:
         """Set `new` once `current` is confirmed (and `new` meets the policy)."""
         current_user = await self.confirm_password(user, current)
         self.check_password(new)
-        current_user.hashed_password = await self.hasher.hash(new)
-        await self.save(current_user)
-        return current_user
+        updated = await self.update(current_user.id, hashed_password=await self.hasher.hash(new))
+        return updated or current_user

@@ -5,9 +5,9 @@ Times are whole seconds since the epoch (UTC) so every backend stores them the s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "AuditRecord",
@@ -73,6 +73,11 @@ class UserStore(Protocol):
 
     async def update_user(self, user: User) -> None:
         """Write every field of `user` back."""
+
+    async def set_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User | None:
+        """Write only these fields (names of `User`'s, not `id` or `created_at`) and return the user as
+        stored afterwards, or None when there is none; `EmailTaken` for another user's email. A
+        concurrent change of another field is never overwritten (a reset racing a deactivation)."""
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user with its sessions and one-time codes; True if it existed."""

@@ -7,13 +7,18 @@ Every record goes in and comes out as a copy: a caller changing a returned objec
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Mapping
+from dataclasses import fields, replace
+from typing import Any
 
 from fastauth.errors import EmailTaken
 from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
 
 __all__ = ["MemoryStore"]
+
+
+#: The fields of `User` a change may write.
+_USER_WRITABLE = frozenset(f.name for f in fields(User)) - {"id", "created_at"}
 
 
 class MemoryStore:
@@ -81,6 +86,20 @@ class MemoryStore:
         if any(known.email == user.email and known.id != user.id for known in self._users.values()):
             raise EmailTaken("email already registered")
         self._users[user.id] = replace(user, created_at=stored.created_at)
+
+    async def set_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User | None:
+        """Write only these fields; `EmailTaken` when another user has the new email."""
+        unknown = set(changes) - _USER_WRITABLE
+        if unknown:
+            raise ValueError(f"not writable user fields: {sorted(unknown)}")
+        stored = self._users.get(user_id)
+        if stored is None:
+            return None
+        email = changes.get("email", stored.email)
+        if any(known.email == email and known.id != user_id for known in self._users.values()):
+            raise EmailTaken("email already registered")
+        self._users[user_id] = replace(stored, **changes)
+        return replace(self._users[user_id])
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user with its sessions and codes (as SQL cascades); True if it existed."""

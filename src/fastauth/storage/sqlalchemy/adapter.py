@@ -7,7 +7,7 @@ answers with 503: a broken database never looks like a wrong password.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -166,6 +166,14 @@ class SQLAlchemyAdapter:
         try:
             async with self._tx() as conn:
                 await user_rows.update_user(conn, user)
+        except IntegrityError:
+            raise EmailTaken("email already registered") from None
+
+    async def set_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User | None:
+        """Write only these fields; `EmailTaken` when the new email belongs to another user."""
+        try:
+            async with self._tx() as conn:
+                return await user_rows.set_user_fields(conn, user_id, changes)
         except IntegrityError:
             raise EmailTaken("email already registered") from None
 

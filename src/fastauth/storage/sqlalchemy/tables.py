@@ -6,7 +6,8 @@ needs a new revision, and `tests/storage/test_migrations.py` fails until the two
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, fields
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Table, Text
@@ -25,11 +26,13 @@ __all__ = [
     "CodeRow",
     "KeyRow",
     "SessionRow",
+    "USER_WRITABLE",
     "UserRow",
     "audit_record",
     "code_record",
     "key_record",
     "session_record",
+    "user_changes",
     "user_record",
     "user_values",
 ]
@@ -146,6 +149,22 @@ def user_values(user: User) -> dict[str, Any]:
     """The row of `user`: every field under its own name, the roles joined by spaces."""
     values = asdict(user)
     values["roles"] = " ".join(user.roles)
+    return values
+
+
+#: The fields of `User` a change may write (an id and a creation time never change).
+USER_WRITABLE = frozenset(f.name for f in fields(User)) - {"id", "created_at"}
+
+
+def user_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Column values for a partial change of a user (roles joined by spaces); `ValueError` for a name
+    that is not a writable field."""
+    unknown = set(changes) - USER_WRITABLE
+    if unknown:
+        raise ValueError(f"not writable user fields: {sorted(unknown)}")
+    values = dict(changes)
+    if "roles" in values:
+        values["roles"] = " ".join(values["roles"])
     return values
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastauth.storage.base import User
-from fastauth.storage.sqlalchemy.tables import USERS, user_record, user_values
+from fastauth.storage.sqlalchemy.tables import USERS, user_changes, user_record, user_values
 
-__all__ = ["delete_user", "get_user", "get_user_by_email", "insert_user", "update_user"]
+__all__ = ["delete_user", "get_user", "get_user_by_email", "insert_user", "set_user_fields", "update_user"]
 
 #: Written once, at insert: an update never moves them.
 _FIXED = ("id", "created_at")
@@ -35,6 +38,14 @@ async def update_user(conn: AsyncConnection, user: User) -> None:
     """Write every field of `user` but its id and creation time back."""
     values = {name: value for name, value in user_values(user).items() if name not in _FIXED}
     await conn.execute(update(USERS).where(USERS.c.id == user.id).values(**values))
+
+
+async def set_user_fields(conn: AsyncConnection, user_id: str, changes: Mapping[str, Any]) -> User | None:
+    """Write only `changes` and return the row afterwards (one statement each), or None."""
+    values = user_changes(changes)
+    if values:
+        await conn.execute(update(USERS).where(USERS.c.id == user_id).values(**values))
+    return await get_user(conn, user_id)
 
 
 async def delete_user(conn: AsyncConnection, user_id: str) -> bool:
