@@ -33,10 +33,10 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
 from fastauth.ui import CONTENT_SECURITY_POLICY
+from support.page import focused, message, shot, state
 from support.servers import clean_env, fastauth_serve, free_port, running
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
 PHONE = {"width": 360, "height": 780}
@@ -166,27 +166,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterat
     with running(fastauth_serve(tmp_path_factory.mktemp("serve-mail"), env, port=port)) as (process,):
         assert process.base == base
         yield base
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def state(page: Any) -> Any:
-    from playwright.sync_api import expect
-
-    return expect(page.locator("body"))
-
-
-def message(page: Any) -> Any:
-    from playwright.sync_api import expect
-
-    return expect(page.locator("#message"))
-
-
-def focused(page: Any) -> str:
-    return str(page.evaluate("document.activeElement && document.activeElement.id"))
 
 
 def register(page: Any, email: str) -> None:

@@ -17,17 +17,16 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from support.http import bearer
+from support.page import message, shot, state
 from support.servers import clean_env, serve
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 ACCESS_TTL = 3
 PASSWORD = "correct horse battery"
 DESKTOP = {"width": 1100, "height": 820}  # as conftest.DESKTOP
@@ -73,23 +72,6 @@ def open_page(new_page: Callable[..., Any], server: str) -> Callable[..., Any]:
         return page
 
     return factory
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def state(page: Any) -> Any:
-    from playwright.sync_api import expect
-
-    return expect(page.locator("body"))
-
-
-def message(page: Any) -> Any:
-    from playwright.sync_api import expect
-
-    return expect(page.locator("#message"))
 
 
 def api_user(server: str, email: str) -> None:
