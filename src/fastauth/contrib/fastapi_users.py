@@ -20,7 +20,8 @@ changes:
 - An HS* secret shorter than the hash output (32 characters for HS256) is refused with `ConfigError`;
   fastapi-users accepts any secret.
 - Tokens issued by fastapi-users' own strategy (no `kid`, no `typ`) are refused: users sign in again
-  once after the swap.
+  once after the swap. Unless `legacy_tokens_until=` (an aware datetime) is given: until then such tokens
+  are accepted too, exactly as fastapi-users writes them (see `JWTStrategy`).
 - `lifetime_seconds=None` still means "no expiry", and warns (`FastAuthSecurityWarning`).
 - Optionally (`keys=`), keys from fastauth's shared key store: rotated, shared by every worker, a new
   `kid` found by one rate-limited reload (the rule the rest of fastauth uses).
@@ -34,13 +35,24 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import SecretStr
 
 from fastauth.config import FastAuthSecurityWarning
-from fastauth.errors import ConfigError, StoreUnavailable, TokenError, UnknownKey
+from fastauth.errors import (
+    AlgorithmMismatch,
+    ConfigError,
+    ExpiredToken,
+    InvalidClaims,
+    InvalidSignature,
+    MalformedToken,
+    StoreUnavailable,
+    TokenError,
+    UnknownKey,
+)
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.tokens import codec
 from fastauth.tokens.algorithms import ALGORITHMS, HMAC_MIN_SECRET
@@ -70,6 +82,13 @@ _FOREVER = 253_402_300_799  # 9999-12-31T23:59:59Z: far enough, and valid for ev
 #: Its keys are random token ids, so strategies with different keys can share it safely.
 _PROCESS_REVOCATIONS = MemoryRevocationList()
 _ACCESS = KINDS[ACCESS]
+
+#: The one header fastapi-users' strategy writes (PyJWT's default), and its exact claims.
+_LEGACY_TYP = "JWT"
+_LEGACY_HEADER = frozenset({"alg", "typ"})
+_LEGACY_CLAIMS = frozenset({"sub", "aud", "exp"})
+_MAX_ID = 256
+_MAX_NUMERIC_DATE = 2**53
 
 
 @lru_cache(maxsize=1)
@@ -128,6 +147,18 @@ def _check_algorithm(algorithm: object, secret: str, public_key: str | None) -> 
     return algorithm
 
 
+def _legacy_until(value: object) -> float | None:
+    """`legacy_tokens_until` as a timestamp; `ConfigError` unless None or a timezone-aware datetime."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ConfigError(
+            "JWTStrategy: legacy_tokens_until must be a timezone-aware datetime, such as "
+            "datetime.now(timezone.utc) + timedelta(seconds=<the old lifetime_seconds>)."
+        )
+    return value.timestamp()
+
+
 def _audiences(token_audience: object) -> list[str]:
     values = [token_audience] if isinstance(token_audience, str) else token_audience
     if not isinstance(values, Sequence) or not values:
@@ -152,6 +183,12 @@ class JWTStrategy(Generic[UP, ID]):
       them, and a token naming a kid this process has not loaded reloads them once, under the manager's
       unknown-kid rule (`KidReload`, at most one reload a second for all strategies together).
       `algorithm` must be the manager's; `secret` is then not used for tokens.
+    - `legacy_tokens_until`: a timezone-aware datetime (default None: off). Until then, tokens written
+      by fastapi-users' own `JWTStrategy` with the same key are accepted too: header exactly
+      `{alg, typ: "JWT"}` with `alg` the configured algorithm, claims exactly `sub`, `aud` (naming one
+      of `token_audience`) and `exp` (checked with `leeway`), within fastauth's size limits. Such a
+      token has no id, so `destroy_token` cannot revoke it; it ends at its `exp` or at this date. Not
+      with `keys=` (those tokens were signed with `secret`).
     - `clock`: the time source, for tests.
     """
 
@@ -167,6 +204,7 @@ class JWTStrategy(Generic[UP, ID]):
         issuer: str = "fastauth",
         leeway: int = 5,
         keys: KeyManager | None = None,
+        legacy_tokens_until: datetime | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._user_errors = _user_errors()
@@ -202,6 +240,12 @@ class JWTStrategy(Generic[UP, ID]):
             raise ConfigError("JWTStrategy: leeway must be 0 to 300 seconds.")
         if not isinstance(issuer, str) or not issuer:
             raise ConfigError("JWTStrategy: issuer must be a non-empty string.")
+        until = _legacy_until(legacy_tokens_until)
+        if until is not None and keys is not None:
+            raise ConfigError(
+                "JWTStrategy: legacy_tokens_until verifies fastapi-users' tokens with `secret`/`public_key`; "
+                "it cannot be combined with keys=. Move to keys= once the window has passed."
+            )
         if revocation is not None and not isinstance(revocation, RevocationList):
             raise ConfigError("JWTStrategy: revocation must implement fastauth.revocation.RevocationList.")
         self.revocation: RevocationList = revocation if revocation is not None else _PROCESS_REVOCATIONS
@@ -209,8 +253,15 @@ class JWTStrategy(Generic[UP, ID]):
         self.leeway = leeway
         self.clock = clock
         self.keys = keys
+        self.legacy_tokens_until = legacy_tokens_until
+        #: `legacy_tokens_until` as a timestamp (None: fastapi-users' tokens are refused).
+        self._legacy_until = until
         #: The static key ring (None with `keys`, whose current ring is used instead).
         self.keyring = _keyring(algorithm, secret_text, public_text) if keys is None else None
+        #: The strategy's one static key, which verifies fastapi-users' tokens (None: they are refused).
+        self._legacy_key = (
+            next(iter(self.keyring)) if self.keyring is not None and until is not None else None
+        )
         self.engine = TokenEngine(
             self.keyring,
             issuer=issuer,
@@ -272,16 +323,78 @@ class JWTStrategy(Generic[UP, ID]):
             verified = await self._verify(token, now)
             revoked = await self.revocation.is_revoked(verified.sid, now)
         except TokenError:
-            return None
+            subject = self._legacy_subject(token, now)
+            if subject is None:
+                return None
         except StoreUnavailable as error:
             raise _unavailable(error) from None
-        if revoked:
-            return None
+        else:
+            if revoked:
+                return None
+            subject = verified.sub
         try:
-            parsed_id = user_manager.parse_id(verified.sub)
+            parsed_id = user_manager.parse_id(subject)
             return await user_manager.get(parsed_id)
         except self._user_errors:
             return None
+
+    def _legacy_subject(self, token: object, now: int) -> str | None:
+        """The `sub` of a valid fastapi-users token while `legacy_tokens_until` lasts, else None."""
+        key = self._legacy_key
+        if key is None or self._legacy_until is None or not self.clock() < self._legacy_until:
+            return None
+        try:
+            return self._verify_legacy(token, key, now)
+        except TokenError:
+            return None
+
+    def _verify_legacy(self, token: object, key: SigningKey, now: int) -> str:
+        """A token exactly as fastapi-users' `JWTStrategy` writes it; its `sub`, or a `TokenError`.
+
+        Strict as fastauth's codec: size limits, canonical base64url, strict JSON. The algorithm is the
+        configured one and the key the strategy's own. A header with any member but `alg` and `typ: JWT`
+        (a `kid`: every fastauth token) or claims other than exactly `sub`, `aud`, `exp` are refused, so no
+        fastauth token is ever judged by these weaker rules.
+        """
+        if not isinstance(token, str):
+            raise MalformedToken("token is not text")
+        if len(token) > codec.MAX_TOKEN_LENGTH:
+            raise MalformedToken("token is too long")
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise MalformedToken("token is not a three-part compact JWS")
+        header_segment, payload_segment, signature_segment = parts
+        if len(header_segment) > codec.MAX_HEADER_SEGMENT:
+            raise MalformedToken("header is too long")
+        header = codec.json_loads_strict(codec.b64url_decode(header_segment))
+        payload = codec.b64url_decode(payload_segment)
+        signature = codec.b64url_decode(signature_segment)
+        if header.keys() != _LEGACY_HEADER or header["typ"] != _LEGACY_TYP:
+            raise MalformedToken("header is not fastapi-users' {alg, typ: JWT}")
+        if header["alg"] != key.alg:  # exact: the configured algorithm, never the token's choice
+            raise AlgorithmMismatch("alg is not the configured algorithm")
+        try:
+            valid = key.verify(f"{header_segment}.{payload_segment}".encode("ascii"), signature)
+        except Exception:  # a malformed signature for the key type must never become a 500
+            valid = False
+        if not valid:
+            raise InvalidSignature("signature does not verify")
+        claims = codec.json_loads_strict(payload)
+        if claims.keys() != _LEGACY_CLAIMS:
+            raise InvalidClaims("claims are not exactly fastapi-users' sub, aud and exp")
+        sub, aud, exp = claims["sub"], claims["aud"], claims["exp"]
+        if type(sub) is not str or not 0 < len(sub) <= _MAX_ID:
+            raise InvalidClaims("sub is not a non-empty string")
+        named = [aud] if type(aud) is str else aud if type(aud) is list else None
+        if named is None or not all(type(item) is str for item in named):
+            raise InvalidClaims("aud is not a string or list of strings")
+        if not any(wanted in named for wanted in self.token_audience):
+            raise InvalidClaims("aud does not include ours")
+        if type(exp) is not int or not 0 <= exp <= _MAX_NUMERIC_DATE:
+            raise InvalidClaims("exp is not a NumericDate")
+        if now >= exp + self.leeway:
+            raise ExpiredToken("token has expired")
+        return sub
 
     async def _verify(self, token: object, now: int) -> VerifiedToken:
         """`verify`, and with `keys` one rate-limited reload of the key store for a kid new to us."""
@@ -305,7 +418,11 @@ class JWTStrategy(Generic[UP, ID]):
         return self.engine.sign_access(claims).token
 
     async def destroy_token(self, token: str, user: UP) -> None:
-        """Revoke `token` until it expires (forever if it has no `exp`). A bad token is ignored."""
+        """Revoke `token` until it expires (forever if it has no `exp`).
+
+        A bad token is ignored, and so is a fastapi-users token (`legacy_tokens_until`): it has no id to
+        revoke, as with fastapi-users' own strategy.
+        """
         try:
             verified = await self._verify(token, self._now())
         except TokenError:
