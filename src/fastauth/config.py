@@ -16,10 +16,20 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from fastauth.errors import ConfigError
+from fastauth.fields import UserFields, Username, describe, import_fields
 from fastauth.tokens.algorithms import HMAC_ALGORITHMS, HMAC_MIN_SECRET, Algorithm
 from fastauth.tokens.pem import PrivateKey, PublicKey, load_pem_pair
 
@@ -370,6 +380,14 @@ class FastAuthConfig(BaseSettings):
     #: `token_delivery="cookie"`). `fastauth serve` turns it on.
     ui_enabled: bool = False
 
+    #: The application's own user fields: a `fastauth.UserFields` subclass, or its import path
+    #: `package.module:ClassName` (`FASTAUTH_USER_FIELDS`); each is a column of `fastauth_users`
+    #: (docs/user-fields.md).
+    user_fields: type[UserFields] | None = None
+    #: A `Unique` str field of `user_fields` (like "username") that signs in as well as the email: a
+    #: login name that is not an email address is looked up there.
+    username_field: str | None = None
+
     #: Create fastauth's tables at start-up when missing (idempotent; turn off if you run migrations).
     auto_create_tables: bool = True
     #: Seconds a user stays in the per-process cache behind `get_current_user` (changes made through
@@ -443,6 +461,17 @@ class FastAuthConfig(BaseSettings):
             file_secret_settings,
         )
 
+    @field_validator("user_fields", mode="before")
+    @classmethod
+    def _user_fields(cls, value: Any) -> Any:
+        """An import path becomes its class; the declaration is checked now (a reserved name, a type
+        no column holds), so a mistake stops start-up with what to change."""
+        if isinstance(value, str):
+            value = import_fields(value) if value.strip() else None
+        if value is not None:
+            describe(value)
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> FastAuthConfig:
         secret = self.secret.get_secret_value()
@@ -485,6 +514,10 @@ class FastAuthConfig(BaseSettings):
                 f"public_url must be an absolute http(s) URL without a trailing '/', like "
                 f"'https://auth.example.com' (got {self.public_url!r})."
             )
+        if self.username_field is not None:
+            if self.user_fields is None:
+                raise ValueError("username_field needs user_fields declaring that field.")
+            Username(self.user_fields, self.username_field)
         if self.password_max_length < self.password_min_length:
             raise ValueError("password_max_length must not be below password_min_length.")
         if self.redis_url is not None:

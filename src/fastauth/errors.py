@@ -15,6 +15,8 @@
         ├── CurrentPasswordWrong current_password_wrong
         ├── SigninNotAllowed     signin_not_allowed   `EventHooks.allow_signin` said no
         ├── EmailTaken           email_taken
+        ├── FieldTaken           field_taken          another user has this value of a `Unique` field
+        ├── InvalidUserFields    invalid_user_fields  the application's user fields were refused (names them)
         ├── InvalidEmail         invalid_email
         ├── PasswordPolicyError  password_policy
         ├── SessionNotFound      session_not_found    not the caller's live session (or none at all)
@@ -49,6 +51,7 @@ __all__ = [
     "EmailTaken",
     "ExpiredToken",
     "FastAuthError",
+    "FieldTaken",
     "HookError",
     "InvalidChangeEmailToken",
     "InvalidClaims",
@@ -57,6 +60,7 @@ __all__ = [
     "InvalidEmail",
     "InvalidResetToken",
     "InvalidSignature",
+    "InvalidUserFields",
     "InvalidVerifyToken",
     "MailOff",
     "MalformedToken",
@@ -201,6 +205,23 @@ class EmailTaken(AuthError):
     """Registration with an email that already has an account."""
 
     code = "email_taken"
+
+
+class FieldTaken(AuthError):
+    """Another user already has this value of a `Unique` user field; the message names the field."""
+
+    code = "field_taken"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is already taken")
+        self.field = field
+
+
+class InvalidUserFields(AuthError):
+    """The application's user fields were refused: missing, invalid, or not the caller's to set. The
+    message names the fields and why, never their values."""
+
+    code = "invalid_user_fields"
 
 
 class InvalidEmail(AuthError):

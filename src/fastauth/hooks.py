@@ -72,6 +72,9 @@ class EventHooks:
     async def on_email_changed(self, user: Any, old_email: str) -> None:
         """`user` proved a new address (`user.email`); `old_email` was theirs until now."""
 
+    async def on_after_update(self, user: Any, update_dict: dict[str, Any]) -> None:
+        """Some of `user`'s own fields changed (`PATCH /auth/me`, `update_fields`): the new values."""
+
     async def on_account_deleted(self, user: Any) -> None:
         """`user` deleted their account (fastauth holds nothing of it any more): delete the app's data."""
 
@@ -161,6 +164,10 @@ class Events:
     async def email_changed(self, user: Any, old_email: str) -> None:
         """An account moved to a new, proven address."""
         await self._call("on_email_changed", self.hooks.on_email_changed(user, old_email))
+
+    async def updated(self, user: Any, changes: dict[str, Any]) -> None:
+        """Some user fields changed."""
+        await self._call("on_after_update", self.hooks.on_after_update(user, dict(changes)))
 
     async def account_deleted(self, user: Any) -> None:
         """An account is gone."""

@@ -20,8 +20,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
+
+from pydantic import ValidationError
 
 from fastauth.accounts import Accounts, UserCache, normalize_email, rate_limit_key
 from fastauth.accounts.one_time import PURPOSES, OneTimeCodes, Purpose
@@ -37,6 +39,7 @@ from fastauth.errors import (
     InvalidCredentials,
     InvalidEmail,
     InvalidResetToken,
+    InvalidUserFields,
     InvalidVerifyToken,
     MailOff,
     NotAuthenticated,
@@ -45,6 +48,7 @@ from fastauth.errors import (
     SigninNotAllowed,
     StoreUnavailable,
 )
+from fastauth.fields import FieldSpec, UserFields, Username, describe
 from fastauth.hooks import EventHooks, Events, sends_mail
 from fastauth.keys.manager import KeyManager
 from fastauth.mail import MAIL_OFF, MailTemplates, Outbox, sender_from_config
@@ -77,7 +81,13 @@ def _default_store(config: FastAuthConfig) -> Store:
     pool: dict[str, Any] = {}
     if not config.database_url.startswith("sqlite"):
         pool = {"pool_size": config.database_pool_size, "max_overflow": config.database_max_overflow}
-    return SQLAlchemyAdapter(config.database_url, **pool)
+    return SQLAlchemyAdapter(config.database_url, user_fields=config.user_fields, **pool)
+
+
+def _field_errors(error: ValidationError) -> InvalidUserFields:
+    """The refusal naming each refused field and why (pydantic's message, never the value)."""
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'fields'}: {e['msg']}" for e in error.errors()]
+    return InvalidUserFields("invalid user fields: " + "; ".join(parts))
 
 
 def _audit_from_config(config: FastAuthConfig, store: Store, clock: Callable[[], float]) -> Audit:
@@ -137,6 +147,9 @@ class AuthService:
         self.mail_on = outbox is not None or sends_mail(events.hooks)
         #: The audit log: a record for each security event (account-security §9).
         self.audit = audit if audit is not None else _audit_from_config(config, store, engine.clock)
+        #: The application's user fields (`fastauth.UserFields` itself when it declares none).
+        self.user_fields: type[UserFields] = config.user_fields or UserFields
+        self.field_specs: dict[str, FieldSpec] = {spec.name: spec for spec in describe(config.user_fields)}
         self._background: set[asyncio.Task[None]] = set()
         self._owns_store = owns_store
         self._started = False
@@ -158,6 +171,11 @@ class AuthService:
         """Build every part from the configuration; `store=None` opens `config.database_url`."""
         cfg = config if config is not None else FastAuthConfig()
         owns_store = store is None
+        if store is not None and getattr(store, "user_fields", None) is not cfg.user_fields:
+            raise ConfigError(
+                "the store and the configuration declare different user fields: build the store with "
+                "the same model, like SQLAlchemyAdapter(url, user_fields=config.user_fields)"
+            )
         the_store = store if store is not None else _default_store(cfg)
         events = Events(hooks)
         engine = TokenEngine.from_config(cfg, clock=clock)
@@ -208,6 +226,9 @@ class AuthService:
             cache=UserCache(ttl=cfg.user_cache_ttl),
             clock=clock,
             notify=bus.publish if bus is not None else None,
+            username=Username(cfg.user_fields, cfg.username_field)
+            if cfg.user_fields is not None and cfg.username_field is not None
+            else None,
         )
         audit = _audit_from_config(cfg, the_store, clock)
         sessions = Sessions(
@@ -449,16 +470,24 @@ class AuthService:
         return pair
 
     async def register(
-        self, email: str, password: str, *, ip: str | None = None, user_agent: str | None = None
+        self,
+        email: str,
+        password: str,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
     ) -> tuple[User, TokenPair]:
         """Create an account and sign it in, in one transaction (nothing half-written on failure).
+        `fields`: the application's user fields the person chose (`Writable` and `SetOnce` ones only).
 
-        Raises `RateLimited`, `InvalidEmail`, `PasswordPolicyError`, `EmailTaken`, or `SigninNotAllowed`
-        / `EmailNotVerified` (the account then exists, its hooks have fired and its verification mail
-        is on its way).
+        Raises `RateLimited`, `InvalidEmail`, `PasswordPolicyError`, `InvalidUserFields`, `EmailTaken`,
+        `FieldTaken`, or `SigninNotAllowed` / `EmailNotVerified` (the account then exists, its hooks
+        have fired and its verification mail is on its way).
         """
         await self.rate_limits.check_register(ip)
-        user = await self.accounts.new_user(email, password)
+        chosen = self.new_fields(fields, by_user=True)
+        user = await self.accounts.new_user(email, password, fields=chosen)
         if await self.store.get_user_by_email(user.email) is not None:
             # Before any hook sees a user that will never exist (the insert also refuses a racing twin).
             raise EmailTaken("email already registered")
@@ -466,17 +495,74 @@ class AuthService:
         return user, pair
 
     async def create_user(
-        self, email: str, password: str, *, is_superuser: bool = False, is_verified: bool = False
+        self,
+        email: str,
+        password: str,
+        *,
+        is_superuser: bool = False,
+        is_verified: bool = False,
+        fields: Mapping[str, Any] | None = None,
     ) -> User:
-        """Create an account without signing it in (the CLI's `create-user`): the registration hooks
-        fire, and an unverified address gets its verification mail."""
+        """Create an account without signing it in (the CLI's `create-user`, an application's own
+        route): the registration hooks fire, and an unverified address gets its verification mail.
+        `fields` may set any of the application's user fields."""
         user = await self.accounts.register(
-            email, password, is_superuser=is_superuser, is_verified=is_verified
+            email,
+            password,
+            is_superuser=is_superuser,
+            is_verified=is_verified,
+            fields=self.new_fields(fields, by_user=False),
         )
         await self.audit.record("signup", user_id=user.id, detail="created without a sign-in")
         await self.events.registered(user)
         self._verify_after_register(user)
         return user
+
+    # the application's user fields
+
+    def new_fields(self, given: Mapping[str, Any] | None, *, by_user: bool) -> UserFields:
+        """A new account's user fields, validated by the application's model. `by_user`: the person
+        registering chose them, so only `Writable` and `SetOnce` fields may be among them.
+        `InvalidUserFields` names what is refused."""
+        values = dict(given or {})
+        self._refuse_names(values, lambda spec: spec.at_registration or not by_user, "at registration")
+        try:
+            return self.user_fields.model_validate(values)
+        except ValidationError as error:
+            raise _field_errors(error) from None
+
+    def _refuse_names(
+        self, values: Mapping[str, Any], allowed: Callable[[FieldSpec], bool], when: str
+    ) -> None:
+        unknown = sorted(name for name in values if name not in self.field_specs)
+        if unknown:
+            raise InvalidUserFields(f"not user fields: {', '.join(unknown)}")
+        closed = sorted(name for name in values if not allowed(self.field_specs[name]))
+        if closed:
+            raise InvalidUserFields(f"cannot be set {when}: {', '.join(closed)}")
+
+    async def update_fields(self, user: User, changes: Mapping[str, Any], *, by_user: bool = False) -> User:
+        """Change some of `user`'s fields (only these are written: a concurrent change of another field
+        survives). `by_user` (`PATCH /auth/me`): only `Writable` fields. The whole set is validated by
+        the model, so a rule across fields holds. Fires `on_after_update` with the changed values.
+        Raises `InvalidUserFields`, `FieldTaken`, or `InvalidCredentials` when the account is gone."""
+        values = dict(changes)
+        self._refuse_names(values, lambda spec: spec.writable or not by_user, "by the user")
+        current = await self.accounts.get_user(user.id, fresh=True)
+        if current is None:
+            raise InvalidCredentials("the account no longer exists")
+        if not values:
+            return current
+        try:
+            merged = self.user_fields.model_validate({**current.fields.model_dump(), **values})
+        except ValidationError as error:
+            raise _field_errors(error) from None
+        written = {name: getattr(merged, name) for name in values}
+        updated = await self.accounts.update(user.id, **written)
+        if updated is None:
+            raise InvalidCredentials("the account no longer exists")
+        await self.events.updated(updated, written)
+        return updated
 
     async def sign_in(
         self, email: str, password: str, *, ip: str | None = None, user_agent: str | None = None

@@ -288,8 +288,10 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-#: The account-lifecycle hooks: their actions and failures are tested in test_account_events.py.
+#: The account-lifecycle hooks: their actions and failures are tested in test_account_events.py
+#: (`on_after_update`, which needs declared user fields, in test_user_fields.py).
 LIFECYCLE = {
+    "on_after_update",
     "on_after_register",
     "on_after_request_verify",
     "on_after_verify",

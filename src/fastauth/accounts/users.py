@@ -15,6 +15,7 @@ from cuid2 import Cuid
 from email_validator import EmailNotValidError, validate_email
 
 from fastauth.errors import CurrentPasswordWrong, InvalidCredentials, InvalidEmail, PasswordPolicyError
+from fastauth.fields import UserFields, Username
 from fastauth.passwords import PasswordHasher
 from fastauth.storage.base import User, UserStore
 
@@ -109,8 +110,11 @@ class Accounts:
         cache: UserCache | None = None,
         clock: Callable[[], float] = time.time,
         notify: Callable[[str], Awaitable[None]] | None = None,
+        username: Username | None = None,
     ) -> None:
         self.store = store
+        #: The `Unique` field that signs in as well as the email (`username_field`), or None.
+        self.username = username
         self.hasher = hasher
         self.password_min_length = password_min_length
         self.password_max_length = password_max_length
@@ -129,17 +133,33 @@ class Accounts:
             raise PasswordPolicyError(f"password must be at most {self.password_max_length} characters long")
 
     async def register(
-        self, email: str, password: str, *, is_superuser: bool = False, is_verified: bool = False
+        self,
+        email: str,
+        password: str,
+        *,
+        is_superuser: bool = False,
+        is_verified: bool = False,
+        fields: UserFields | None = None,
     ) -> User:
-        """Create an account: `EmailTaken` for a known (normalised) email, `InvalidEmail` for a non-email."""
-        user = await self.new_user(email, password, is_superuser=is_superuser, is_verified=is_verified)
+        """Create an account: `EmailTaken` for a known (normalised) email, `InvalidEmail` for a non-email,
+        `FieldTaken` for a `Unique` field's value another user has."""
+        user = await self.new_user(
+            email, password, is_superuser=is_superuser, is_verified=is_verified, fields=fields
+        )
         await self.store.create_user(user)
         return user
 
     async def new_user(
-        self, email: str, password: str, *, is_superuser: bool = False, is_verified: bool = False
+        self,
+        email: str,
+        password: str,
+        *,
+        is_superuser: bool = False,
+        is_verified: bool = False,
+        fields: UserFields | None = None,
     ) -> User:
-        """A checked, hashed, not yet stored user (for `Sessions.start(..., create_user=True)`)."""
+        """A checked, hashed, not yet stored user (for `Sessions.start(..., create_user=True)`);
+        `fields`: the application's, validated already."""
         normalized = normalize_email(email)
         self.check_password(password)
         return User(
@@ -149,15 +169,27 @@ class Accounts:
             is_superuser=is_superuser,
             is_verified=is_verified,
             created_at=int(self.clock()),
+            fields=fields if fields is not None else UserFields(),
         )
 
-    async def authenticate(self, email: str, password: str) -> User:
-        """The user for these credentials, or `InvalidCredentials` after a full hash check either way."""
-        user: User | None
+    async def find(self, identifier: str) -> User | None:
+        """The user an email names or, with a `username` field, the one whose username it is: the text
+        is an email when it reads as one (usernames never should), else a username."""
         try:
-            user = await self.store.get_user_by_email(normalize_email(email))
+            return await self.store.get_user_by_email(normalize_email(identifier))
         except InvalidEmail:
-            user = None
+            if self.username is None:
+                return None
+        try:
+            value = self.username.value(identifier)
+        except ValueError:
+            return None
+        return await self.store.get_user_by_field(self.username.name, value)
+
+    async def authenticate(self, email: str, password: str) -> User:
+        """The user for these credentials (an email, or a username when configured), or
+        `InvalidCredentials` after a full hash check either way."""
+        user = await self.find(email)
         if len(password) > self.password_max_length or not _is_text(password):
             valid, new_hash = False, None  # never hash unbounded or unencodable input, but spend the time
             await self.hasher.verify("", None)

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, cast, runtime_checkable
+
+from typing_extensions import TypeVar
+
+from fastauth.fields import UserFields
 
 __all__ = [
     "AuditRecord",
@@ -24,9 +28,14 @@ __all__ = [
 ]
 
 
+#: The application's user fields on a `User` (`User[Profile]`); plain `User` has `UserFields`.
+F = TypeVar("F", bound=UserFields, default=UserFields)
+
+
 @dataclass(slots=True)
-class User:
-    """An account. `email` is normalised (lower case); `id` is a cuid2 string."""
+class User(Generic[F]):
+    """An account. `email` is normalised (lower case); `id` is a cuid2 string; `fields` holds the
+    application's own fields (`fastauth.UserFields`), typed when the annotation says `User[Profile]`."""
 
     id: str
     email: str
@@ -36,6 +45,7 @@ class User:
     is_superuser: bool = False
     roles: tuple[str, ...] = ()
     created_at: int = 0
+    fields: F = field(default_factory=cast(Any, UserFields))
 
 
 @dataclass(slots=True)
@@ -71,13 +81,19 @@ class UserStore(Protocol):
     async def get_user_by_email(self, email: str) -> User | None:
         """The user with this normalised email, or None."""
 
+    async def get_user_by_field(self, name: str, value: Any) -> User | None:
+        """The user whose `Unique` application field `name` has `value`, or None; `ValueError` when
+        `name` is not a `Unique` field."""
+
     async def update_user(self, user: User) -> None:
         """Write every field of `user` back."""
 
     async def set_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User | None:
-        """Write only these fields (names of `User`'s, not `id` or `created_at`) and return the user as
-        stored afterwards, or None when there is none; `EmailTaken` for another user's email. A
-        concurrent change of another field is never overwritten (a reset racing a deactivation)."""
+        """Write only these fields (names of `User`'s, not `id`, `created_at` or `fields`, and names of
+        the application's fields, with values its model validated) and return the user as stored
+        afterwards, or None when there is none; `EmailTaken` for another user's email, `FieldTaken`
+        for another user's value of a `Unique` field. A concurrent change of another field is never
+        overwritten (a reset racing a deactivation)."""
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user with its sessions and one-time codes; True if it existed."""

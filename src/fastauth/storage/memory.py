@@ -11,14 +11,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from typing import Any
 
-from fastauth.errors import EmailTaken
+from fastauth.errors import EmailTaken, FieldTaken
+from fastauth.fields import UserFields, describe
 from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
 
 __all__ = ["MemoryStore"]
 
 
-#: The fields of `User` a change may write.
-_USER_WRITABLE = frozenset(f.name for f in fields(User)) - {"id", "created_at"}
+#: The fields of `User` a change may write (the application's fields are written by name).
+_USER_WRITABLE = frozenset(f.name for f in fields(User)) - {"id", "created_at", "fields"}
 
 
 class MemoryStore:
@@ -29,7 +30,11 @@ class MemoryStore:
     transaction is: of concurrent `rotate_refresh` (or `consume_code`) calls exactly one wins.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, user_fields: type[UserFields] | None = None) -> None:
+        #: The application's user fields (None: none), as `SQLAlchemyAdapter(user_fields=...)`.
+        self.user_fields = user_fields
+        self._field_names = frozenset(spec.name for spec in describe(user_fields))
+        self._unique = tuple(spec.name for spec in describe(user_fields) if spec.unique)
         self._users: dict[str, User] = {}
         self._sessions: dict[str, SessionRecord] = {}
         self._keys: dict[str, KeyRecord] = {}
@@ -52,6 +57,18 @@ class MemoryStore:
     def _check_new_user(self, user: User) -> None:
         if user.id in self._users or any(known.email == user.email for known in self._users.values()):
             raise EmailTaken("email already registered")
+        self._check_unique(user.id, user.fields)
+
+    def _check_unique(self, user_id: str, values: UserFields) -> None:
+        """`FieldTaken` when another user has the value of a `Unique` field (None is no value)."""
+        for name in self._unique:
+            value = getattr(values, name)
+            if value is None:
+                continue
+            if any(
+                getattr(known.fields, name) == value and known.id != user_id for known in self._users.values()
+            ):
+                raise FieldTaken(name)
 
     async def create_user(self, user: User) -> None:
         """Insert; raises `EmailTaken` when the email (or the id) exists."""
@@ -78,18 +95,30 @@ class MemoryStore:
                 return replace(user)
         return None
 
+    async def get_user_by_field(self, name: str, value: Any) -> User | None:
+        """A copy of the user whose `Unique` field `name` has `value`, or None."""
+        if name not in self._unique:
+            raise ValueError(f"{name!r} is not a Unique user field")
+        for user in self._users.values():
+            if getattr(user.fields, name) == value:
+                return replace(user)
+        return None
+
     async def update_user(self, user: User) -> None:
-        """Write the fields back (not `id` or `created_at`); `EmailTaken` when another user has the email."""
+        """Write the fields back (not `id` or `created_at`); `EmailTaken` when another user has the
+        email, `FieldTaken` a `Unique` field's value."""
         stored = self._users.get(user.id)
         if stored is None:
             return
         if any(known.email == user.email and known.id != user.id for known in self._users.values()):
             raise EmailTaken("email already registered")
+        self._check_unique(user.id, user.fields)
         self._users[user.id] = replace(user, created_at=stored.created_at)
 
     async def set_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User | None:
-        """Write only these fields; `EmailTaken` when another user has the new email."""
-        unknown = set(changes) - _USER_WRITABLE
+        """Write only these fields (the application's by name); `EmailTaken` when another user has the
+        new email, `FieldTaken` a `Unique` field's value."""
+        unknown = set(changes) - _USER_WRITABLE - self._field_names
         if unknown:
             raise ValueError(f"not writable user fields: {sorted(unknown)}")
         stored = self._users.get(user_id)
@@ -98,7 +127,13 @@ class MemoryStore:
         email = changes.get("email", stored.email)
         if any(known.email == email and known.id != user_id for known in self._users.values()):
             raise EmailTaken("email already registered")
-        self._users[user_id] = replace(stored, **changes)
+        own = {name: value for name, value in changes.items() if name not in self._field_names}
+        app = {name: value for name, value in changes.items() if name in self._field_names}
+        updated = replace(stored, **own)
+        if app:
+            updated.fields = stored.fields.model_copy(update=app)
+            self._check_unique(user_id, updated.fields)
+        self._users[user_id] = updated
         return replace(self._users[user_id])
 
     async def delete_user(self, user_id: str) -> bool:

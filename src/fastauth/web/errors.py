@@ -69,6 +69,8 @@ TABLE: Mapping[str, Answer] = {
     "cross_site_signin": Answer(403, "Cross-site sign-in refused"),
     "session_not_found": Answer(404, "No such session"),
     "email_taken": Answer(409, "This email is already registered"),
+    "field_taken": Answer(409, None),
+    "invalid_user_fields": Answer(422, None),
     "invalid_email": Answer(422, None, prefix="Invalid email address: "),
     "password_policy": Answer(422, None),
     "rate_limited": Answer(429, "Too many attempts; try again later"),

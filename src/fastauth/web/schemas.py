@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
+from fastauth.fields import UserFields, describe
 from fastauth.storage.base import AuditRecord, SessionRecord, User
 
 __all__ = [
@@ -21,6 +24,7 @@ __all__ = [
     "TokenIn",
     "TokenOut",
     "UserOut",
+    "user_read_model",
     "utc",
 ]
 
@@ -92,7 +96,8 @@ class TokenOut(BaseModel):
 
 
 class UserOut(BaseModel):
-    """A user as the API shows it (never the password hash)."""
+    """A user as the API shows it (never the password hash); `user_read_model` adds the application's
+    fields beside fastauth's own, as fastapi-users' `UserRead` has them."""
 
     id: str
     email: str
@@ -113,7 +118,17 @@ class UserOut(BaseModel):
             is_superuser=user.is_superuser,
             roles=list(user.roles),
             created_at=utc(user.created_at),
+            **user.fields.model_dump(),
         )
+
+
+@functools.cache
+def user_read_model(fields: type[UserFields]) -> type[UserOut]:
+    """`UserOut` with the application's fields (`UserOut` itself when there are none)."""
+    if not describe(fields):
+        return UserOut
+    declared: dict[str, Any] = {name: (info.annotation, info) for name, info in fields.model_fields.items()}
+    return create_model("UserRead", __base__=UserOut, **declared)
 
 
 class SessionOut(BaseModel):

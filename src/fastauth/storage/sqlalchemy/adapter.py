@@ -15,7 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from fastauth.errors import EmailTaken, StoreUnavailable
+from fastauth.errors import EmailTaken, FieldTaken, StoreUnavailable
+from fastauth.fields import UserFields
 from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
 from fastauth.storage.sqlalchemy import audit as audit_rows
 from fastauth.storage.sqlalchemy import codes as code_rows
@@ -23,6 +24,7 @@ from fastauth.storage.sqlalchemy import keys as key_rows
 from fastauth.storage.sqlalchemy import schema
 from fastauth.storage.sqlalchemy import sessions as session_rows
 from fastauth.storage.sqlalchemy import users as user_rows
+from fastauth.storage.sqlalchemy.tables import UserRows
 
 __all__ = ["SQLAlchemyAdapter", "async_url"]
 
@@ -44,11 +46,18 @@ class SQLAlchemyAdapter:
     `fastauth.storage.base.Store`.
 
     `engine_url` (plain `sqlite:///` and `postgresql://` URLs get their async driver) or a ready
-    `engine`; the other keywords go to `create_async_engine`. `close()` disposes of the engine.
+    `engine`; `user_fields`: the application's `UserFields` model, whose columns `fastauth_users` has
+    (docs/user-fields.md); the other keywords go to `create_async_engine`. `close()` disposes of the
+    engine.
     """
 
     def __init__(
-        self, engine_url: str | None = None, *, engine: AsyncEngine | None = None, **engine_kwargs: Any
+        self,
+        engine_url: str | None = None,
+        *,
+        engine: AsyncEngine | None = None,
+        user_fields: type[UserFields] | None = None,
+        **engine_kwargs: Any,
     ):
         if engine is None:
             if engine_url is None:
@@ -62,6 +71,11 @@ class SQLAlchemyAdapter:
             if url.startswith("sqlite"):
                 event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self.engine = engine
+        #: The application's user fields (None: fastauth's own columns only).
+        self.user_fields = user_fields
+        self._users = UserRows(user_fields)
+        #: `fastauth_users` with the application's columns, for the schema checks (None without any).
+        self._field_table = self._users.table if self._users.specs else None
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
@@ -90,7 +104,9 @@ class SQLAlchemyAdapter:
             try:
                 async with self._tx() as conn:
                     await conn.run_sync(
-                        lambda sync: schema.adopt_or_create(sync, upgrade_behind=self._upgrades_itself)
+                        lambda sync: schema.adopt_or_create(
+                            sync, upgrade_behind=self._upgrades_itself, users=self._field_table
+                        )
                     )
                 return
             except (StoreUnavailable, IntegrityError):
@@ -104,7 +120,7 @@ class SQLAlchemyAdapter:
         in the database, so `fastauth_keys` is required too), or unversioned tables lacking columns.
         Unversioned tables that match are accepted: the operator manages them."""
         async with self._tx() as conn:
-            await conn.run_sync(lambda sync: schema.check(sync, keys=keys))
+            await conn.run_sync(lambda sync: schema.check(sync, keys=keys, users=self._field_table))
 
     async def schema_state(self) -> schema.SchemaState:
         """Where the database stands against this fastauth's revisions (reads only)."""
@@ -127,26 +143,39 @@ class SQLAlchemyAdapter:
     # users
 
     async def create_user(self, user: User) -> None:
-        """Insert; raises `EmailTaken` when the email exists."""
+        """Insert; raises `EmailTaken` when the email exists, `FieldTaken` for a taken `Unique` field."""
         try:
             async with self._tx() as conn:
                 await self._insert_user(conn, user)
         except IntegrityError:
-            raise EmailTaken("email already registered") from None
+            raise await self._taken(user.id, self._users.values(user)) from None
 
     async def create_user_with_session(self, user: User, session: SessionRecord) -> None:
-        """Insert both in one transaction; raises `EmailTaken` (and inserts nothing) for a known email."""
+        """Insert both in one transaction; raises `EmailTaken` or `FieldTaken` (and inserts nothing)."""
         try:
             async with self._tx() as conn:
                 await self._insert_user(conn, user)
                 await self._insert_session(conn, session)
         except IntegrityError:
-            raise EmailTaken("email already registered") from None
+            raise await self._taken(user.id, self._users.values(user)) from None
+
+    async def _taken(self, user_id: str, values: Mapping[str, Any]) -> EmailTaken | FieldTaken:
+        """Which unique value an insert or update of `user_id` collided with (read after the failed
+        transaction): a `Unique` application field when another user holds its value, else the email."""
+        unique = [spec.name for spec in self._users.specs.values() if spec.unique and spec.name in values]
+        for name in unique:
+            if values[name] is None:
+                continue
+            async with self._tx() as conn:
+                other = await user_rows.get_user_by_field(conn, self._users, name, values[name])
+            if other is not None and other.id != user_id:
+                return FieldTaken(name)
+        return EmailTaken("email already registered")
 
     # The two writes of a registration, as methods: a test replaces one to fail mid-transaction.
 
     async def _insert_user(self, conn: AsyncConnection, user: User) -> None:
-        await user_rows.insert_user(conn, user)
+        await user_rows.insert_user(conn, self._users, user)
 
     async def _insert_session(self, conn: AsyncConnection, session: SessionRecord) -> None:
         await session_rows.insert_session(conn, session)
@@ -154,28 +183,37 @@ class SQLAlchemyAdapter:
     async def get_user(self, user_id: str) -> User | None:
         """The user with this id, or None."""
         async with self._tx() as conn:
-            return await user_rows.get_user(conn, user_id)
+            return await user_rows.get_user(conn, self._users, user_id)
 
     async def get_user_by_email(self, email: str) -> User | None:
         """The user with this (normalised) email, or None."""
         async with self._tx() as conn:
-            return await user_rows.get_user_by_email(conn, email)
+            return await user_rows.get_user_by_email(conn, self._users, email)
+
+    async def get_user_by_field(self, name: str, value: Any) -> User | None:
+        """The user whose `Unique` application field `name` has `value`, or None."""
+        if name not in self._users.specs or not self._users.specs[name].unique:
+            raise ValueError(f"{name!r} is not a Unique user field")
+        async with self._tx() as conn:
+            return await user_rows.get_user_by_field(conn, self._users, name, value)
 
     async def update_user(self, user: User) -> None:
-        """Write the fields of `user` back; raises `EmailTaken` when the new email belongs to another user."""
+        """Write the fields of `user` back; raises `EmailTaken` when the new email belongs to another
+        user, `FieldTaken` for a `Unique` field's value another user has."""
         try:
             async with self._tx() as conn:
-                await user_rows.update_user(conn, user)
+                await user_rows.update_user(conn, self._users, user)
         except IntegrityError:
-            raise EmailTaken("email already registered") from None
+            raise await self._taken(user.id, self._users.values(user)) from None
 
     async def set_user_fields(self, user_id: str, changes: Mapping[str, Any]) -> User | None:
-        """Write only these fields; `EmailTaken` when the new email belongs to another user."""
+        """Write only these fields; `EmailTaken` when the new email belongs to another user,
+        `FieldTaken` for a `Unique` field's value another user has."""
         try:
             async with self._tx() as conn:
-                return await user_rows.set_user_fields(conn, user_id, changes)
+                return await user_rows.set_user_fields(conn, self._users, user_id, changes)
         except IntegrityError:
-            raise EmailTaken("email already registered") from None
+            raise await self._taken(user_id, self._users.changes(changes)) from None
 
     async def delete_user(self, user_id: str) -> bool:
         """Delete the user with its sessions and one-time codes in one transaction; True if it existed.
@@ -183,7 +221,7 @@ class SQLAlchemyAdapter:
         async with self._tx() as conn:
             await code_rows.delete_user_codes(conn, user_id)
             await session_rows.delete_user_sessions(conn, user_id)
-            return await user_rows.delete_user(conn, user_id)
+            return await user_rows.delete_user(conn, self._users, user_id)
 
     # sessions
 

@@ -37,7 +37,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationStep
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, UniqueConstraint, inspect, text
+from sqlalchemy import MetaData, Table, UniqueConstraint, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex
 
@@ -284,13 +284,21 @@ def upgrade(connection: Connection, *, revision: str = "head") -> tuple[SchemaSt
     return before, read_state(connection)
 
 
-def adopt_or_create(connection: Connection, *, upgrade_behind: bool) -> SchemaState:
+def adopt_or_create(
+    connection: Connection, *, upgrade_behind: bool, users: Table | None = None
+) -> SchemaState:
     """What start-up does with `auto_create_tables`: create an empty database at the head revision and
-    adopt unversioned tables; upgrade one that is behind only when `upgrade_behind` (SQLite)."""
+    adopt unversioned tables; upgrade one that is behind only when `upgrade_behind` (SQLite).
+
+    `users`: `fastauth_users` with the application's field columns. A database created here gets them
+    at once (it has no rows to migrate); an existing one only through the application's own revision
+    (docs/user-fields.md), which `check` asks for."""
     _lock(connection)
     state = read_state(connection)
     if state.status == "empty":
         _upgrade_to_head(connection)
+        if users is not None:
+            _add_field_columns(connection, users)
     elif state.status == "unversioned":
         _adopt(connection)
         if upgrade_behind:
@@ -300,9 +308,48 @@ def adopt_or_create(connection: Connection, *, upgrade_behind: bool) -> SchemaSt
     return read_state(connection)
 
 
-def check(connection: Connection, *, keys: bool) -> None:
+def _field_columns(users: Table) -> list[Any]:
+    """The columns of `users` that are the application's fields (not in fastauth's own table)."""
+    own = set(Base.metadata.tables[users.name].columns.keys())
+    return [column for column in users.columns if column.name not in own]
+
+
+def _add_field_columns(connection: Connection, users: Table) -> None:
+    """Add the application's field columns, unique indexes and indexes to a `fastauth_users` that has
+    none of them yet (a database created a moment ago)."""
+    operations = Operations(_context(connection))
+    own = set(Base.metadata.tables[users.name].columns.keys())
+    for column in _field_columns(users):
+        operations.add_column(users.name, column._copy())
+    for index in users.indexes:
+        columns = [column.name for column in index.columns]
+        if not set(columns) & own:
+            operations.create_index(str(index.name), users.name, columns, unique=bool(index.unique))
+
+
+def _field_gaps(connection: Connection, users: Table) -> list[str]:
+    """The sentence naming the application's field columns `fastauth_users` lacks, if any."""
+    if users.name not in inspect(connection).get_table_names():
+        return []
+    present = {column["name"] for column in inspect(connection).get_columns(users.name)}
+    missing = [column for column in _field_columns(users) if column.name not in present]
+    if not missing:
+        return []
+    statements = "; ".join(
+        f"ALTER TABLE {users.name} ADD COLUMN {column.name} {column.type.compile(dialect=connection.dialect)}"
+        for column in missing
+    )
+    return [
+        f"{users.name} lacks the columns of the application's user fields "
+        f"{', '.join(column.name for column in missing)}: add them with a revision of the application's "
+        f"Alembic history (`alembic revision --autogenerate`, docs/user-fields.md), like {statements}"
+    ]
+
+
+def check(connection: Connection, *, keys: bool, users: Table | None = None) -> None:
     """Raise `ConfigError` when this fastauth cannot run on the database: a revision behind (with the
-    command that fixes it) or ahead, missing tables, or unversioned tables lacking columns."""
+    command that fixes it) or ahead, missing tables, unversioned tables lacking columns, or (`users`,
+    the table with the application's fields) field columns no revision has added yet."""
     state = read_state(connection)
     _refuse_ahead(state)
     if state.status == "behind":
@@ -311,4 +358,7 @@ def check(connection: Connection, *, keys: bool) -> None:
             f"{UPGRADE_HINT}, then start again"
         )
     required = (*REQUIRED_TABLES, KEYS_TABLE) if keys else REQUIRED_TABLES
-    _refuse(_gaps(connection, Base.metadata, required))
+    gaps = _gaps(connection, Base.metadata, required)
+    if users is not None:
+        gaps += _field_gaps(connection, users)
+    _refuse(gaps)

@@ -6,14 +6,38 @@ needs a new revision, and `tests/storage/test_migrations.py` fails until the two
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, fields
+import enum
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Table, Text
+from pydantic import ValidationError
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    false,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
+from fastauth.fields import FieldSpec, UserFields, describe
 from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
+
+log = logging.getLogger("fastauth")
 
 __all__ = [
     "AUDIT",
@@ -28,13 +52,13 @@ __all__ = [
     "KeyRow",
     "SessionRow",
     "UserRow",
+    "UserRows",
     "audit_record",
     "code_record",
+    "field_column",
     "key_record",
     "session_record",
-    "user_changes",
-    "user_record",
-    "user_values",
+    "users_table",
 ]
 
 
@@ -145,34 +169,110 @@ CODES: Table = CodeRow.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditRow.__table__  # type: ignore[assignment]
 
 
-def user_values(user: User) -> dict[str, Any]:
-    """The row of `user`: every field under its own name, the roles joined by spaces."""
-    values = asdict(user)
-    values["roles"] = " ".join(user.roles)
-    return values
-
-
+#: The columns of fastauth's own `User` attributes (`fields` is the application's, one column each).
+_OWN = tuple(f.name for f in fields(User) if f.name != "fields")
 #: The fields of `User` a change may write (an id and a creation time never change).
-USER_WRITABLE = frozenset(f.name for f in fields(User)) - {"id", "created_at"}
+USER_WRITABLE = frozenset(_OWN) - {"id", "created_at"}
+
+_TYPES: Mapping[str, Callable[[FieldSpec], TypeEngine[Any]]] = {
+    "str": lambda spec: String(spec.max_length) if spec.max_length else Text(),
+    "int": lambda spec: BigInteger(),
+    "float": lambda spec: Float(),
+    "bool": lambda spec: Boolean(),
+    "datetime": lambda spec: DateTime(timezone=True),
+    "date": lambda spec: Date(),
+    "uuid": lambda spec: Uuid(),
+}
 
 
-def user_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Column values for a partial change of a user (roles joined by spaces); `ValueError` for a name
-    that is not a writable field."""
-    unknown = set(changes) - USER_WRITABLE
-    if unknown:
-        raise ValueError(f"not writable user fields: {sorted(unknown)}")
-    values = dict(changes)
-    if "roles" in values:
-        values["roles"] = " ".join(values["roles"])
-    return values
+def field_column(spec: FieldSpec) -> Column[Any]:
+    """The column of one application field. A default becomes the server default too, so the revision
+    that adds a NOT NULL column fills the rows that exist."""
+    server_default: Any = None
+    if spec.has_default and spec.default is not None:
+        value = _stored(spec, spec.default)
+        if isinstance(value, bool):
+            server_default = true() if value else false()
+        elif isinstance(value, str | int | float):
+            server_default = str(value)
+    return Column(spec.name, _TYPES[spec.kind](spec), nullable=spec.nullable, server_default=server_default)
 
 
-def user_record(row: Any) -> User:
-    """The `User` of a `fastauth_users` row."""
-    values = dict(row._mapping)
-    roles = values.pop("roles")
-    return User(**values, roles=tuple(roles.split()) if roles else ())
+@functools.cache
+def users_table(model: type[UserFields] | None = None) -> Table:
+    """`fastauth_users` with the columns of the application's fields (`USERS` itself without any),
+    their unique constraints and indexes; a table of its own `MetaData`, for this model only."""
+    specs = describe(model)
+    if not specs:
+        return USERS
+    table = USERS.to_metadata(MetaData())
+    for spec in specs:
+        table.append_column(field_column(spec))
+        # Unique as a unique index, not a constraint: SQLite can add an index to a table, not a constraint.
+        if spec.unique:
+            Index(f"uq_fastauth_users_{spec.name}", table.c[spec.name], unique=True)
+        elif spec.indexed:
+            Index(f"ix_fastauth_users_{spec.name}", table.c[spec.name])
+    return table
+
+
+def _stored(spec: FieldSpec, value: Any) -> Any:
+    """A validated value as its column holds it (an enum member as its value)."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+class UserRows:
+    """The one mapping between a `User` and its `fastauth_users` row, for one set of application
+    fields (`model`, None for none): the table, the values to write, the `User` of a row."""
+
+    def __init__(self, model: type[UserFields] | None = None) -> None:
+        self.model: type[UserFields] = model if model is not None else UserFields
+        self.specs = {spec.name: spec for spec in describe(model)}
+        self.table = users_table(model)
+        #: The names a partial change may write: fastauth's writable attributes and every field.
+        self.writable = USER_WRITABLE | frozenset(self.specs)
+
+    def values(self, user: User) -> dict[str, Any]:
+        """The row of `user`: every attribute under its own name, the roles joined by spaces, each
+        application field in its column."""
+        values = {name: getattr(user, name) for name in _OWN}
+        values["roles"] = " ".join(user.roles)
+        for name, spec in self.specs.items():
+            values[name] = _stored(spec, getattr(user.fields, name))
+        return values
+
+    def changes(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Column values for a partial change (roles joined by spaces); `ValueError` for a name that is
+        not writable."""
+        unknown = set(changes) - self.writable
+        if unknown:
+            raise ValueError(f"not writable user fields: {sorted(unknown)}")
+        values = {
+            name: _stored(self.specs[name], value) if name in self.specs else value
+            for name, value in changes.items()
+        }
+        if "roles" in values:
+            values["roles"] = " ".join(values["roles"])
+        return values
+
+    def record(self, row: Any) -> User:
+        """The `User` of a row. The fields are validated by the model again (an enum's value becomes
+        its member); a value the model now refuses (the declaration changed under stored rows) is
+        kept as stored and logged, so a tightened rule never locks a user out."""
+        values = dict(row._mapping)
+        roles = values.pop("roles")
+        own = {name: values.pop(name) for name in _OWN if name != "roles"}
+        fields_value: UserFields
+        try:
+            fields_value = self.model.model_validate(values)
+        except ValidationError as error:
+            log.warning(
+                "user %s: stored fields %s no longer validate; kept as stored",
+                own.get("id"),
+                sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]}),
+            )
+            fields_value = self.model.model_construct(**values)
+        return User(**own, roles=tuple(roles.split()) if roles else (), fields=fields_value)
 
 
 def session_record(row: Any) -> SessionRecord:

@@ -1,5 +1,5 @@
-"""`GET /me`, `DELETE /me`, `POST /change-password`, `POST /change-email` (and its `/confirm`): the
-signed-in user's own account."""
+"""`GET /me`, `PATCH /me`, `DELETE /me`, `POST /change-password`, `POST /change-email` (and its
+`/confirm`): the signed-in user's own account."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from fastauth.storage.base import User
 from fastauth.web.errors import AnsweringRoute
-from fastauth.web.requests import client_ip, read_model
+from fastauth.web.requests import client_ip, read_body, read_model
 from fastauth.web.routers.verify import ACCEPTED
-from fastauth.web.schemas import ChangeEmailIn, ChangePasswordIn, PasswordIn, TokenIn, UserOut
+from fastauth.web.schemas import (
+    ChangeEmailIn,
+    ChangePasswordIn,
+    PasswordIn,
+    TokenIn,
+    UserOut,
+    user_read_model,
+)
 
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
@@ -23,11 +30,19 @@ def build(auth: FastAuth) -> APIRouter:
     """The account routes of `auth`."""
     router = APIRouter(route_class=AnsweringRoute)
     service = auth.service
+    read = user_read_model(service.user_fields)
 
-    @router.get("/me", response_model=UserOut)
+    @router.get("/me", response_model=read)
     async def me(user: User = Depends(auth.get_current_user)) -> UserOut:
-        """The signed-in user (never the password hash)."""
-        return UserOut.of(user)
+        """The signed-in user with the application's fields (never the password hash)."""
+        return read.of(user)
+
+    @router.patch("/me", response_model=read)
+    async def update_me(request: Request, user: User = Depends(auth.get_current_user)) -> UserOut:
+        """Change the application's `Writable` fields (only those given); anything else, such as the
+        email or `is_superuser`, is refused with 422."""
+        changed = await service.update_fields(user, await read_body(request), by_user=True)
+        return read.of(changed)
 
     @router.post("/change-password", status_code=204)
     async def change_password(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
@@ -61,7 +76,7 @@ def build(auth: FastAuth) -> APIRouter:
         )
         return Response(ACCEPTED, 202, media_type="application/json")
 
-    @router.post("/change-email/confirm", response_model=UserOut)
+    @router.post("/change-email/confirm", response_model=read)
     async def confirm_email_change(request: Request, user: User = Depends(auth.get_current_user)) -> UserOut:
         """Use the mailed code, signed in as the account that asked: it moves to the new address
         (400 `CHANGE_EMAIL_BAD_TOKEN` otherwise)."""
@@ -69,6 +84,6 @@ def build(auth: FastAuth) -> APIRouter:
         moved = await service.confirm_email_change(
             body.token, owner=user, ip=client_ip(request), user_agent=request.headers.get("user-agent")
         )
-        return UserOut.of(moved)
+        return read.of(moved)
 
     return router

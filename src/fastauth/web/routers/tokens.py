@@ -49,9 +49,17 @@ def build(auth: FastAuth) -> APIRouter:
         transport = transports.for_request(request)
         if transport.name != "json":
             refuse_cross_site(request)
-        creds = await read_model(request, Credentials)
+        data = await read_body(request)
+        creds = await read_model(request, Credentials, data)
+        # The application's fields sit beside email and password (fastapi-users' `UserCreate`); other
+        # keys (`is_superuser`...) are ignored, as there.
+        chosen = {name: value for name, value in data.items() if name in service.field_specs}
         _, pair = await service.register(
-            creds.email, creds.password, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+            creds.email,
+            creds.password,
+            fields=chosen,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
         )
         return transport.login_response(pair, 201, service.now())
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from fastauth.web.errors import AnsweringRoute
 from fastauth.web.requests import client_ip, read_model
-from fastauth.web.schemas import EmailIn, TokenIn, UserOut
+from fastauth.web.schemas import EmailIn, TokenIn, UserOut, user_read_model
 
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
@@ -34,7 +34,9 @@ def build(auth: FastAuth) -> APIRouter:
         )
         return Response(ACCEPTED, 202, media_type="application/json")
 
-    @router.post("/verify", response_model=UserOut)
+    read = user_read_model(service.user_fields)
+
+    @router.post("/verify", response_model=read)
     async def verify(request: Request) -> UserOut:
         """Use the mailed code: the account's address is verified (400 `VERIFY_USER_BAD_TOKEN` otherwise)."""
         await service.ensure_started()
@@ -42,6 +44,6 @@ def build(auth: FastAuth) -> APIRouter:
         verified = await service.verify_email(
             body.token, ip=client_ip(request), user_agent=request.headers.get("user-agent")
         )
-        return UserOut.of(verified)
+        return read.of(verified)
 
     return router
