@@ -25,6 +25,11 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fastauth.config": (WEB, ()),
     "fastauth.devmode": (WEB, ()),
     "fastauth.hooks": (WEB, ()),
+    # The application's user fields: read by storage, the service and the web layer alike.
+    "fastauth.fields": (
+        (*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts", "fastauth.storage"),
+        (),
+    ),
     "fastauth.passwords": (WEB, ()),
     "fastauth.accounts": (WEB, ()),
     "fastauth.sessions": (WEB, ()),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fastauth.config import FastAuthConfig, JWTConfig
     from fastauth.errors import ConfigError, FastAuthError, TokenError
+    from fastauth.fields import Indexed, SetOnce, Unique, UserFields, Writable
     from fastauth.hooks import EventHooks
     from fastauth.service import AuthService
     from fastauth.storage.base import User
@@ -25,9 +26,14 @@ __all__ = [
     "FastAuth",
     "FastAuthConfig",
     "FastAuthError",
+    "Indexed",
     "JWTConfig",
+    "SetOnce",
     "TokenError",
+    "Unique",
     "User",
+    "UserFields",
+    "Writable",
 ]
 __version__ = "0.1.0"
 
@@ -41,6 +47,11 @@ _HOMES = {
     "JWTConfig": "fastauth.config",
     "TokenError": "fastauth.errors",
     "User": "fastauth.storage.base",
+    "UserFields": "fastauth.fields",
+    "Writable": "fastauth.fields",
+    "SetOnce": "fastauth.fields",
+    "Unique": "fastauth.fields",
+    "Indexed": "fastauth.fields",
 }
 
 
