@@ -5,10 +5,11 @@
 
 `tables` holds the models (`Base.metadata` has fastauth's tables and nothing else), `users`,
 `sessions`, `keys`, `codes` and `audit` the queries, `schema` the Alembic revisions' bookkeeping
-(`fastauth db ...`).
+(`fastauth db ...`), `autogenerate` what an application's Alembic needs for its user fields.
 """
 
 from fastauth.storage.sqlalchemy.adapter import SQLAlchemyAdapter, async_url
+from fastauth.storage.sqlalchemy.autogenerate import UserFieldsMigrations
 from fastauth.storage.sqlalchemy.schema import VERSION_TABLE, SchemaState, upgrade
 from fastauth.storage.sqlalchemy.tables import AuditRow, Base, CodeRow, KeyRow, SessionRow, UserRow
 
@@ -21,6 +22,7 @@ __all__ = [
     "SQLAlchemyAdapter",
     "SchemaState",
     "SessionRow",
+    "UserFieldsMigrations",
     "UserRow",
     "async_url",
     "upgrade",
