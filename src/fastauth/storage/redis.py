@@ -29,14 +29,35 @@ __all__ = ["RedisEvents", "RedisRevocationList", "check_no_eviction", "redis_cli
 log = logging.getLogger("fastauth.redis")
 
 
+#: Seconds of silence after which the pub/sub listener PINGs; no answer within as long again and it
+#: reconnects (a connection can die without a word, e.g. when the Redis machine restarts).
+LISTENER_PING_INTERVAL = 5.0
+
+
 def redis_client(url: str) -> Any:
-    """An asyncio redis-py client with short timeouts (a slow Redis must not hang requests)."""
+    """An asyncio redis-py client that retries a dead connection once and gives up quickly.
+
+    A command that meets a connection error or a timeout is sent once more, at once, on a fresh
+    connection (every command fastauth sends can safely be repeated), so a pooled connection that
+    died with a restarted Redis costs no failed request. While Redis is down a refusal is immediate;
+    an unresponsive one is given at most two tries of 1 s to connect and 2 s to answer.
+    """
     try:
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
     except ImportError as error:  # pragma: no cover - depends on the install
         raise ConfigError("FASTAUTH_REDIS_URL needs redis-py: pip install 'fastauth[redis]'") from error
+    # No `health_check_interval`: its PING would carry retries of its own inside the command's, and
+    # double the time to refuse while Redis hangs; the retry alone replaces a dead connection.
     return Redis.from_url(
-        url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15, retry_on_timeout=False
+        url,
+        socket_timeout=2.0,
+        socket_connect_timeout=1.0,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
 
 
@@ -213,14 +234,29 @@ class RedisEvents:
             self._task = asyncio.create_task(self._listen(handler), name="fastauth-redis-events")
 
     async def _listen(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
-                await handler("reset")  # anything published while we were away is lost: start clean
-                async for message in pubsub.listen():
+                heard = pinged = loop.time()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    now = loop.time()
+                    if message is None:
+                        if now - heard > 2 * LISTENER_PING_INTERVAL:
+                            raise TimeoutError("no answer to PING")
+                        if now - max(heard, pinged) > LISTENER_PING_INTERVAL:
+                            pinged = now
+                            await pubsub.ping()  # a dead connection raises (or, mute, stays unheard)
+                        continue
+                    heard = now
                     data = message.get("data")
-                    if isinstance(data, bytes):
+                    if message.get("type") == "subscribe":
+                        # Subscribed, first or again after redis-py reconnected: anything published
+                        # while we were away is lost, so start clean.
+                        await handler("reset")
+                    elif message.get("type") == "message" and isinstance(data, bytes):
                         await handler(data.decode("utf-8", "replace"))
             except asyncio.CancelledError:
                 raise
