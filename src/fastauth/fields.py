@@ -137,7 +137,8 @@ def _describe(model: type[UserFields]) -> tuple[FieldSpec, ...]:
         where = f"{model.__name__}.{name}"
         if name in RESERVED or name.startswith("_"):
             raise ConfigError(f"{where}: the name {name!r} is fastauth's own; choose another")
-        if info.alias is not None and info.alias != name:
+        aliases = (info.alias, info.validation_alias, info.serialization_alias)
+        if any(alias is not None and alias != name for alias in aliases):
             raise ConfigError(
                 f"{where}: aliases are not supported (the column, the JSON key and the name agree)"
             )

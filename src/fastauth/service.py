@@ -34,6 +34,7 @@ from fastauth.errors import (
     ConfigError,
     EmailNotVerified,
     EmailTaken,
+    FieldTaken,
     InvalidChangeEmailToken,
     InvalidCode,
     InvalidCredentials,
@@ -488,9 +489,10 @@ class AuthService:
         await self.rate_limits.check_register(ip)
         chosen = self.new_fields(fields, by_user=True)
         user = await self.accounts.new_user(email, password, fields=chosen)
+        # Before any hook sees a user that will never exist (the insert also refuses a racing twin).
         if await self.store.get_user_by_email(user.email) is not None:
-            # Before any hook sees a user that will never exist (the insert also refuses a racing twin).
             raise EmailTaken("email already registered")
+        await self._refuse_taken(user)
         pair = await self._start_session(user, ip=ip, user_agent=user_agent, create_user=True)
         return user, pair
 
@@ -530,6 +532,15 @@ class AuthService:
             return self.user_fields.model_validate(values)
         except ValidationError as error:
             raise _field_errors(error) from None
+
+    async def _refuse_taken(self, user: User) -> None:
+        """`FieldTaken` when another account holds one of `user`'s `Unique` field values."""
+        for spec in self.field_specs.values():
+            value = getattr(user.fields, spec.name)
+            if spec.unique and value is not None:
+                other = await self.store.get_user_by_field(spec.name, value)
+                if other is not None and other.id != user.id:
+                    raise FieldTaken(spec.name)
 
     def _refuse_names(
         self, values: Mapping[str, Any], allowed: Callable[[FieldSpec], bool], when: str

@@ -437,11 +437,6 @@ async def test_register_with_a_taken_username_is_field_taken_and_stores_nothing(
     assert await service.store.get_user_by_email("bob@example.com") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a registration refused with FieldTaken already ran allow_signin and modify_jwt on a "
-    "user that is never stored (EmailTaken is checked before any hook; a taken Unique field is not)",
-)
 async def test_a_registration_refused_for_a_taken_username_fires_no_hook(
     service: AuthService, ada: User, recorder: Hooks
 ) -> None:
@@ -625,20 +620,10 @@ def test_an_unsupported_type_is_a_config_error(annotation: Any, message: str) ->
         pytest.param(
             Field(default=None, validation_alias="userName"),
             id="validation_alias",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: Field(validation_alias=...) is accepted; the field then cannot be set by its "
-                "name (register/create_user/update_fields: 'user_name: Extra inputs are not permitted')",
-            ),
         ),
         pytest.param(
             Field(default=None, serialization_alias="userName"),
             id="serialization_alias",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: Field(serialization_alias=...) is accepted; the JSON key of GET /auth/me then "
-                "differs from the name PATCH /auth/me and the column use",
-            ),
         ),
     ],
 )

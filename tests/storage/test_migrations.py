@@ -154,6 +154,36 @@ async def test_the_third_revision_adds_the_audit_table_and_changes_nothing_else(
     ]
 
 
+async def test_the_fourth_revision_adds_the_revoked_sessions_table_and_changes_nothing_else(
+    two_databases: tuple[str, str],
+) -> None:
+    third_url, fourth_url = two_databases
+    await upgrade(third_url, "0003")
+    await upgrade(fourth_url, "0004")
+    third, fourth = await describe(third_url), await describe(fourth_url)
+    revoked = fourth.pop("fastauth_revoked_sessions")
+    assert fourth == third
+    assert revoked["columns"] == [("id", "VARCHAR(64)", False, None), ("revoked_at", "BIGINT", False, None)]
+    assert revoked["primary_key"] == ["id"]
+    assert revoked["foreign_keys"] == []  # the account is gone; its sessions' revocations stay
+    assert [index[:2] for index in revoked["indexes"] if not index[2]] == [
+        ("ix_fastauth_revoked_sessions_revoked", ("revoked_at",))
+    ]
+
+
+async def test_the_fourth_revision_downgrades_to_the_third(database_url: str) -> None:
+    await upgrade(database_url)
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade_to, "0003")
+    finally:
+        await engine.dispose()
+    tables = await describe(database_url)
+    assert "fastauth_revoked_sessions" not in tables
+    assert "fastauth_audit" in tables
+
+
 async def test_the_third_revision_downgrades_to_the_second(database_url: str) -> None:
     await upgrade(database_url)
     engine = create_async_engine(async_url(database_url))
@@ -217,7 +247,7 @@ async def test_an_applications_alembic_version_is_never_touched(database_url: st
             ours = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
     finally:
         await store.close()
-    assert (app, ours) == (["app_rev_42"], ["0003"])
+    assert (app, ours) == (["app_rev_42"], ["0004"])
 
 
 async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(database_url: str) -> None:
@@ -227,7 +257,7 @@ async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(dat
         await asyncio.gather(*(store.check_schema(keys=True) for store in stores))
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
-        assert versions == ["0003"]
+        assert versions == ["0004"]
     finally:
         for store in stores:
             await store.close()
@@ -247,7 +277,7 @@ async def test_a_revision_from_a_newer_fastauth_is_refused_at_start_and_not_touc
     finally:
         await store.close()
     assert str(refused.value) == (
-        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0003): "
+        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0004): "
         "a newer fastauth migrated it; upgrade fastauth"
     )
 
@@ -259,12 +289,12 @@ async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_comma
         with pytest.raises(ConfigError) as refused:
             await store.check_schema()  # what start-up does when auto_create_tables is off
         assert str(refused.value) == (
-            "the database schema is at revision 0001 and this fastauth needs 0003: run `fastauth db "
+            "the database schema is at revision 0001 and this fastauth needs 0004: run `fastauth db "
             "upgrade` (it migrates the database FASTAUTH_DATABASE_URL names), then start again"
         )
         await store.create_tables()  # with auto_create_tables SQLite upgrades itself
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0003", "head")
+        assert (state.revision, state.status) == ("0004", "head")
         assert {"fastauth_codes", "fastauth_audit"} <= state.tables
         await store.check_schema(keys=True)
     finally:
@@ -279,7 +309,7 @@ async def test_upgrade_stops_at_the_revision_asked_for(database_url: str) -> Non
         assert (state.revision, state.status) == ("0001", "behind")
         assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
         before, after = await store.upgrade()
-        assert (before.revision, after.revision, after.status) == ("0001", "0003", "head")
+        assert (before.revision, after.revision, after.status) == ("0001", "0004", "head")
     finally:
         await store.close()
 
@@ -305,13 +335,14 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
         assert (await store.schema_state()).status == "unversioned"
         await store.create_tables()  # adopts on SQLite and PostgreSQL alike: nothing is left to run
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0003", "head")
+        assert (state.revision, state.status) == ("0004", "head")
         assert state.tables == {
             "fastauth_users",
             "fastauth_sessions",
             "fastauth_keys",
             "fastauth_codes",
             "fastauth_audit",
+            "fastauth_revoked_sessions",
         }
         await store.check_schema(keys=True)
     finally:

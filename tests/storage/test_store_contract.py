@@ -305,6 +305,27 @@ async def test_delete_user_takes_its_sessions_and_codes_and_nothing_else(store: 
     assert await store.prune_sessions(NOW + 10_000) == 1  # user2's session only
 
 
+async def test_a_deleted_users_session_revocations_outlive_the_rows_until_pruned(store: Store) -> None:
+    await store.create_user(user(1))
+    await store.create_user(user(2))
+    await store.create_session(session(1, revoked_at=NOW - 50))  # revoked before the deletion
+    await store.create_session(session(2))  # live when the account goes: revoked as of `now`
+    await store.create_session(session(3, user_id="user2", revoked_at=NOW - 40))
+    assert await store.delete_user("user1", now=NOW) is True
+    assert await store.get_session("session01") is None and await store.get_session("session02") is None
+    assert sorted(await store.revoked_since(NOW - 60)) == [
+        ("session01", NOW - 50),
+        ("session02", NOW),
+        ("session03", NOW - 40),
+    ]
+    assert sorted(await store.revoked_since(NOW - 45)) == [("session02", NOW), ("session03", NOW - 40)]
+    # Pruning up to a cut drops the revocations from before it, the deleted account's too.
+    assert await store.prune_sessions(NOW - 45) == 0  # no session row ended before the cut
+    assert sorted(await store.revoked_since(0)) == [("session02", NOW), ("session03", NOW - 40)]
+    assert await store.prune_sessions(NOW + 1) == 1  # user2's revoked session
+    assert await store.revoked_since(0) == []
+
+
 async def test_a_code_is_found_while_live_and_records_are_copies(store: Store) -> None:
     await store.create_user(user(1))
     await store.insert_code(code(1, data="new@example.com"))

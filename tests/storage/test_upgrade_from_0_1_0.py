@@ -10,7 +10,9 @@ Every later schema change adds an Alembic revision to `fastauth/storage/migratio
 this test: the same 0.1.0 rows must survive every revision up to the head, and whatever the revision
 adds must hold for them (a new column's value for the old rows, a new table empty, ...). Revision 0002
 adds `fastauth_codes`: the old user gets a one-time code, which is consumed once. Revision 0003 adds
-`fastauth_audit`: empty after the upgrade, it then records the old user's sign-in. A 0.1.0 database is
+`fastauth_audit`: empty after the upgrade, it then records the old user's sign-in. Revision 0004 adds
+`fastauth_revoked_sessions`: empty after the upgrade; when the old user deletes the account, their
+sessions' revocations land there and a restarted process still refuses their access token. A 0.1.0 database is
 behind the head, so the start-up rules for a database that is behind (SQLite upgrades itself, a server
 database waits for `fastauth db upgrade`) are tested on it.
 """
@@ -36,10 +38,17 @@ from fastauth.errors import ConfigError, InvalidCode
 from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
 
 #: The head revision, and every fastauth table at it.
-HEAD = "0003"
-TABLES = {"fastauth_users", "fastauth_sessions", "fastauth_keys", "fastauth_codes", "fastauth_audit"}
+HEAD = "0004"
+TABLES = {
+    "fastauth_users",
+    "fastauth_sessions",
+    "fastauth_keys",
+    "fastauth_codes",
+    "fastauth_audit",
+    "fastauth_revoked_sessions",
+}
 #: The tables later revisions add: a database adopted from 0.1.0 lacks them until upgraded.
-LATER_TABLES = {"fastauth_codes", "fastauth_audit"}
+LATER_TABLES = {"fastauth_codes", "fastauth_audit", "fastauth_revoked_sessions"}
 
 
 def config(database_url: str, **overrides: object) -> FastAuthConfig:
@@ -62,6 +71,10 @@ async def serve(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     @app.get("/whoami")
     async def whoami(user: User = Depends(auth.get_current_user)) -> dict[str, str]:
         return {"email": user.email}
+
+    @app.get("/claims")
+    async def claims(claims: dict[str, object] = Depends(auth.get_current_claims)) -> dict[str, object]:
+        return {"sub": claims["sub"]}
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -158,6 +171,28 @@ async def test_a_0_1_0_sqlite_database_is_adopted_and_upgraded_at_start_and_keep
             "/auth/login", data={"username": old_release.EMAIL, "password": old_release.PASSWORD}
         )
         assert login.status_code == 200
+        access = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        assert await revoked_rows(sqlite_url) == 0  # the table came empty with the upgrade
+        deleted = await client.request(
+            "DELETE", "/auth/me", headers=access, json={"password": old_release.PASSWORD}
+        )
+        assert deleted.status_code == 204
+        assert await revoked_rows(sqlite_url) == 3  # the old release's session and the two sign-ins since
+    # A restart (nothing in memory) still refuses the deleted account's access token, without a user read.
+    async with serve(sqlite_url) as client:
+        refused = await client.get("/claims", headers=access)
+        assert refused.status_code == 401
+
+
+async def revoked_rows(database_url: str) -> int:
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        async with store.engine.connect() as conn:
+            return int(
+                (await conn.execute(text("SELECT count(*) FROM fastauth_revoked_sessions"))).scalar_one()
+            )
+    finally:
+        await store.close()
 
 
 FASTAUTH = shutil.which("fastauth", path=os.path.dirname(sys.executable))

@@ -163,12 +163,6 @@ async def test_every_kind_comes_back_as_stored(store: SQLAlchemyAdapter, fields:
         assert found.fields.tier is fields.tier
 
 
-SQLITE_NAIVE = (
-    "BUG (a094f2b): on SQLite an aware datetime field comes back naive with its offset dropped: "
-    "12:00+02:00 is read as 12:00 (DateTime(timezone=True) is a plain string column there)"
-)
-
-
 @pytest.mark.parametrize(
     "when",
     [
@@ -181,9 +175,6 @@ SQLITE_NAIVE = (
 async def test_an_aware_datetime_keeps_its_instant_and_stays_aware(
     request: pytest.FixtureRequest, store: SQLAlchemyAdapter, url: str, when: dt.datetime
 ) -> None:
-    if url.startswith("sqlite"):
-        # Not strict: a fix (UTC in, aware UTC out, in tables.py) is in the working tree, uncommitted.
-        request.applymarker(pytest.mark.xfail(strict=False, reason=SQLITE_NAIVE))
     user = new_user("ada@example.com", Everything(seen_at=when))
     await store.create_user(user)
 

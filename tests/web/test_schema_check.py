@@ -21,7 +21,7 @@ from fastauth.storage.sqlalchemy import Base, SQLAlchemyAdapter, async_url
 #: Columns later versions added to existing tables (both nullable), as an old database lacks them.
 LATER_COLUMNS = (("fastauth_sessions", "previous_jti"), ("fastauth_sessions", "rotated_at"))
 MISMATCH = "the database does not match this fastauth: "
-HEAD = "0003"
+HEAD = "0004"
 
 
 async def _execute(database_url: str, *statements: str) -> None:
@@ -77,8 +77,9 @@ async def test_missing_tables_without_auto_create_are_refused(database_url: str,
     with pytest.raises(ConfigError) as info:
         await make_app(auto_create_tables=False)
     assert str(info.value) == (
-        MISMATCH + "the tables fastauth_users, fastauth_sessions, fastauth_codes, fastauth_audit do not "
-        "exist (set auto_create_tables, or create them with `fastauth db upgrade`)"
+        MISMATCH + "the tables fastauth_users, fastauth_sessions, fastauth_codes, fastauth_audit, "
+        "fastauth_revoked_sessions do not exist (set auto_create_tables, or create them with "
+        "`fastauth db upgrade`)"
     )
 
 

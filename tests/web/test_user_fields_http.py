@@ -313,11 +313,6 @@ async def test_patch_me_with_the_cookie_needs_the_csrf_token(make_app: Any) -> N
 # --- a stored value the model now refuses ----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GET /auth/me is a server error (500) for a user whose stored field the model now refuses: "
-    "the store keeps it as stored, but UserOut.of re-validates it as UserRead (pydantic ValidationError)",
-)
 async def test_me_shows_a_stored_value_the_model_now_refuses(ada: tuple[Any, str]) -> None:
     a, token = ada
     user = await stored(a)

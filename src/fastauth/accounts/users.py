@@ -231,8 +231,9 @@ class Accounts:
         return user
 
     async def delete(self, user_id: str) -> bool:
-        """Delete the user (its sessions and codes go with it) and drop it from every cache."""
-        deleted = await self.store.delete_user(user_id)
+        """Delete the user (its sessions and codes go with it, the sessions' revocations stay) and drop
+        it from every cache."""
+        deleted = await self.store.delete_user(user_id, now=int(self.clock()))
         self.cache.invalidate(user_id)
         if self.notify is not None:
             await self.notify(f"user:{user_id}")

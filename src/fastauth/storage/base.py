@@ -95,8 +95,10 @@ class UserStore(Protocol):
         for another user's value of a `Unique` field. A concurrent change of another field is never
         overwritten (a reset racing a deactivation)."""
 
-    async def delete_user(self, user_id: str) -> bool:
-        """Delete the user with its sessions and one-time codes; True if it existed."""
+    async def delete_user(self, user_id: str, *, now: int | None = None) -> bool:
+        """Delete the user with its sessions and one-time codes; True if it existed. The sessions'
+        revocations outlive them (a live one revoked as of `now`, default the wall clock):
+        `revoked_since` keeps listing them until `prune_sessions` passes them."""
 
 
 @runtime_checkable
@@ -133,7 +135,8 @@ class SessionStore(Protocol):
         """Live sessions (not revoked, not past `expires_at`), newest first."""
 
     async def revoked_since(self, since: int) -> list[tuple[str, int]]:
-        """(session id, revoked_at) for sessions revoked at or after `since`: warms revocation caches."""
+        """(session id, revoked_at) for sessions revoked at or after `since`, those of deleted accounts
+        included: warms revocation caches."""
 
     async def prune_sessions(self, before: int) -> int:
         """Delete sessions that ended (expired or revoked) before `before`; returns how many."""

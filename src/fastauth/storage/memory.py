@@ -7,6 +7,7 @@ Every record goes in and comes out as a copy: a caller changing a returned objec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from typing import Any
@@ -40,6 +41,8 @@ class MemoryStore:
         self._keys: dict[str, KeyRecord] = {}
         self._codes: dict[str, CodeRecord] = {}
         self._audit: dict[str, AuditRecord] = {}
+        #: Revocations of deleted accounts' sessions: session id -> revoked_at.
+        self._revoked: dict[str, int] = {}
 
     # lifecycle: nothing to create, check or release
 
@@ -136,10 +139,15 @@ class MemoryStore:
         self._users[user_id] = updated
         return replace(self._users[user_id])
 
-    async def delete_user(self, user_id: str) -> bool:
-        """Delete the user with its sessions and codes (as SQL cascades); True if it existed."""
+    async def delete_user(self, user_id: str, *, now: int | None = None) -> bool:
+        """Delete the user with its sessions and codes (as SQL cascades), keeping the sessions'
+        revocations (a live one's as of `now`); True if it existed."""
         if self._users.pop(user_id, None) is None:
             return False
+        at = int(time.time()) if now is None else now
+        for session in self._sessions.values():
+            if session.user_id == user_id:
+                self._revoked[session.id] = session.revoked_at if session.revoked_at is not None else at
         self._sessions = {key: value for key, value in self._sessions.items() if value.user_id != user_id}
         self._codes = {key: value for key, value in self._codes.items() if value.user_id != user_id}
         return True
@@ -204,12 +212,12 @@ class MemoryStore:
         return live
 
     async def revoked_since(self, since: int) -> list[tuple[str, int]]:
-        """(session id, revoked_at) for sessions revoked at or after `since`."""
+        """(session id, revoked_at) for sessions revoked at or after `since`, deleted accounts' too."""
         return [
             (session.id, session.revoked_at)
             for session in self._sessions.values()
             if session.revoked_at is not None and session.revoked_at >= since
-        ]
+        ] + [(sid, at) for sid, at in self._revoked.items() if at >= since]
 
     async def prune_sessions(self, before: int) -> int:
         """Delete sessions that expired or were revoked before `before`; returns how many."""
@@ -220,6 +228,7 @@ class MemoryStore:
         ]
         for session_id in ended:
             del self._sessions[session_id]
+        self._revoked = {sid: at for sid, at in self._revoked.items() if at >= before}
         return len(ended)
 
     # signing keys

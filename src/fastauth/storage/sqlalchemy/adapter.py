@@ -7,6 +7,7 @@ answers with 503: a broken database never looks like a wrong password.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -215,12 +216,15 @@ class SQLAlchemyAdapter:
         except IntegrityError:
             raise await self._taken(user_id, self._users.changes(changes)) from None
 
-    async def delete_user(self, user_id: str) -> bool:
+    async def delete_user(self, user_id: str, *, now: int | None = None) -> bool:
         """Delete the user with its sessions and one-time codes in one transaction; True if it existed.
-        The rows go explicitly, so an engine without SQLite's `foreign_keys` pragma loses none either."""
+        The sessions' revocations stay (a live one's as of `now`, default the wall clock) until
+        `prune_sessions` drops them. The rows go explicitly, so an engine without SQLite's
+        `foreign_keys` pragma loses none either."""
+        at = int(time.time()) if now is None else now
         async with self._tx() as conn:
             await code_rows.delete_user_codes(conn, user_id)
-            await session_rows.delete_user_sessions(conn, user_id)
+            await session_rows.delete_user_sessions(conn, user_id, at)
             return await user_rows.delete_user(conn, self._users, user_id)
 
     # sessions

@@ -67,7 +67,13 @@ FIRST_REVISION = "0001"
 UPGRADE_HINT = "run `fastauth db upgrade` (it migrates the database FASTAUTH_DATABASE_URL names)"
 
 #: Tables every configuration uses; fastauth_keys is required only for keys kept in the database.
-REQUIRED_TABLES: tuple[str, ...] = ("fastauth_users", "fastauth_sessions", "fastauth_codes", "fastauth_audit")
+REQUIRED_TABLES: tuple[str, ...] = (
+    "fastauth_users",
+    "fastauth_sessions",
+    "fastauth_codes",
+    "fastauth_audit",
+    "fastauth_revoked_sessions",
+)
 KEYS_TABLE = "fastauth_keys"
 #: Any value, the same in every fastauth process: PostgreSQL's advisory lock for migrations.
 _PG_LOCK_KEY = 0x66617374617574  # "fastaut"

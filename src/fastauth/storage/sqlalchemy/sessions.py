@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastauth.storage.base import SessionRecord
-from fastauth.storage.sqlalchemy.tables import SESSIONS, session_record
+from fastauth.storage.sqlalchemy.tables import REVOKED, SESSIONS, session_record
 
 __all__ = [
     "delete_user_sessions",
@@ -89,21 +89,32 @@ async def list_sessions(conn: AsyncConnection, user_id: str, now: int) -> list[S
 
 
 async def revoked_since(conn: AsyncConnection, since: int) -> list[tuple[str, int]]:
-    """(id, revoked_at) of the sessions revoked at or after `since`."""
-    rows = await conn.execute(
-        select(SESSIONS.c.id, SESSIONS.c.revoked_at).where(SESSIONS.c.revoked_at >= since)
+    """(id, revoked_at) of the sessions revoked at or after `since`, those of deleted accounts too."""
+    query = union_all(
+        select(SESSIONS.c.id, SESSIONS.c.revoked_at).where(SESSIONS.c.revoked_at >= since),
+        select(REVOKED.c.id, REVOKED.c.revoked_at).where(REVOKED.c.revoked_at >= since),
     )
-    return [(row.id, int(row.revoked_at)) for row in rows]
+    return [(row.id, int(row.revoked_at)) for row in await conn.execute(query)]
 
 
 async def prune_sessions(conn: AsyncConnection, before: int) -> int:
-    """Delete the sessions that expired or were revoked before `before`; returns how many."""
+    """Delete the sessions that expired or were revoked before `before` (and the revocations of
+    deleted accounts' sessions from before it); returns how many sessions."""
     result = await conn.execute(
         delete(SESSIONS).where((SESSIONS.c.expires_at < before) | (SESSIONS.c.revoked_at < before))
     )
+    await conn.execute(delete(REVOKED).where(REVOKED.c.revoked_at < before))
     return int(result.rowcount or 0)
 
 
-async def delete_user_sessions(conn: AsyncConnection, user_id: str) -> None:
-    """Delete every session of the user (what the foreign key's cascade does, without relying on it)."""
+async def delete_user_sessions(conn: AsyncConnection, user_id: str, now: int) -> None:
+    """Delete every session of the user (what the foreign key's cascade does, without relying on it),
+    keeping each one's revocation (a live one's as of `now`) in `fastauth_revoked_sessions`: without
+    the row, a restarted process would otherwise accept the access tokens still in the field."""
+    revoked_at = func.coalesce(SESSIONS.c.revoked_at, literal(now))
+    await conn.execute(
+        REVOKED.insert().from_select(
+            ["id", "revoked_at"], select(SESSIONS.c.id, revoked_at).where(SESSIONS.c.user_id == user_id)
+        )
+    )
     await conn.execute(delete(SESSIONS).where(SESSIONS.c.user_id == user_id))

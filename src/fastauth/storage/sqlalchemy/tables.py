@@ -6,6 +6,7 @@ needs a new revision, and `tests/storage/test_migrations.py` fails until the two
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import functools
 import logging
@@ -43,6 +44,7 @@ __all__ = [
     "AUDIT",
     "CODES",
     "KEYS",
+    "REVOKED",
     "SESSIONS",
     "USERS",
     "USER_WRITABLE",
@@ -50,6 +52,7 @@ __all__ = [
     "Base",
     "CodeRow",
     "KeyRow",
+    "RevokedSessionRow",
     "SessionRow",
     "UserRow",
     "UserRows",
@@ -104,6 +107,18 @@ class SessionRow(Base):
         Index("ix_fastauth_sessions_expires", "expires_at"),
         Index("ix_fastauth_sessions_revoked", "revoked_at"),
     )
+
+
+class RevokedSessionRow(Base):
+    """A session revoked whose row is gone with its deleted account (`fastauth_revoked_sessions`): kept
+    until no token of it can verify, so every process (after a restart too) still refuses them."""
+
+    __tablename__ = "fastauth_revoked_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revoked_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_fastauth_revoked_sessions_revoked", "revoked_at"),)
 
 
 class KeyRow(Base):
@@ -167,6 +182,7 @@ SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
 KEYS: Table = KeyRow.__table__  # type: ignore[assignment]
 CODES: Table = CodeRow.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditRow.__table__  # type: ignore[assignment]
+REVOKED: Table = RevokedSessionRow.__table__  # type: ignore[assignment]
 
 
 #: The columns of fastauth's own `User` attributes (`fields` is the application's, one column each).
@@ -217,8 +233,20 @@ def users_table(model: type[UserFields] | None = None) -> Table:
 
 
 def _stored(spec: FieldSpec, value: Any) -> Any:
-    """A validated value as its column holds it (an enum member as its value)."""
-    return value.value if isinstance(value, enum.Enum) else value
+    """A validated value as its column holds it: an enum member as its value, a datetime in UTC (a
+    naive one is taken as UTC: SQLite keeps no offset, so every database stores the same instant)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if spec.kind == "datetime" and isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC)
+    return value
+
+
+def _read(spec: FieldSpec, value: Any) -> Any:
+    """A column's value as the model reads it: a datetime always aware, in UTC."""
+    if spec.kind == "datetime" and isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    return value
 
 
 class UserRows:
@@ -262,6 +290,10 @@ class UserRows:
         values = dict(row._mapping)
         roles = values.pop("roles")
         own = {name: values.pop(name) for name in _OWN if name != "roles"}
+        values = {
+            name: _read(self.specs[name], value) if name in self.specs else value
+            for name, value in values.items()
+        }
         fields_value: UserFields
         try:
             fields_value = self.model.model_validate(values)
