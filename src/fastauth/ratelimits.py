@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -36,7 +37,13 @@ class RateLimits:
     ) -> None:
         self.enabled = enabled
         uri = _async_uri(storage_uri)
-        options = {"implementation": "redispy"} if uri.startswith(("async+redis", "async+rediss")) else {}
+        options: dict[str, Any] = {}
+        if uri.startswith(("async+redis", "async+rediss")):
+            from fastauth.storage.redis import client_options
+
+            # fastauth's own Redis settings: a connection dead since a restart is retried once on a
+            # fresh one, so the first login afterwards is not refused.
+            options = {"implementation": "redispy", **client_options()}
         self._limiter = MovingWindowRateLimiter(storage_from_string(uri, **options))
         self.login_per_account = parse(login_per_account)
         self.login_per_ip = parse(login_per_ip)

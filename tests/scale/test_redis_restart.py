@@ -183,7 +183,8 @@ def _scenario(postgres_server: str, redis: RedisServer, url: str, tmp_path: Path
     """PROCESSES servers on `url` (Redis, directly or through a `HostPath`): kill Redis, ask, restart it,
     then the first request on every process."""
     database = asyncio.run(create_database(postgres_server, f"fastauth_{name}_{os.getpid()}"))
-    env = server_env(database, url)
+    # Rate limits on: their storage is Redis too (a client of its own, through `limits`).
+    env = server_env(database, url, FASTAUTH_RATE_LIMIT_ENABLED="true")
     servers: list[Process] = [fastauth_serve(tmp_path, env, name=f"p{i}") for i in range(PROCESSES)]
     with running(*servers):
         live = register(servers[0].base, "restart@example.com")["access_token"]
@@ -191,6 +192,9 @@ def _scenario(postgres_server: str, redis: RedisServer, url: str, tmp_path: Path
         r = httpx.post(f"{servers[0].base}/auth/logout", headers=bearer(revoked), timeout=30)
         assert r.status_code == 204, r.text
 
+        # Every process's rate limiter holds a Redis connection of its own: a login opens it.
+        for server in servers:
+            assert login(server.base, "restart@example.com")["access_token"]
         # Every process holds several pooled Redis connections: requests at once open them.
         with ThreadPoolExecutor(max_workers=8) as pool:
             for server in servers:
@@ -220,6 +224,9 @@ def _scenario(postgres_server: str, redis: RedisServer, url: str, tmp_path: Path
         assert [r.status_code for r in firsts] == [200] * PROCESSES, [r.text for r in firsts]
         for server in servers:
             assert _me(server.base, revoked)[0].status_code == 401
+        # The first login on every process too: the rate limiter's connection died with Redis as well.
+        for server in servers:
+            assert login(server.base, "restart@example.com")["access_token"]
     for server in servers:
         assert server.unhandled() is None, server.output
 

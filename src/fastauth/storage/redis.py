@@ -24,7 +24,7 @@ from typing import Any
 
 from fastauth.errors import ConfigError, StoreUnavailable
 
-__all__ = ["RedisEvents", "RedisRevocationList", "check_no_eviction", "redis_client"]
+__all__ = ["RedisEvents", "RedisRevocationList", "check_no_eviction", "client_options", "redis_client"]
 
 log = logging.getLogger("fastauth.redis")
 
@@ -32,6 +32,24 @@ log = logging.getLogger("fastauth.redis")
 #: Seconds of silence after which the pub/sub listener PINGs; no answer within as long again and it
 #: reconnects (a connection can die without a word, e.g. when the Redis machine restarts).
 LISTENER_PING_INTERVAL = 5.0
+
+
+def client_options() -> dict[str, Any]:
+    """The connection settings of every Redis client fastauth makes (its own, and the rate limits'
+    through `limits`): see `redis_client`."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    # No `health_check_interval`: its PING would carry retries of its own inside the command's, and
+    # double the time to refuse while Redis hangs; the retry alone replaces a dead connection.
+    return {
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 1.0,
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    }
 
 
 def redis_client(url: str) -> Any:
@@ -44,21 +62,9 @@ def redis_client(url: str) -> Any:
     """
     try:
         from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
     except ImportError as error:  # pragma: no cover - depends on the install
         raise ConfigError("FASTAUTH_REDIS_URL needs redis-py: pip install 'fastauth[redis]'") from error
-    # No `health_check_interval`: its PING would carry retries of its own inside the command's, and
-    # double the time to refuse while Redis hangs; the retry alone replaces a dead connection.
-    return Redis.from_url(
-        url,
-        socket_timeout=2.0,
-        socket_connect_timeout=1.0,
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
-    )
+    return Redis.from_url(url, **client_options())
 
 
 async def check_no_eviction(client: Any) -> None:
