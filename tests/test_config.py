@@ -834,3 +834,23 @@ def test_a_bad_redis_url_is_refused_without_echoing_it(url: str, message: str) -
 )
 def test_redis_urls_that_redis_py_takes_are_accepted(url: str) -> None:
     assert FastAuthConfig(secret="s" * 64, redis_url=url).redis_url == url
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [
+        ("providers", "email and password sign-in is always on"),
+        ("adapter", "FastAuth(config, adapter=SQLAlchemyAdapter(engine_url=...))"),
+        ("token_adapter", "refresh tokens live in the same store"),
+        ("hooks", "give them to FastAuth(config, hooks=...)"),
+        ("email_transport", "FASTAUTH_EMAIL__SMTP_HOST"),
+        ("base_url", "use public_url"),
+        ("debug", "cookie_secure=False"),
+    ],
+)
+def test_the_seed_projects_arguments_are_refused_with_where_they_go(name: str, where: str) -> None:
+    """The seed project FastAuth took these in its config; silently ignored, hooks would never run."""
+    with pytest.raises(ConfigError) as refused:
+        FastAuthConfig(secret="s" * 64, **{name: object()})
+    assert f"{name}: " in str(refused.value)
+    assert where in str(refused.value)

@@ -94,6 +94,13 @@ class JWTConfig(BaseModel):
     _public: PublicKey | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
+        moved = [f"{name}: {_SEED_NAMES[name]}" for name in data if name in _SEED_NAMES]
+        if moved:
+            # The seed project FastAuth's names: dropped silently, its hooks would never run.
+            raise ConfigError(
+                "FastAuthConfig does not take these (the seed project FastAuth's names, "
+                "docs/migrate/fastauth.md): " + "; ".join(moved)
+            )
         try:
             super().__init__(**data)
         except ValidationError as error:
@@ -184,6 +191,13 @@ class EmailConfig(BaseModel):
     retries: int = Field(default=3, ge=0, le=10)
 
     def __init__(self, **data: Any) -> None:
+        moved = [f"{name}: {_SEED_NAMES[name]}" for name in data if name in _SEED_NAMES]
+        if moved:
+            # The seed project FastAuth's names: dropped silently, its hooks would never run.
+            raise ConfigError(
+                "FastAuthConfig does not take these (the seed project FastAuth's names, "
+                "docs/migrate/fastauth.md): " + "; ".join(moved)
+            )
         try:
             super().__init__(**data)
         except ValidationError as error:
@@ -332,6 +346,19 @@ def _check_redis_url(url: str) -> None:
         raise ValueError("redis_url needs a host, like redis://host:6379/0.")
 
 
+#: Arguments of the seed project FastAuth's `FastAuthConfig` that belong elsewhere here, and where.
+_SEED_NAMES = {
+    "providers": "email and password sign-in is always on; drop it",
+    "adapter": "give the store to FastAuth(config, adapter=SQLAlchemyAdapter(engine_url=...)), or set "
+    "database_url",
+    "token_adapter": "refresh tokens live in the same store; drop it",
+    "hooks": "give them to FastAuth(config, hooks=...)",
+    "email_transport": "configure email (FASTAUTH_EMAIL__SMTP_HOST, ...) or send mail from the hooks",
+    "base_url": "use public_url",
+    "debug": "use cookie_secure=False for plain-HTTP development",
+}
+
+
 class FastAuthConfig(BaseSettings):
     """Everything fastauth needs to know. Only `secret` is required."""
 
@@ -432,6 +459,13 @@ class FastAuthConfig(BaseSettings):
     audit_retention_days: int = Field(default=90, ge=1, le=3650)
 
     def __init__(self, **data: Any) -> None:
+        moved = [f"{name}: {_SEED_NAMES[name]}" for name in data if name in _SEED_NAMES]
+        if moved:
+            # The seed project FastAuth's names: dropped silently, its hooks would never run.
+            raise ConfigError(
+                "FastAuthConfig does not take these (the seed project FastAuth's names, "
+                "docs/migrate/fastauth.md): " + "; ".join(moved)
+            )
         try:
             super().__init__(**data)
         except ValidationError as error:
