@@ -94,13 +94,6 @@ class JWTConfig(BaseModel):
     _public: PublicKey | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
-        moved = [f"{name}: {_SEED_NAMES[name]}" for name in data if name in _SEED_NAMES]
-        if moved:
-            # The seed project FastAuth's names: dropped silently, its hooks would never run.
-            raise ConfigError(
-                "FastAuthConfig does not take these (the seed project FastAuth's names, "
-                "docs/migrate/fastauth.md): " + "; ".join(moved)
-            )
         try:
             super().__init__(**data)
         except ValidationError as error:
@@ -191,13 +184,6 @@ class EmailConfig(BaseModel):
     retries: int = Field(default=3, ge=0, le=10)
 
     def __init__(self, **data: Any) -> None:
-        moved = [f"{name}: {_SEED_NAMES[name]}" for name in data if name in _SEED_NAMES]
-        if moved:
-            # The seed project FastAuth's names: dropped silently, its hooks would never run.
-            raise ConfigError(
-                "FastAuthConfig does not take these (the seed project FastAuth's names, "
-                "docs/migrate/fastauth.md): " + "; ".join(moved)
-            )
         try:
             super().__init__(**data)
         except ValidationError as error:
