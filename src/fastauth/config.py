@@ -145,6 +145,66 @@ class JWTConfig(BaseModel):
 #: Hosts where an SMTP login without TLS does not cross a network.
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
+#: Provider names with an adapter of their own; any other name is an OpenID Connect issuer.
+BUILTIN_PROVIDERS = frozenset({"google", "github"})
+_PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def _is_loopback_url(url: str) -> bool:
+    return (urlsplit(url).hostname or "").lower() in _LOOPBACK_HOSTS
+
+
+class OAuthProviderConfig(BaseModel):
+    """One sign-in provider (`FASTAUTH_OAUTH__<NAME>__<FIELD>`): `google`, `github`, or any OpenID
+    Connect issuer by discovery (`issuer`). The redirect URI to register at the provider is
+    `{public_url}{route_prefix}/oauth/<name>/callback`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    client_id: str = Field(min_length=1, max_length=512)
+    #: Never shown in repr or errors.
+    client_secret: SecretStr
+    #: The OpenID Connect issuer (discovery at `<issuer>/.well-known/openid-configuration`): required
+    #: for a generic provider, `https://accounts.google.com` for `google`, unused for `github`.
+    issuer: str | None = None
+    #: The scopes asked for; default `openid email profile` (GitHub: `read:user user:email`).
+    scopes: tuple[str, ...] | None = None
+    #: The name on the sign-in page's button ("Continue with ..."); default the provider's name.
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    #: Implicit linking (opt-in): a first sign-in whose provider-verified email matches a local account
+    #: that is verified too joins that account (its password is removed, its sessions end). Off: the
+    #: person signs in as usual and links the provider from their account.
+    link_verified_email: bool = False
+    #: Keep the provider's access and refresh tokens, sealed like the signing keys (off: never stored).
+    store_tokens: bool = False
+    #: GitHub only: where its web flow and its API live (a GitHub Enterprise server; the tests' stand-in).
+    github_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    #: Seconds allowed for each call to the provider.
+    timeout: float = Field(default=10.0, gt=0, le=60)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise _friendly(error, "OAuthProviderConfig") from None
+
+    @model_validator(mode="after")
+    def _check(self) -> OAuthProviderConfig:
+        for name in ("issuer", "github_url", "github_api_url"):
+            url = getattr(self, name)
+            if url is None:
+                continue
+            parts = urlsplit(url)
+            if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+                raise ValueError(f"{name} must be an absolute https URL, like 'https://login.example.com'.")
+            if parts.scheme == "http" and not _is_loopback_url(url):
+                raise ValueError(
+                    f"{name} must be https ({url!r} is not): only loopback addresses (127.0.0.1, "
+                    "localhost), for development and tests, may use plain http."
+                )
+        return self
+
 
 class EmailConfig(BaseModel):
     """How fastauth sends mail (`fastauth.mail`). Nothing set: no sender, the mail flows are off.
@@ -379,6 +439,15 @@ class FastAuthConfig(BaseSettings):
     #: metadata. `None`: taken from the request (its Host header), fine behind a proxy that sets it.
     public_url: str | None = None
 
+    #: Sign-in providers by name (`FASTAUTH_OAUTH__GOOGLE__CLIENT_ID`, ...): `google`, `github`, or any
+    #: other name for an OpenID Connect issuer. Needs `public_url` (the redirect URIs are built from it).
+    oauth: dict[str, OAuthProviderConfig] = Field(default_factory=dict)
+    #: Where a provider sign-in may send the browser back to (`redirect_to`): origins or URL prefixes
+    #: such as `https://app.example.com`. Default: the origin of `public_url`.
+    oauth_redirect_allowlist: tuple[str, ...] = ()
+    #: Seconds a started provider sign-in may take (its state, PKCE verifier and nonce expire).
+    oauth_state_ttl: int = Field(default=600, ge=60, le=3600)
+
     #: "json": both tokens in the response body (Bearer header). "cookie": both in HTTP-only cookies, with
     #: CSRF protection. "refresh_cookie": access token in the body, refresh token in an HTTP-only cookie.
     token_delivery: Literal["json", "cookie", "refresh_cookie"] = "json"
@@ -538,6 +607,30 @@ class FastAuthConfig(BaseSettings):
             if self.user_fields is None:
                 raise ValueError("username_field needs user_fields declaring that field.")
             Username(self.user_fields, self.username_field)
+        if self.oauth:
+            if self.public_url is None:
+                raise ValueError(
+                    "oauth providers need public_url (FASTAUTH_PUBLIC_URL): the redirect URIs registered "
+                    "at the providers are built from it, never from a request's Host header."
+                )
+            for name, provider in self.oauth.items():
+                if not _PROVIDER_NAME.fullmatch(name):
+                    raise ValueError(
+                        f"oauth provider name {name!r} must be lower case letters, digits, '-' or '_' "
+                        "(it is the path segment of /oauth/<name>/...)."
+                    )
+                if name not in BUILTIN_PROVIDERS and provider.issuer is None:
+                    raise ValueError(
+                        f"oauth provider {name!r} is not google or github, so it needs its OpenID Connect "
+                        f"issuer: set FASTAUTH_OAUTH__{name.upper()}__ISSUER."
+                    )
+        for entry in self.oauth_redirect_allowlist:
+            parts = urlsplit(entry)
+            if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+                raise ValueError(
+                    f"oauth_redirect_allowlist entries must be absolute http(s) URLs or origins, like "
+                    f"'https://app.example.com' (got {entry!r})."
+                )
         if self.password_max_length < self.password_min_length:
             raise ValueError("password_max_length must not be below password_min_length.")
         if self.redis_url is not None:
