@@ -38,6 +38,8 @@ AuditEvent = Literal[
     "email_change_requested",
     "email_changed",
     "account_deleted",
+    "identity_linked",
+    "identity_unlinked",
     "key_rotated",
     "key_retired",
 ]

@@ -25,6 +25,17 @@
         ├── CrossSiteSignin      cross_site_signin    a cross-site request would set sign-in cookies
         ├── EmailNotVerified     email_not_verified   the flow needs a verified email address
         ├── AlreadyVerified      verify_user_already_verified
+        ├── OAuthError           oauth_failed         a provider sign-in failed (refused at the provider,
+        │   │                                         a code or ID token that does not verify)
+        │   ├── UnknownProvider      unknown_provider     no provider of that name is configured
+        │   ├── RedirectNotAllowed   redirect_not_allowed `redirect_to` is not on the allow-list
+        │   ├── OAuthStateInvalid    oauth_state_invalid  state missing, spent, expired, other browser
+        │   ├── ProviderUnavailable  provider_unavailable the provider did not answer, or answered garbage
+        │   ├── ProviderEmailUnverified provider_email_unverified  address not verified
+        │   ├── AccountExists        oauth_account_exists an account has this address: sign in, then link
+        │   ├── IdentityTaken        identity_taken       that provider account is linked to another user
+        │   ├── IdentityNotFound     identity_not_found   not one of the caller's linked identities
+        │   └── LastSignInMethod     last_sign_in_method  unlinking would leave no way to sign in
         └── InvalidCode          invalid_code         a one-time code unknown, expired, spent or cross-purpose
             ├── InvalidVerifyToken  verify_user_bad_token   (fastapi-users' answers, per route)
             ├── InvalidResetToken   reset_password_bad_token
@@ -40,6 +51,7 @@ exit code.
 from __future__ import annotations
 
 __all__ = [
+    "AccountExists",
     "AlgorithmMismatch",
     "AlreadyVerified",
     "AuthError",
@@ -53,6 +65,8 @@ __all__ = [
     "FastAuthError",
     "FieldTaken",
     "HookError",
+    "IdentityNotFound",
+    "IdentityTaken",
     "InvalidChangeEmailToken",
     "InvalidClaims",
     "InvalidCode",
@@ -62,18 +76,25 @@ __all__ = [
     "InvalidSignature",
     "InvalidUserFields",
     "InvalidVerifyToken",
+    "LastSignInMethod",
     "MailOff",
     "MalformedToken",
     "NotAuthenticated",
+    "OAuthError",
+    "OAuthStateInvalid",
     "PasswordPolicyError",
     "PermissionDenied",
+    "ProviderEmailUnverified",
+    "ProviderUnavailable",
     "RateLimited",
+    "RedirectNotAllowed",
     "RevokedToken",
     "SessionNotFound",
     "SigninNotAllowed",
     "StoreUnavailable",
     "TokenError",
     "UnknownKey",
+    "UnknownProvider",
     "WrongTokenType",
 ]
 
@@ -288,6 +309,66 @@ class EmailNotVerified(AuthError):
     """The account's email address is not verified, and this needs it to be."""
 
     code = "email_not_verified"
+
+
+class OAuthError(AuthError):
+    """A sign-in through a provider failed; the message is for logs (the answer is the table's)."""
+
+    code = "oauth_failed"
+
+
+class UnknownProvider(OAuthError):
+    """No sign-in provider of that name is configured."""
+
+    code = "unknown_provider"
+
+
+class RedirectNotAllowed(OAuthError):
+    """`redirect_to` is not on `oauth_redirect_allowlist` (never an open redirect)."""
+
+    code = "redirect_not_allowed"
+
+
+class OAuthStateInvalid(OAuthError):
+    """The callback's `state` is missing, spent, expired, or was started in another browser."""
+
+    code = "oauth_state_invalid"
+
+
+class ProviderUnavailable(OAuthError):
+    """The provider did not answer in time, or answered something that is not its protocol."""
+
+    code = "provider_unavailable"
+
+
+class ProviderEmailUnverified(OAuthError):
+    """The provider has not verified the address, so it can neither create nor match an account."""
+
+    code = "provider_email_unverified"
+
+
+class AccountExists(OAuthError):
+    """A first provider sign-in whose address has an account: sign in as usual, then link it."""
+
+    code = "oauth_account_exists"
+
+
+class IdentityTaken(OAuthError):
+    """The provider account is linked to another user already."""
+
+    code = "identity_taken"
+
+
+class IdentityNotFound(OAuthError):
+    """Not one of the caller's linked identities."""
+
+    code = "identity_not_found"
+
+
+class LastSignInMethod(OAuthError):
+    """Unlinking this identity would leave the account no way to sign in (no password, no other)."""
+
+    code = "last_sign_in_method"
 
 
 class MailOff(FastAuthError):

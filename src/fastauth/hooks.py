@@ -6,6 +6,7 @@ request, so keep them quick; an exception in any hook fails the request closed (
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -37,7 +38,8 @@ class EventHooks:
         """After a user registered."""
 
     async def on_signin(self, user: Any) -> None:
-        """After a successful login."""
+        """After a successful login. Declare `on_signin(self, user, provider=None)` to get the sign-in
+        provider's name too (None for a password)."""
 
     async def on_signout(self, user: Any) -> None:
         """After a logout."""
@@ -97,6 +99,9 @@ class Events:
 
     def __init__(self, hooks: EventHooks | None = None) -> None:
         self.hooks = hooks if hooks is not None else EventHooks()
+        parameters = inspect.signature(self.hooks.on_signin).parameters
+        #: Whether the application's `on_signin` takes the provider (the seed project's signature).
+        self._signin_takes_provider = "provider" in parameters
 
     async def _call(self, name: str, call: Awaitable[T]) -> T:
         try:
@@ -120,9 +125,14 @@ class Events:
         """An account was created."""
         await self._call("on_signup", self.hooks.on_signup(user))
 
-    async def signin(self, user: Any) -> None:
-        """A session was started by a first factor."""
-        await self._call("on_signin", self.hooks.on_signin(user))
+    async def signin(self, user: Any, provider: str | None = None) -> None:
+        """A session was started by a first factor. An `on_signin` that takes a `provider` parameter
+        (`async def on_signin(self, user, provider=None)`) gets the sign-in provider's name, None for a
+        password."""
+        if self._signin_takes_provider:
+            await self._call("on_signin", self.hooks.on_signin(user, provider))  # type: ignore[call-arg]
+        else:
+            await self._call("on_signin", self.hooks.on_signin(user))
 
     async def signout(self, user: Any) -> None:
         """The user ended their session (or all of them)."""

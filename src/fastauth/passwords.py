@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-__all__ = ["OWASP_ARGON2", "Argon2Params", "PasswordHasher"]
+__all__ = ["NO_PASSWORD", "OWASP_ARGON2", "Argon2Params", "PasswordHasher"]
+
+#: The stored hash of an account without a password (it signs in through a provider): no password
+#: verifies against it, and a reset gives the account one.
+NO_PASSWORD = "!"
 
 
 @dataclass(frozen=True, slots=True)

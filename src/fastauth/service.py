@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
 from fastauth.accounts import Accounts, UserCache, normalize_email, rate_limit_key
 from fastauth.accounts.one_time import PURPOSES, OneTimeCodes, Purpose
+from fastauth.accounts.users import new_user_id
 from fastauth.audit import DAY, Audit
 from fastauth.config import FastAuthConfig
 from fastauth.errors import (
@@ -35,6 +39,7 @@ from fastauth.errors import (
     EmailNotVerified,
     EmailTaken,
     FieldTaken,
+    IdentityNotFound,
     InvalidChangeEmailToken,
     InvalidCode,
     InvalidCredentials,
@@ -42,25 +47,31 @@ from fastauth.errors import (
     InvalidResetToken,
     InvalidUserFields,
     InvalidVerifyToken,
+    LastSignInMethod,
     MailOff,
     NotAuthenticated,
+    OAuthStateInvalid,
     RevokedToken,
     SessionNotFound,
     SigninNotAllowed,
     StoreUnavailable,
+    UnknownProvider,
 )
 from fastauth.fields import FieldSpec, UserFields, Username, describe
 from fastauth.hooks import EventHooks, Events, sends_mail
 from fastauth.keys.manager import KeyManager
+from fastauth.keys.sealing import seal
 from fastauth.mail import MAIL_OFF, MailTemplates, Outbox, sender_from_config
-from fastauth.passwords import PasswordHasher
+from fastauth.oauth import OAuthFlows, OAuthOutcome, decide, providers_from_config
+from fastauth.oauth.providers import ProviderIdentity
+from fastauth.passwords import NO_PASSWORD, PasswordHasher
 from fastauth.ratelimits import RateLimits
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.sessions import Sessions, TokenPair, revocation_horizon
-from fastauth.storage.base import KeyRecord, SessionRecord, Store, User
+from fastauth.storage.base import IdentityRecord, KeyRecord, SessionRecord, Store, User
 from fastauth.storage.redis import RedisEvents, RedisRevocationList, check_no_eviction
 from fastauth.tokens.claims import REFRESH
-from fastauth.tokens.engine import TokenEngine, VerifiedToken
+from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
 from fastauth.tokens.keyring import KeyRing
 
 __all__ = ["AuthService"]
@@ -97,6 +108,11 @@ def _audit_from_config(config: FastAuthConfig, store: Store, clock: Callable[[],
     return Audit(store, enabled=config.audit_enabled, retention=retention, clock=clock)
 
 
+def _unverified(identity: ProviderIdentity) -> ProviderIdentity:
+    """`identity` without a usable address (one fastauth cannot normalise proves nothing)."""
+    return dataclasses.replace(identity, email=None, email_verified=False)
+
+
 def _address_or_none(email: str) -> str | None:
     """The normalised address a failed sign-in named, or None when it is none (never the raw text)."""
     try:
@@ -125,6 +141,7 @@ class AuthService:
         outbox: Outbox | None = None,
         templates: MailTemplates | None = None,
         audit: Audit | None = None,
+        oauth: OAuthFlows | None = None,
         owns_store: bool = False,
     ) -> None:
         self.config = config
@@ -148,6 +165,8 @@ class AuthService:
         self.mail_on = outbox is not None or sends_mail(events.hooks)
         #: The audit log: a record for each security event (account-security §9).
         self.audit = audit if audit is not None else _audit_from_config(config, store, engine.clock)
+        #: Sign-in providers (None: none configured).
+        self.oauth = oauth
         #: The application's user fields (`fastauth.UserFields` itself when it declares none).
         self.user_fields: type[UserFields] = config.user_fields or UserFields
         self.field_specs: dict[str, FieldSpec] = {spec.name: spec for spec in describe(config.user_fields)}
@@ -262,6 +281,12 @@ class AuthService:
             },
             clock=clock,
         )
+        oauth: OAuthFlows | None = None
+        if cfg.oauth:
+            http = httpx.AsyncClient(follow_redirects=False)
+            oauth = OAuthFlows(
+                cfg, the_store, providers_from_config(cfg.oauth, http=http, clock=clock), clock=clock
+            )
         sender = sender_from_config(cfg)
         outbox = Outbox(sender, retries=cfg.email.retries) if sender is not None else None
         templates = MailTemplates.from_config(cfg) if sender is not None else None
@@ -280,6 +305,7 @@ class AuthService:
             outbox=outbox,
             templates=templates,
             audit=audit,
+            oauth=oauth,
             owns_store=owns_store,
         )
 
@@ -414,6 +440,8 @@ class AuthService:
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.aclose()
+        if self.oauth is not None:
+            await self.oauth.aclose()
         if self._owns_store:
             await self.store.close()
         self._started = False
@@ -432,6 +460,7 @@ class AuthService:
         user_agent: str | None,
         create_user: bool = False,
         password_hash: str | None = None,
+        provider: str | None = None,
     ) -> TokenPair:
         """The `allow_signin` gate, then a new session; a refused new user is stored but not signed in.
 
@@ -463,11 +492,12 @@ class AuthService:
                 raise InvalidCredentials("the password changed during the sign-in")
         if create_user:
             await self.audit.record("signup", **seen)
-        await self.audit.record("signin", **seen, detail=f"session {pair.session_id}")
+        how = f" via {provider}" if provider is not None else ""
+        await self.audit.record("signin", **seen, detail=f"session {pair.session_id}{how}")
         if create_user:
             await self.events.registered(user)
             self._verify_after_register(user, ip=ip, user_agent=user_agent)
-        await self.events.signin(user)
+        await self.events.signin(user, provider)
         return pair
 
     async def register(
@@ -961,6 +991,199 @@ class AuthService:
         )
         self._mail("account_deleted", current.email)
         await self.events.account_deleted(current)
+
+    # sign-in providers
+
+    def _flows(self) -> OAuthFlows:
+        if self.oauth is None:
+            raise UnknownProvider("no sign-in providers are configured")
+        return self.oauth
+
+    async def oauth_start(
+        self,
+        provider: str,
+        redirect_to: str | None,
+        *,
+        delivery: str = "code",
+        link_user: User | None = None,
+        link_session: str | None = None,
+    ) -> tuple[str, str]:
+        """(the provider's authorization URL, the state for the browser's cookie). `link_user` (with
+        the session it signed in with) starts a link flow: only a verified account links a provider,
+        so nobody can attach their own provider account to an address they have not proven."""
+        flows = self._flows()
+        if link_user is not None and not link_user.is_verified:
+            raise EmailNotVerified("linking a provider needs a verified email address")
+        return await flows.start(
+            provider,
+            redirect_to,
+            delivery=delivery,
+            link_user_id=link_user.id if link_user is not None else None,
+            link_session_id=link_session,
+        )
+
+    async def oauth_callback(
+        self,
+        provider: str,
+        *,
+        state: str | None,
+        cookie_state: str | None,
+        code: str | None,
+        error: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> OAuthOutcome:
+        """Finish a provider sign-in: the flow's checks, the linking policy, then (for a sign-in) the
+        service's one session start with its gate and hooks, or a one-time code to exchange for it.
+        Raises the `OAuthError` family, `EmailNotVerified`, `SigninNotAllowed`, `StoreUnavailable`."""
+        flows = self._flows()
+        record, identity = await flows.finish(
+            provider, state=state, cookie_state=cookie_state, code=code, error=error
+        )
+        link_to: User | None = None
+        if record.link_user_id is not None:
+            session = await self.store.get_session(record.link_session_id or "")
+            if session is None or session.user_id != record.link_user_id or session.revoked_at is not None:
+                raise OAuthStateInvalid("the session that started the link has ended")
+            link_to = await self.accounts.get_user(record.link_user_id, fresh=True)
+            if link_to is None:
+                raise OAuthStateInvalid("the account that started the link is gone")
+        known = await self.store.get_identity(identity.issuer, identity.subject)
+        known_user = await self.accounts.get_user(known.user_id, fresh=True) if known is not None else None
+        email = _address_or_none(identity.email) if identity.email is not None else None
+        if email is None and identity.email is not None:
+            identity = _unverified(identity)  # an address fastauth cannot use proves nothing
+        same_email = await self.store.get_user_by_email(email) if email is not None else None
+        implicit = self.config.oauth[provider].link_verified_email
+        decision = decide(
+            identity, known=known, known_user=known_user, same_email=same_email, link_to=link_to,
+            implicit_linking=implicit,
+        )  # fmt: skip
+        if decision.action == "link":
+            assert decision.user is not None
+            await self._link_identity(decision.user, identity, ip=ip, user_agent=user_agent)
+            return OAuthOutcome(decision.user, record.redirect_to, linked=True)
+        if decision.action == "create":
+            assert email is not None
+            user = await self._create_federated(email, identity, ip=ip, user_agent=user_agent)
+        elif decision.action == "merge":
+            assert decision.user is not None
+            user = await self._merge_into(decision.user, identity, ip=ip, user_agent=user_agent)
+        else:
+            assert decision.user is not None and known is not None
+            user = decision.user
+            await self.store.touch_identity(known.id, self.now(), identity.email)
+            if link_to is not None:
+                return OAuthOutcome(user, record.redirect_to, linked=True)
+        if not user.is_active:
+            raise SigninNotAllowed("the account is deactivated")
+        if record.delivery == "cookie":
+            pair = await self._start_session(user, ip=ip, user_agent=user_agent, provider=provider)
+            return OAuthOutcome(user, record.redirect_to, pair=pair)
+        exchange = await self.codes.issue(user.id, "oauth_exchange", data=provider)
+        return OAuthOutcome(user, record.redirect_to, exchange_code=exchange)
+
+    async def oauth_exchange(
+        self, code: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> tuple[User, TokenPair]:
+        """Spend a provider sign-in's one-time code (`POST /auth/oauth/token`) for a session: the gate
+        and the hooks run now. `InvalidCode` for a code that is unknown, spent or expired."""
+        await self.rate_limits.check_code(ip)
+        record = await self.codes.consume(code, "oauth_exchange")
+        user = await self.accounts.get_user(record.user_id, fresh=True)
+        if user is None or not user.is_active:
+            raise InvalidCode("invalid or expired code")
+        pair = await self._start_session(user, ip=ip, user_agent=user_agent, provider=record.data)
+        return user, pair
+
+    async def _identity_record(self, user: User, identity: ProviderIdentity) -> IdentityRecord:
+        """The record linking `identity` to `user`; the provider's tokens sealed in it (bound to its id)
+        only with `store_tokens`."""
+        now, identity_id, sealed = self.now(), new_token_id(), None
+        if self.config.oauth[identity.provider].store_tokens and identity.tokens:
+            secret = self.config.secret.get_secret_value()
+            sealed = seal(secret, f"identity:{identity_id}", json.dumps(dict(identity.tokens)))
+        return IdentityRecord(
+            id=identity_id,
+            user_id=user.id,
+            provider=identity.provider,
+            issuer=identity.issuer,
+            subject=identity.subject,
+            email=identity.email,
+            created_at=now,
+            last_used_at=now,
+            tokens_sealed=sealed,
+        )
+
+    async def _link_identity(
+        self, user: User, identity: ProviderIdentity, *, ip: str | None, user_agent: str | None
+    ) -> None:
+        await self.store.insert_identity(await self._identity_record(user, identity))
+        await self.audit.record(
+            "identity_linked", user_id=user.id, ip=ip, user_agent=user_agent, detail=identity.provider
+        )
+
+    async def _create_federated(
+        self, email: str, identity: ProviderIdentity, *, ip: str | None, user_agent: str | None
+    ) -> User:
+        """A new verified account without a password, and its identity; nothing of it stays behind when
+        the identity cannot be stored (a racing twin, a store failure)."""
+        user = User(
+            id=new_user_id(),
+            email=email,
+            hashed_password=NO_PASSWORD,
+            is_verified=True,
+            created_at=self.now(),
+            fields=self.new_fields(None, by_user=False),
+        )
+        await self.store.create_user(user)
+        try:
+            await self.store.insert_identity(await self._identity_record(user, identity))
+        except BaseException:
+            await self.accounts.delete(user.id)
+            raise
+        await self.audit.record(
+            "signup", user_id=user.id, ip=ip, user_agent=user_agent, detail=f"via {identity.provider}"
+        )
+        await self.audit.record(
+            "identity_linked", user_id=user.id, ip=ip, user_agent=user_agent, detail=identity.provider
+        )
+        await self.events.registered(user)
+        return user
+
+    async def _merge_into(
+        self, user: User, identity: ProviderIdentity, *, ip: str | None, user_agent: str | None
+    ) -> User:
+        """Implicit linking: the local password goes and every session ends before the identity joins,
+        so whoever registered the address first keeps nothing of the account."""
+        merged = await self.accounts.update(user.id, hashed_password=NO_PASSWORD)
+        await self.sessions.revoke_all(user.id)
+        await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        await self._link_identity(user, identity, ip=ip, user_agent=user_agent)
+        return merged or user
+
+    async def list_identities(self, user: User) -> list[IdentityRecord]:
+        """The provider accounts linked to `user`, oldest first."""
+        return await self.store.list_identities(user.id)
+
+    async def unlink_identity(
+        self, user: User, identity_id: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> None:
+        """Unlink one of `user`'s identities; `IdentityNotFound` for any other id, `LastSignInMethod`
+        when it is the account's only way in (no password, no other identity)."""
+        identities = await self.store.list_identities(user.id)
+        target = next((known for known in identities if known.id == identity_id), None)
+        if target is None:
+            raise IdentityNotFound("no such linked account")
+        current = await self.accounts.get_user(user.id, fresh=True)
+        has_password = current is not None and current.hashed_password != NO_PASSWORD
+        if not has_password and len(identities) == 1:
+            raise LastSignInMethod("the only way to sign in")
+        if not await self.store.delete_identity(identity_id, user.id):
+            raise IdentityNotFound("no such linked account")
+        await self.audit.record(
+            "identity_unlinked", user_id=user.id, ip=ip, user_agent=user_agent, detail=target.provider
+        )
 
     # administration
 

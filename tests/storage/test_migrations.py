@@ -184,6 +184,27 @@ async def test_the_fourth_revision_downgrades_to_the_third(database_url: str) ->
     assert "fastauth_audit" in tables
 
 
+async def test_the_fifth_revision_adds_the_identity_and_oauth_state_tables_and_changes_nothing_else(
+    two_databases: tuple[str, str],
+) -> None:
+    fourth_url, fifth_url = two_databases
+    await upgrade(fourth_url, "0004")
+    await upgrade(fifth_url, "0005")
+    fourth, fifth = await describe(fourth_url), await describe(fifth_url)
+    identities = fifth.pop("fastauth_identities")
+    states = fifth.pop("fastauth_oauth_states")
+    assert fifth == fourth
+    assert [column[0] for column in identities["columns"]] == [
+        "id", "user_id", "provider", "issuer", "subject", "email", "created_at", "last_used_at", "tokens_sealed",
+    ]  # fmt: skip
+    assert identities["foreign_keys"] == [(("user_id",), "fastauth_users", ("id",), "CASCADE")]
+    assert [unique[1] for unique in identities["unique"]] == [("issuer", "subject")]
+    assert states["foreign_keys"] == []  # a sign-in that creates an account has no user yet
+    assert [index[:2] for index in states["indexes"] if not index[2]] == [
+        ("ix_fastauth_oauth_states_expires", ("expires_at",))
+    ]
+
+
 async def test_the_third_revision_downgrades_to_the_second(database_url: str) -> None:
     await upgrade(database_url)
     engine = create_async_engine(async_url(database_url))
@@ -247,7 +268,7 @@ async def test_an_applications_alembic_version_is_never_touched(database_url: st
             ours = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
     finally:
         await store.close()
-    assert (app, ours) == (["app_rev_42"], ["0004"])
+    assert (app, ours) == (["app_rev_42"], ["0005"])
 
 
 async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(database_url: str) -> None:
@@ -257,7 +278,7 @@ async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(dat
         await asyncio.gather(*(store.check_schema(keys=True) for store in stores))
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
-        assert versions == ["0004"]
+        assert versions == ["0005"]
     finally:
         for store in stores:
             await store.close()
@@ -277,7 +298,7 @@ async def test_a_revision_from_a_newer_fastauth_is_refused_at_start_and_not_touc
     finally:
         await store.close()
     assert str(refused.value) == (
-        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0004): "
+        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0005): "
         "a newer fastauth migrated it; upgrade fastauth"
     )
 
@@ -289,12 +310,12 @@ async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_comma
         with pytest.raises(ConfigError) as refused:
             await store.check_schema()  # what start-up does when auto_create_tables is off
         assert str(refused.value) == (
-            "the database schema is at revision 0001 and this fastauth needs 0004: run `fastauth db "
+            "the database schema is at revision 0001 and this fastauth needs 0005: run `fastauth db "
             "upgrade` (it migrates the database FASTAUTH_DATABASE_URL names), then start again"
         )
         await store.create_tables()  # with auto_create_tables SQLite upgrades itself
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0004", "head")
+        assert (state.revision, state.status) == ("0005", "head")
         assert {"fastauth_codes", "fastauth_audit"} <= state.tables
         await store.check_schema(keys=True)
     finally:
@@ -309,7 +330,7 @@ async def test_upgrade_stops_at_the_revision_asked_for(database_url: str) -> Non
         assert (state.revision, state.status) == ("0001", "behind")
         assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
         before, after = await store.upgrade()
-        assert (before.revision, after.revision, after.status) == ("0001", "0004", "head")
+        assert (before.revision, after.revision, after.status) == ("0001", "0005", "head")
     finally:
         await store.close()
 
@@ -335,7 +356,7 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
         assert (await store.schema_state()).status == "unversioned"
         await store.create_tables()  # adopts on SQLite and PostgreSQL alike: nothing is left to run
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0004", "head")
+        assert (state.revision, state.status) == ("0005", "head")
         assert state.tables == {
             "fastauth_users",
             "fastauth_sessions",
@@ -343,6 +364,8 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
             "fastauth_codes",
             "fastauth_audit",
             "fastauth_revoked_sessions",
+            "fastauth_identities",
+            "fastauth_oauth_states",
         }
         await store.check_schema(keys=True)
     finally:

@@ -12,7 +12,9 @@ adds must hold for them (a new column's value for the old rows, a new table empt
 adds `fastauth_codes`: the old user gets a one-time code, which is consumed once. Revision 0003 adds
 `fastauth_audit`: empty after the upgrade, it then records the old user's sign-in. Revision 0004 adds
 `fastauth_revoked_sessions`: empty after the upgrade; when the old user deletes the account, their
-sessions' revocations land there and a restarted process still refuses their access token. A 0.1.0 database is
+sessions' revocations land there and a restarted process still refuses their access token. Revision
+0005 adds `fastauth_identities` and `fastauth_oauth_states`, empty (tests/oauth/ link identities to
+accounts; the old user's rows are untouched by it). A 0.1.0 database is
 behind the head, so the start-up rules for a database that is behind (SQLite upgrades itself, a server
 database waits for `fastauth db upgrade`) are tested on it.
 """
@@ -38,7 +40,7 @@ from fastauth.errors import ConfigError, InvalidCode
 from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
 
 #: The head revision, and every fastauth table at it.
-HEAD = "0004"
+HEAD = "0005"
 TABLES = {
     "fastauth_users",
     "fastauth_sessions",
@@ -46,9 +48,11 @@ TABLES = {
     "fastauth_codes",
     "fastauth_audit",
     "fastauth_revoked_sessions",
+    "fastauth_identities",
+    "fastauth_oauth_states",
 }
 #: The tables later revisions add: a database adopted from 0.1.0 lacks them until upgraded.
-LATER_TABLES = {"fastauth_codes", "fastauth_audit", "fastauth_revoked_sessions"}
+LATER_TABLES = TABLES - {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
 
 
 def config(database_url: str, **overrides: object) -> FastAuthConfig:

@@ -1,4 +1,5 @@
-"""One-time codes: email verification, password reset, email change.
+"""One-time codes: email verification, password reset, email change, and the exchange of a provider
+sign-in for tokens (`oauth_exchange`, for SPAs and mobile apps: never tokens in a URL).
 
 A code is `secrets.token_urlsafe(32)` (256 random bits), handed to the caller to mail and stored only
 as its SHA-256 (`CodeRecord.code_hash`), bound to one user and one purpose, live until it expires or is
@@ -19,13 +20,15 @@ from typing import Literal, get_args
 from fastauth.errors import InvalidCode
 from fastauth.storage.base import CodeRecord, CodeStore
 
-__all__ = ["PURPOSES", "OneTimeCodes", "Purpose", "code_hash"]
+__all__ = ["OAUTH_EXCHANGE_TTL", "PURPOSES", "OneTimeCodes", "Purpose", "code_hash"]
 
-Purpose = Literal["verify_email", "reset_password", "change_email"]
+Purpose = Literal["verify_email", "reset_password", "change_email", "oauth_exchange"]
 PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
 
 #: The longest text looked up at all; issued codes are 43 characters.
 MAX_CODE_LENGTH = 256
+#: Seconds the one-time code of a provider sign-in (SPA and mobile delivery) waits for its exchange.
+OAUTH_EXCHANGE_TTL = 60
 _CODE = re.compile(r"[A-Za-z0-9_-]+")
 #: The one message of every refusal.
 _REFUSED = "invalid or expired code"
@@ -49,7 +52,9 @@ class OneTimeCodes:
     def __init__(
         self, store: CodeStore, *, lifetimes: Mapping[str, int], clock: Callable[[], float] = time.time
     ) -> None:
-        """`lifetimes`: the seconds a code of each purpose lives (all three needed); `clock`: epoch time."""
+        """`lifetimes`: the seconds a code of each purpose lives (the mailed purposes are needed; an
+        `oauth_exchange` code lives `OAUTH_EXCHANGE_TTL` unless given); `clock`: the epoch time."""
+        lifetimes = {"oauth_exchange": OAUTH_EXCHANGE_TTL, **lifetimes}
         for purpose in PURPOSES:
             lifetime = lifetimes.get(purpose)
             if not isinstance(lifetime, int) or isinstance(lifetime, bool) or lifetime <= 0:

@@ -19,9 +19,14 @@ from fastauth.fields import UserFields, Username
 from fastauth.passwords import PasswordHasher
 from fastauth.storage.base import User, UserStore
 
-__all__ = ["Accounts", "UserCache", "normalize_email", "rate_limit_key"]
+__all__ = ["Accounts", "UserCache", "new_user_id", "normalize_email", "rate_limit_key"]
 
 _CUID = Cuid(length=25)
+
+
+def new_user_id() -> str:
+    """A new account's id: a cuid2 string."""
+    return _CUID.generate()
 
 
 def normalize_email(email: str) -> str:
@@ -163,7 +168,7 @@ class Accounts:
         normalized = normalize_email(email)
         self.check_password(password)
         return User(
-            id=_CUID.generate(),
+            id=new_user_id(),
             email=normalized,
             hashed_password=await self.hasher.hash(password),
             is_superuser=is_superuser,

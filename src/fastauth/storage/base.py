@@ -18,8 +18,12 @@ __all__ = [
     "AuditStore",
     "CodeRecord",
     "CodeStore",
+    "IdentityRecord",
+    "IdentityStore",
     "KeyRecord",
     "KeyStore",
+    "OAuthStateRecord",
+    "OAuthStateStore",
     "SessionRecord",
     "SessionStore",
     "Store",
@@ -96,7 +100,7 @@ class UserStore(Protocol):
         overwritten (a reset racing a deactivation)."""
 
     async def delete_user(self, user_id: str, *, now: int | None = None) -> bool:
-        """Delete the user with its sessions and one-time codes; True if it existed. The sessions'
+        """Delete the user with its sessions, one-time codes and identities; True if it existed. The sessions'
         revocations outlive them (a live one revoked as of `now`, default the wall clock):
         `revoked_since` keeps listing them until `prune_sessions` passes them."""
 
@@ -252,8 +256,87 @@ class AuditStore(Protocol):
         """Delete the records with `at` before `before`; returns how many."""
 
 
+@dataclass(slots=True)
+class IdentityRecord:
+    """An account at a sign-in provider linked to a user: keyed on (issuer, subject), never on the email.
+
+    `issuer` is the provider's OpenID Connect issuer (GitHub: its web URL); `email` is the address the
+    provider gave at the last sign-in (shown to the user, never used to find the account).
+    `tokens_sealed`: the provider's tokens, sealed, only with `store_tokens`.
+    """
+
+    id: str
+    user_id: str
+    provider: str
+    issuer: str
+    subject: str
+    email: str | None
+    created_at: int
+    last_used_at: int
+    tokens_sealed: str | None = field(default=None, repr=False)
+
+
 @runtime_checkable
-class Store(UserStore, SessionStore, KeyStore, CodeStore, AuditStore, Protocol):
+class IdentityStore(Protocol):
+    """Linked provider identities."""
+
+    async def insert_identity(self, record: IdentityRecord) -> None:
+        """Insert; `IdentityTaken` when (issuer, subject) is linked already, `ValueError` for an unknown
+        user."""
+
+    async def get_identity(self, issuer: str, subject: str) -> IdentityRecord | None:
+        """The identity of this subject at this issuer, or None."""
+
+    async def list_identities(self, user_id: str) -> list[IdentityRecord]:
+        """The user's identities, oldest first."""
+
+    async def touch_identity(self, identity_id: str, now: int, email: str | None) -> None:
+        """Record a sign-in through the identity (its time, the address the provider gave)."""
+
+    async def delete_identity(self, identity_id: str, user_id: str) -> bool:
+        """Unlink one of `user_id`'s identities; True if it existed."""
+
+
+@dataclass(slots=True)
+class OAuthStateRecord:
+    """A provider sign-in under way (the browser is at the provider), known by the hash of its `state`.
+
+    Single-use: the callback consumes it (compare-and-delete). `verifier` is the PKCE code verifier and
+    `nonce` the OpenID Connect nonce; `link_user_id`/`link_session_id` are set for a link flow started
+    by a signed-in user; `delivery` is how the tokens go back (`cookie`, or `code` for an exchange).
+    """
+
+    id: str
+    provider: str
+    verifier: str = field(repr=False)
+    nonce: str = field(repr=False)
+    redirect_to: str
+    delivery: str
+    created_at: int
+    expires_at: int
+    link_user_id: str | None = None
+    link_session_id: str | None = None
+
+
+@runtime_checkable
+class OAuthStateStore(Protocol):
+    """Provider sign-ins under way: stored at the start, consumed once by the callback."""
+
+    async def insert_oauth_state(self, record: OAuthStateRecord) -> None:
+        """Insert (ids are random; a taken one is `ValueError`)."""
+
+    async def consume_oauth_state(self, state_id: str, now: int) -> OAuthStateRecord | None:
+        """Delete the unexpired record of this id and return it; None when there is none. Exactly one
+        of many concurrent callers gets it."""
+
+    async def prune_oauth_states(self, before: int) -> int:
+        """Delete the records that expired before `before`; returns how many."""
+
+
+@runtime_checkable
+class Store(
+    UserStore, SessionStore, KeyStore, CodeStore, AuditStore, IdentityStore, OAuthStateStore, Protocol
+):
     """Everything fastauth keeps, with its lifecycle: what the service starts, checks and closes.
 
     At start-up the service calls `create_tables()` when `auto_create_tables` is on, then

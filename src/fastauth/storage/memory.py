@@ -12,9 +12,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from typing import Any
 
-from fastauth.errors import EmailTaken, FieldTaken
+from fastauth.errors import EmailTaken, FieldTaken, IdentityTaken
 from fastauth.fields import UserFields, describe
-from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
+from fastauth.storage.base import (
+    AuditRecord,
+    CodeRecord,
+    IdentityRecord,
+    KeyRecord,
+    OAuthStateRecord,
+    SessionRecord,
+    User,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -24,8 +32,8 @@ _USER_WRITABLE = frozenset(f.name for f in fields(User)) - {"id", "created_at", 
 
 
 class MemoryStore:
-    """Users, sessions, signing keys, one-time codes and the audit log in memory: a
-    `fastauth.storage.base.Store` for tests.
+    """Users, sessions, signing keys, one-time codes, the audit log, provider identities and sign-ins
+    under way in memory: a `fastauth.storage.base.Store` for tests.
 
     Each method runs without awaiting anything, so on one event loop it is atomic, as a SQL
     transaction is: of concurrent `rotate_refresh` (or `consume_code`) calls exactly one wins.
@@ -43,6 +51,8 @@ class MemoryStore:
         self._audit: dict[str, AuditRecord] = {}
         #: Revocations of deleted accounts' sessions: session id -> revoked_at.
         self._revoked: dict[str, int] = {}
+        self._identities: dict[str, IdentityRecord] = {}
+        self._oauth_states: dict[str, OAuthStateRecord] = {}
 
     # lifecycle: nothing to create, check or release
 
@@ -150,6 +160,7 @@ class MemoryStore:
                 self._revoked[session.id] = session.revoked_at if session.revoked_at is not None else at
         self._sessions = {key: value for key, value in self._sessions.items() if value.user_id != user_id}
         self._codes = {key: value for key, value in self._codes.items() if value.user_id != user_id}
+        self._identities = {key: value for key, value in self._identities.items() if value.user_id != user_id}
         return True
 
     # sessions
@@ -342,3 +353,66 @@ class MemoryStore:
         for record_id in old:
             del self._audit[record_id]
         return len(old)
+
+    # provider identities
+
+    async def insert_identity(self, record: IdentityRecord) -> None:
+        """Insert; `IdentityTaken` for a linked (issuer, subject), `ValueError` for an unknown user."""
+        if record.user_id not in self._users:
+            raise ValueError("the identity's user does not exist")
+        if record.id in self._identities:
+            raise ValueError("identity id already exists")
+        if any(
+            (known.issuer, known.subject) == (record.issuer, record.subject)
+            for known in self._identities.values()
+        ):
+            raise IdentityTaken("this provider account is linked already")
+        self._identities[record.id] = replace(record)
+
+    async def get_identity(self, issuer: str, subject: str) -> IdentityRecord | None:
+        """A copy of the identity of this subject at this issuer, or None."""
+        for known in self._identities.values():
+            if (known.issuer, known.subject) == (issuer, subject):
+                return replace(known)
+        return None
+
+    async def list_identities(self, user_id: str) -> list[IdentityRecord]:
+        """Copies of the user's identities, oldest first (then by id)."""
+        mine = [replace(known) for known in self._identities.values() if known.user_id == user_id]
+        return sorted(mine, key=lambda known: (known.created_at, known.id))
+
+    async def touch_identity(self, identity_id: str, now: int, email: str | None) -> None:
+        """Record a sign-in through the identity."""
+        known = self._identities.get(identity_id)
+        if known is not None:
+            known.last_used_at, known.email = now, email
+
+    async def delete_identity(self, identity_id: str, user_id: str) -> bool:
+        """Unlink one of `user_id`'s identities; True if it existed."""
+        known = self._identities.get(identity_id)
+        if known is None or known.user_id != user_id:
+            return False
+        del self._identities[identity_id]
+        return True
+
+    # provider sign-ins under way
+
+    async def insert_oauth_state(self, record: OAuthStateRecord) -> None:
+        """Insert; `ValueError` for a taken id."""
+        if record.id in self._oauth_states:
+            raise ValueError("oauth state id already exists")
+        self._oauth_states[record.id] = replace(record)
+
+    async def consume_oauth_state(self, state_id: str, now: int) -> OAuthStateRecord | None:
+        """Remove and return the unexpired record of this id; None when there is none."""
+        record = self._oauth_states.pop(state_id, None)
+        if record is None or record.expires_at <= now:
+            return None
+        return record
+
+    async def prune_oauth_states(self, before: int) -> int:
+        """Delete the records that expired before `before`."""
+        ended = [key for key, record in self._oauth_states.items() if record.expires_at < before]
+        for key in ended:
+            del self._oauth_states[key]
+        return len(ended)

@@ -69,6 +69,20 @@ TABLE: Mapping[str, Answer] = {
     "cross_site_signin": Answer(403, "Cross-site sign-in refused"),
     "session_not_found": Answer(404, "No such session"),
     "email_taken": Answer(409, "This email is already registered"),
+    "oauth_failed": Answer(400, "Sign-in with the provider failed"),
+    "unknown_provider": Answer(404, "No such sign-in provider"),
+    "redirect_not_allowed": Answer(400, "redirect_to is not an allowed address"),
+    "oauth_state_invalid": Answer(
+        400, "The sign-in with the provider expired or was started elsewhere; start again"
+    ),
+    "provider_unavailable": Answer(502, "The sign-in provider did not answer; try again shortly"),
+    "provider_email_unverified": Answer(403, "The provider has not verified this email address"),
+    "oauth_account_exists": Answer(
+        409, "An account with this email exists: sign in as usual, then link the provider from your account"
+    ),
+    "identity_taken": Answer(409, "This provider account is linked to another account"),
+    "identity_not_found": Answer(404, "No such linked account"),
+    "last_sign_in_method": Answer(409, "This is the account's only way to sign in: set a password first"),
     "field_taken": Answer(409, None),
     "invalid_user_fields": Answer(422, None),
     "invalid_email": Answer(422, None, prefix="Invalid email address: "),

@@ -16,11 +16,20 @@ from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from fastauth.errors import EmailTaken, FieldTaken, StoreUnavailable
+from fastauth.errors import EmailTaken, FieldTaken, IdentityTaken, StoreUnavailable
 from fastauth.fields import UserFields
-from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
+from fastauth.storage.base import (
+    AuditRecord,
+    CodeRecord,
+    IdentityRecord,
+    KeyRecord,
+    OAuthStateRecord,
+    SessionRecord,
+    User,
+)
 from fastauth.storage.sqlalchemy import audit as audit_rows
 from fastauth.storage.sqlalchemy import codes as code_rows
+from fastauth.storage.sqlalchemy import identities as identity_rows
 from fastauth.storage.sqlalchemy import keys as key_rows
 from fastauth.storage.sqlalchemy import schema
 from fastauth.storage.sqlalchemy import sessions as session_rows
@@ -43,8 +52,8 @@ def async_url(url: str) -> str:
 
 
 class SQLAlchemyAdapter:
-    """Users, sessions, signing keys, one-time codes and the audit log in one SQL database: a
-    `fastauth.storage.base.Store`.
+    """Users, sessions, signing keys, one-time codes, the audit log, provider identities and sign-ins
+    under way in one SQL database: a `fastauth.storage.base.Store`.
 
     `engine_url` (plain `sqlite:///` and `postgresql://` URLs get their async driver) or a ready
     `engine`; `user_fields`: the application's `UserFields` model, whose columns `fastauth_users` has
@@ -224,6 +233,7 @@ class SQLAlchemyAdapter:
         at = int(time.time()) if now is None else now
         async with self._tx() as conn:
             await code_rows.delete_user_codes(conn, user_id)
+            await identity_rows.delete_user_identities(conn, user_id)
             await session_rows.delete_user_sessions(conn, user_id, at)
             return await user_rows.delete_user(conn, self._users, user_id)
 
@@ -350,6 +360,58 @@ class SQLAlchemyAdapter:
         """Delete the records with `at` before `before`; returns how many."""
         async with self._tx() as conn:
             return await audit_rows.prune_audit(conn, before)
+
+    # provider identities
+
+    async def insert_identity(self, record: IdentityRecord) -> None:
+        """Insert; `IdentityTaken` for a linked (issuer, subject), `ValueError` for an unknown user."""
+        try:
+            async with self._tx() as conn:
+                await identity_rows.insert_identity(conn, record)
+        except IntegrityError:
+            if await self.get_identity(record.issuer, record.subject) is not None:
+                raise IdentityTaken("this provider account is linked already") from None
+            raise ValueError("the identity's user does not exist, or its id is taken") from None
+
+    async def get_identity(self, issuer: str, subject: str) -> IdentityRecord | None:
+        """The identity of this subject at this issuer, or None."""
+        async with self._tx() as conn:
+            return await identity_rows.get_identity(conn, issuer, subject)
+
+    async def list_identities(self, user_id: str) -> list[IdentityRecord]:
+        """The user's identities, oldest first."""
+        async with self._tx() as conn:
+            return await identity_rows.list_identities(conn, user_id)
+
+    async def touch_identity(self, identity_id: str, now: int, email: str | None) -> None:
+        """Record a sign-in through the identity."""
+        async with self._tx() as conn:
+            await identity_rows.touch_identity(conn, identity_id, now, email)
+
+    async def delete_identity(self, identity_id: str, user_id: str) -> bool:
+        """Unlink one of `user_id`'s identities; True if it existed."""
+        async with self._tx() as conn:
+            return await identity_rows.delete_identity(conn, identity_id, user_id)
+
+    # provider sign-ins under way
+
+    async def insert_oauth_state(self, record: OAuthStateRecord) -> None:
+        """Insert; `ValueError` for a taken id."""
+        try:
+            async with self._tx() as conn:
+                await identity_rows.insert_oauth_state(conn, record)
+        except IntegrityError:
+            raise ValueError("oauth state id already exists") from None
+
+    async def consume_oauth_state(self, state_id: str, now: int) -> OAuthStateRecord | None:
+        """Compare-and-delete: exactly one of many concurrent callers gets the record."""
+        async with self._tx() as conn:
+            return await identity_rows.consume_oauth_state(conn, state_id, now)
+
+    async def prune_oauth_states(self, before: int) -> int:
+        """Delete the records that expired before `before`; returns how many."""
+        async with self._tx() as conn:
+            return await identity_rows.prune_oauth_states(conn, before)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

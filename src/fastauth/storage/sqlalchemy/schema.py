@@ -73,6 +73,8 @@ REQUIRED_TABLES: tuple[str, ...] = (
     "fastauth_codes",
     "fastauth_audit",
     "fastauth_revoked_sessions",
+    "fastauth_identities",
+    "fastauth_oauth_states",
 )
 KEYS_TABLE = "fastauth_keys"
 #: Any value, the same in every fastauth process: PostgreSQL's advisory lock for migrations.

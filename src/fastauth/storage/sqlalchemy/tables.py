@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     false,
     true,
@@ -36,14 +37,24 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from fastauth.fields import FieldSpec, UserFields, describe
-from fastauth.storage.base import AuditRecord, CodeRecord, KeyRecord, SessionRecord, User
+from fastauth.storage.base import (
+    AuditRecord,
+    CodeRecord,
+    IdentityRecord,
+    KeyRecord,
+    OAuthStateRecord,
+    SessionRecord,
+    User,
+)
 
 log = logging.getLogger("fastauth")
 
 __all__ = [
     "AUDIT",
     "CODES",
+    "IDENTITIES",
     "KEYS",
+    "OAUTH_STATES",
     "REVOKED",
     "SESSIONS",
     "USERS",
@@ -51,7 +62,9 @@ __all__ = [
     "AuditRow",
     "Base",
     "CodeRow",
+    "IdentityRow",
     "KeyRow",
+    "OAuthStateRow",
     "RevokedSessionRow",
     "SessionRow",
     "UserRow",
@@ -59,7 +72,9 @@ __all__ = [
     "audit_record",
     "code_record",
     "field_column",
+    "identity_record",
     "key_record",
+    "oauth_state_record",
     "session_record",
     "users_table",
 ]
@@ -119,6 +134,48 @@ class RevokedSessionRow(Base):
     revoked_at: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_fastauth_revoked_sessions_revoked", "revoked_at"),)
+
+
+class IdentityRow(Base):
+    """A linked provider identity (`fastauth_identities`); columns = `IdentityRecord` fields. Unique on
+    (issuer, subject): one provider account belongs to one user."""
+
+    __tablename__ = "fastauth_identities"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("fastauth_users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int] = mapped_column(BigInteger)
+    tokens_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_fastauth_identities_issuer_subject"),
+        Index("ix_fastauth_identities_user", "user_id"),
+    )
+
+
+class OAuthStateRow(Base):
+    """A provider sign-in under way (`fastauth_oauth_states`); columns = `OAuthStateRecord` fields. No
+    foreign key: a sign-in that creates an account has no user yet."""
+
+    __tablename__ = "fastauth_oauth_states"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    verifier: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str] = mapped_column(String(128))
+    redirect_to: Mapped[str] = mapped_column(String(2048))
+    delivery: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    link_user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    link_session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (Index("ix_fastauth_oauth_states_expires", "expires_at"),)
 
 
 class KeyRow(Base):
@@ -183,6 +240,8 @@ KEYS: Table = KeyRow.__table__  # type: ignore[assignment]
 CODES: Table = CodeRow.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditRow.__table__  # type: ignore[assignment]
 REVOKED: Table = RevokedSessionRow.__table__  # type: ignore[assignment]
+IDENTITIES: Table = IdentityRow.__table__  # type: ignore[assignment]
+OAUTH_STATES: Table = OAuthStateRow.__table__  # type: ignore[assignment]
 
 
 #: The columns of fastauth's own `User` attributes (`fields` is the application's, one column each).
@@ -320,6 +379,16 @@ def key_record(row: Any) -> KeyRecord:
 def code_record(row: Any) -> CodeRecord:
     """The `CodeRecord` of a `fastauth_codes` row."""
     return CodeRecord(**row._mapping)
+
+
+def identity_record(row: Any) -> IdentityRecord:
+    """The `IdentityRecord` of a `fastauth_identities` row."""
+    return IdentityRecord(**row._mapping)
+
+
+def oauth_state_record(row: Any) -> OAuthStateRecord:
+    """The `OAuthStateRecord` of a `fastauth_oauth_states` row."""
+    return OAuthStateRecord(**row._mapping)
 
 
 def audit_record(row: Any) -> AuditRecord:
