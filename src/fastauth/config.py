@@ -34,12 +34,14 @@ from fastauth.tokens.algorithms import HMAC_ALGORITHMS, HMAC_MIN_SECRET, Algorit
 from fastauth.tokens.pem import PrivateKey, PublicKey, load_pem_pair
 
 __all__ = [
+    "BUILTIN_PROVIDERS",
     "LEGACY_ENV",
     "SECRET_ENV_NAMES",
     "EmailConfig",
     "FastAuthConfig",
     "FastAuthSecurityWarning",
     "JWTConfig",
+    "OAuthProviderConfig",
 ]
 
 
