@@ -41,6 +41,9 @@ class TokenPair:
     session_id: str
     refresh_expires_at: int | None
     token_type: str = "bearer"
+    #: Seconds the refresh token lives, counted from the signing instant (a cookie's Max-Age: counted
+    #: from the answer's own clock it could come out a second short).
+    refresh_expires_in: int | None = None
 
 
 class Sessions:
@@ -104,7 +107,15 @@ class Sessions:
             user.id, session.id, jti=refresh_jti, not_after=session.expires_at, now=now
         )
         expires_in = access.expires_at - now if access.expires_at is not None else None
-        return TokenPair(access.token, refresh.token, expires_in, session.id, refresh.expires_at)
+        refresh_in = refresh.expires_at - now if refresh.expires_at is not None else None
+        return TokenPair(
+            access.token,
+            refresh.token,
+            expires_in,
+            session.id,
+            refresh.expires_at,
+            refresh_expires_in=refresh_in,
+        )
 
     async def start(
         self, user: User, *, ip: str | None = None, user_agent: str | None = None, create_user: bool = False

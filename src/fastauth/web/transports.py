@@ -222,6 +222,8 @@ class CookieTransport:
         return RawToken(cookie, "cookie") if cookie else None
 
     def _refresh_age(self, pair: TokenPair, now: int) -> int | None:
+        if pair.refresh_expires_in is not None:
+            return pair.refresh_expires_in
         return (pair.refresh_expires_at - now) if pair.refresh_expires_at else None
 
     def login_response(self, pair: TokenPair, status: int, now: int) -> Response:
