@@ -80,8 +80,13 @@ class JWTConfig(BaseModel):
     refresh_reuse_grace: int = Field(default=0, ge=0, le=60)
     #: Opt-in to `None` lifetimes (tokens valid forever). Off by default; warns when used.
     allow_unlimited_ttl: bool = False
+    #: The `iss` of every token. Default: `public_url` when that is set (an RFC 8414 issuer is an https
+    #: URL), else "fastauth".
     issuer: str = Field(default="fastauth", min_length=1)
     audience: str = Field(default="fastauth", min_length=1)
+    #: The `client_id` claim of access tokens (RFC 9068 §2.2): the client the tokens are issued to. Every
+    #: token goes to the application's own first-party client, so this is one configured value.
+    client_id: str = Field(default="fastauth", min_length=1, max_length=256)
     #: Clock skew tolerated on `exp`, `nbf` and `iat`.
     leeway: int = Field(default=5, ge=0, le=300)
     private_key: SecretStr | None = None
@@ -605,6 +610,9 @@ class FastAuthConfig(BaseSettings):
                 f"public_url must be an absolute http(s) URL without a trailing '/', like "
                 f"'https://auth.example.com' (got {self.public_url!r})."
             )
+        if self.public_url is not None and "issuer" not in self.jwt.model_fields_set:
+            # Frozen models: the one place the default issuer follows public_url (RFC 8414 §2).
+            object.__setattr__(self, "jwt", self.jwt.model_copy(update={"issuer": self.public_url}))
         if self.username_field is not None:
             if self.user_fields is None:
                 raise ValueError("username_field needs user_fields declaring that field.")

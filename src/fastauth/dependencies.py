@@ -13,10 +13,10 @@ which no `FastAuth` was mounted gets a `ConfigError` naming the fix at the first
 
 Swagger: every dependency is itself an `OAuth2PasswordBearer` security scheme under the same scheme
 name as `FastAuth`'s own, so the docs show one "Authorize" button. The route prefix is not known
-when this module is imported, so its `tokenUrl` is the relative `auth/login`: right for the default
-`route_prefix="/auth"`, also behind a proxy `root_path`. With another prefix, call
-`set_token_url("/api/v1/auth/login")` once before the OpenAPI document is first served (the scheme
-name is shared, so a stale URL here would also override the one `FastAuth`'s own routes declare).
+when this module is imported, so its `tokenUrl` is the relative `auth/token` (the RFC 6749 token
+endpoint): right for the default `route_prefix="/auth"`, also behind a proxy `root_path`. With another
+prefix, call `set_token_url("/api/v1/auth/token")` once before the OpenAPI document is first served (the
+scheme name is shared, so a stale URL here would also override the one `FastAuth`'s own routes declare).
 """
 
 from __future__ import annotations
@@ -47,19 +47,19 @@ __all__ = [
 
 #: The security scheme the dependencies declare: only for the OpenAPI document (the token is read and
 #: checked by `FastAuth` itself). The scheme name is `FastAuth`'s, so Swagger shows one Authorize button.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/login", scheme_name=SCHEME_NAME, auto_error=False)
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/token", scheme_name=SCHEME_NAME, auto_error=False)
 _MODEL = oauth2_scheme.model
 assert isinstance(_MODEL, OAuth2Model)
 
 
 def set_token_url(url: str) -> None:
-    """Where Swagger's Authorize dialog posts the login form: `f"{route_prefix}/login"`, a relative path,
+    """Where Swagger's Authorize dialog posts the login form: `f"{route_prefix}/token"`, a relative path,
     or the full URL of a separate auth server.
 
     Only the OpenAPI document reads it; FastAPI caches that document, so call this before it is served.
     """
     if not isinstance(url, str) or not url.strip():
-        raise ConfigError("set_token_url needs a URL such as '/api/v1/auth/login' or 'auth/login'.")
+        raise ConfigError("set_token_url needs a URL such as '/api/v1/auth/token' or 'auth/token'.")
     model = oauth2_scheme.model
     assert isinstance(model, OAuth2Model) and model.flows.password is not None  # as built above
     model.flows.password.tokenUrl = url

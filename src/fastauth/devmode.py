@@ -20,7 +20,7 @@ from dotenv import dotenv_values
 
 from fastauth.config import SECRET_ENV_NAMES, FastAuthConfig
 
-__all__ = ["DEV_SECRET_FILE", "SERVE_URL", "load_config"]
+__all__ = ["DEV_SECRET_FILE", "SERVE_URL", "issuer_note", "load_config"]
 
 DEV_SECRET_FILE = ".fastauth-dev-secret"
 #: Set by `fastauth serve` to the address it listens on, so development-mode mail links point there.
@@ -48,6 +48,20 @@ def _dev_secret() -> str:
     return secret
 
 
+def issuer_note(config: FastAuthConfig) -> str | None:
+    """What the tokens' issuer means for other software, unless it is an https URL (RFC 8414 §2)."""
+    issuer = config.jwt.issuer
+    if issuer.startswith("https://"):
+        return None
+    kind = "a plain-http URL" if issuer.startswith("http://") else "a name, not a URL"
+    return (
+        f"tokens say iss={issuer!r}, {kind}: verifiers must be given exactly this string, and RFC 8414 "
+        "clients (authlib's metadata validation, oauth4webapi's discovery) refuse the metadata of an issuer "
+        "that is no https URL. In production set FASTAUTH_PUBLIC_URL=https://... (the issuer follows it) "
+        "or FASTAUTH_JWT__ISSUER."
+    )
+
+
 def load_config() -> tuple[FastAuthConfig, bool]:
     """(config, development mode?) from FASTAUTH_* variables and .env.
 
@@ -68,6 +82,9 @@ def load_config() -> tuple[FastAuthConfig, bool]:
             overrides["email"] = {"console": True}  # every mail, with its link, printed to the log
         if "FASTAUTH_PUBLIC_URL" not in configured:
             overrides["public_url"] = os.environ.get(SERVE_URL, "http://127.0.0.1:8000")
+            if "FASTAUTH_JWT__ISSUER" not in configured:
+                # That URL follows the port: keep the issuer the name "fastauth" (the banner says so).
+                overrides["jwt"] = {"issuer": "fastauth"}
     if "FASTAUTH_UI_ENABLED" not in configured:
         with warnings.catch_warnings():  # a first look only: the configuration built below warns
             warnings.simplefilter("ignore")

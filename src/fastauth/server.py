@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import make_url
 
 from fastauth.config import FastAuthConfig
-from fastauth.devmode import DEV_SECRET_FILE, load_config
+from fastauth.devmode import DEV_SECRET_FILE, issuer_note, load_config
 from fastauth.web.auth import FastAuth
 
 __all__ = [
@@ -138,6 +138,8 @@ def banner(config: FastAuthConfig) -> None:
     line = "=" * 78
     page = " - a sign-in page is served at / (FASTAUTH_UI_ENABLED=false turns it off)\n"
     page = page if config.ui_enabled else ""
+    note = issuer_note(config)
+    issuer = f" - {note}\n" if note else ""
     mail = " - mails are printed here, with their links, instead of sent\n" if config.email.console else ""
     print(
         f"{line}\n fastauth is running in DEVELOPMENT MODE\n"
@@ -146,6 +148,7 @@ def banner(config: FastAuthConfig) -> None:
         " - cookies are sent over plain HTTP (cookie_secure=False)\n"
         f"{mail}"
         f"{page}"
+        f"{issuer}"
         " Set FASTAUTH_SECRET (see `fastauth generate-secret`) before using this anywhere real.\n"
         f"{line}",
         file=sys.stderr,

@@ -314,7 +314,8 @@ async def test_token_structure(make_app: Any, keys: Keys) -> None:
 
     assert header == {"alg": keys.algorithm, "kid": header["kid"], "typ": "at+jwt"}
     assert isinstance(header["kid"], str) and header["kid"]
-    assert set(claims) == {"sub", "aud", "iat", "exp", "jti", "iss", "sid", "type"}
+    assert set(claims) == {"sub", "aud", "iat", "exp", "jti", "iss", "sid", "type", "client_id"}
+    assert claims["client_id"] == "fastauth"  # RFC 9068 §2.2
     assert claims["sub"] == user_id
     assert claims["aud"] == ["fastapi-users:auth"]
     assert claims["iss"] == "fastauth"

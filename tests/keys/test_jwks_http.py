@@ -104,8 +104,8 @@ async def test_authorization_server_metadata(make_app: Any) -> None:
     meta = response.json()
     assert meta["issuer"] == "https://auth.example.com"
     assert meta["jwks_uri"] == "http://testserver/.well-known/jwks.json"
-    assert meta["token_endpoint"] == "http://testserver/auth/login"
-    assert meta["token_endpoint_auth_signing_alg_values_supported"] == ["ES256"]
+    assert meta["token_endpoint"] == "http://testserver/auth/token"
+    assert "token_endpoint_auth_signing_alg_values_supported" not in meta  # no client signs a JWT
     # The advertised JWKS is the one that verifies the server's tokens.
     token = (await app.register())["access_token"]
     jwks = (await app.client.get(meta["jwks_uri"].removeprefix("http://testserver"))).json()
@@ -124,7 +124,7 @@ async def test_metadata_urls_come_from_public_url_when_configured(make_app: Any)
     a = await make_app(jwt={"algorithm": "ES256"}, public_url="https://auth.example.com")
     r = await a.client.get("/.well-known/oauth-authorization-server", headers={"Host": "evil.example"})
     assert r.json()["jwks_uri"] == "https://auth.example.com/.well-known/jwks.json"
-    assert r.json()["token_endpoint"] == "https://auth.example.com/auth/login"
+    assert r.json()["token_endpoint"] == "https://auth.example.com/auth/token"
     with pytest.raises(ConfigError, match="public_url"):
         FastAuthConfig(secret="s" * 64, public_url="auth.example.com/")
 

@@ -47,7 +47,7 @@ ALL_ALGS = (
     "ES512",
     "EdDSA",
 )
-ISSUED_CLAIMS = {"sub", "type", "iat", "exp", "iss", "aud", "jti", "sid"}
+ISSUED_CLAIMS = {"sub", "type", "iat", "exp", "iss", "aud", "jti", "sid", "client_id"}  # access tokens
 
 
 # --- round trips ---------------------------------------------------------------------------------
@@ -160,13 +160,14 @@ def test_claims_are_exactly_the_documented_set(engine: TokenEngine, tk: SimpleNa
     assert claims["iss"] == tk.ISSUER
     assert claims["aud"] == [tk.AUDIENCE]  # always a list
     assert claims["sid"] == "session-9"
+    assert claims["client_id"] == "fastauth"  # RFC 9068 §2.2; JWTConfig.client_id
     assert isinstance(claims["jti"], str)
     assert len(claims["jti"]) >= 16
     for value in (claims["iat"], claims["exp"]):
         assert type(value) is int
 
     refresh = engine.issue_refresh("42", "session-9", now=tk.NOW)
-    assert set(refresh.claims) == ISSUED_CLAIMS
+    assert set(refresh.claims) == ISSUED_CLAIMS - {"client_id"}
     assert refresh.claims["type"] == "refresh"
 
 

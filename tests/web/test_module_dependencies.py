@@ -61,9 +61,9 @@ def _default_token_url() -> Any:
     """`set_token_url` is process-wide (a docs page calls it too): start and end at the default."""
     from fastauth.dependencies import set_token_url
 
-    set_token_url("auth/login")
+    set_token_url("auth/token")
     yield
-    set_token_url("auth/login")
+    set_token_url("auth/token")
 
 
 @pytest.fixture
@@ -217,7 +217,7 @@ async def test_swagger_authorize_button(make_module_app: Any) -> None:
     schemes = schema["components"]["securitySchemes"]
     assert list(schemes) == ["OAuth2PasswordBearer"]
     assert schemes["OAuth2PasswordBearer"]["type"] == "oauth2"
-    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] in ("auth/login", "/auth/login")
+    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] in ("auth/token", "/auth/token")
     for path in ("/m/private", "/m/claims", "/m/admin", "/m/optional"):
         assert schema["paths"][path]["get"]["security"] == [{"OAuth2PasswordBearer": []}], path
 
@@ -226,7 +226,7 @@ def test_module_scheme_token_url_is_relative() -> None:
     from fastauth.dependencies import oauth2_scheme
 
     assert oauth2_scheme.model.flows.password is not None
-    assert oauth2_scheme.model.flows.password.tokenUrl == "auth/login"
+    assert oauth2_scheme.model.flows.password.tokenUrl == "auth/token"
     assert oauth2_scheme.auto_error is False
 
 
@@ -235,13 +235,13 @@ async def test_set_token_url_for_another_prefix(make_module_app: Any) -> None:
 
     a = await make_module_app(route_prefix="/api/v1/auth")
     try:
-        set_token_url("/api/v1/auth/login")
+        set_token_url("/api/v1/auth/token")
         schema = (await a.client.get("/openapi.json")).json()
     finally:
-        set_token_url("auth/login")
+        set_token_url("auth/token")
     schemes = schema["components"]["securitySchemes"]
     assert list(schemes) == ["OAuth2PasswordBearer"]
-    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/api/v1/auth/login"
+    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
     for bad in ("", "   ", None):
         with pytest.raises(ConfigError):
             set_token_url(bad)  # type: ignore[arg-type]

@@ -333,7 +333,7 @@ async def test_route_prefix_can_be_changed(make_app: Any) -> None:
     out = await a.client.post("/api/v1/auth/logout", headers=bearer(fresh["access_token"]))
     assert out.status_code == 204
     assert (await a.client.get("/private", headers=bearer(fresh["access_token"]))).status_code == 401
-    # the OAuth2 scheme in the OpenAPI document points at the moved login route
+    # the OAuth2 scheme in the OpenAPI document points at the moved token endpoint
     schema = (await a.client.get("/openapi.json")).json()
     flows = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
-    assert flows["password"]["tokenUrl"] == "api/v1/auth/login"  # relative: works behind a root_path too
+    assert flows["password"]["tokenUrl"] == "api/v1/auth/token"  # relative: works behind a root_path too

@@ -1,7 +1,9 @@
 """Claims fastauth writes, and the strict rules a token's claims must pass.
 
-Required in every token: `sub`, `type`, `iat`, `exp`, `iss`, `aud`, `jti`, `sid`. Times are whole
-seconds (NumericDate as an integer). A token is valid while `now < exp + leeway`; `iat` and `nbf`
+Required in every token: `sub`, `type`, `iat`, `exp`, `iss`, `aud`, `jti`, `sid`. Access tokens also
+carry `client_id` (RFC 9068 §2.2); it is checked only when present (a non-empty string), so access
+tokens issued before it existed keep verifying until they expire. Times are whole seconds (NumericDate
+as an integer). A token is valid while `now < exp + leeway`; `iat` and `nbf`
 may not lie more than `leeway` in the future. `aud` may be a string or a list of strings and must
 contain ours; `iss` must equal ours exactly.
 """
@@ -29,7 +31,7 @@ __all__ = [
 ACCESS_TYP = KINDS[ACCESS].typ
 REFRESH_TYP = KINDS[REFRESH].typ
 
-RESERVED_CLAIMS = frozenset({"sub", "type", "iat", "exp", "nbf", "iss", "aud", "jti", "sid"})
+RESERVED_CLAIMS = frozenset({"sub", "type", "iat", "exp", "nbf", "iss", "aud", "jti", "sid", "client_id"})
 _MAX_NUMERIC_DATE = 2**53
 _MAX_ID = 256
 
@@ -68,6 +70,10 @@ def validate_claims(
     value = get("sid")
     if type(value) is not str or not 0 < len(value) <= _MAX_ID:
         raise InvalidClaims("sid is missing or not a non-empty string")
+    if "client_id" in claims:
+        value = claims["client_id"]
+        if type(value) is not str or not 0 < len(value) <= _MAX_ID:
+            raise InvalidClaims("client_id is not a non-empty string")
     value = get("iss")
     if type(value) is not str or value != issuer:
         raise InvalidClaims("iss is not ours")

@@ -88,6 +88,7 @@ class TokenEngine:
 
     The kinds come from `fastauth.tokens.kinds.KINDS` unless `kinds` is given; each needs a lifetime:
     `access_ttl` and `refresh_ttl` for the built-in two, `ttls` (kind name -> seconds or None) for others.
+    Access tokens carry `client_id` (RFC 9068 §2.2).
     """
 
     def __init__(
@@ -102,12 +103,15 @@ class TokenEngine:
         clock: Callable[[], float] = time.time,
         kinds: Iterable[TokenKind] | None = None,
         ttls: Mapping[str, int | None] | None = None,
+        client_id: str = "fastauth",
     ) -> None:
         #: Swapped whole on rotation. None until a key store has loaded keys: issuing then raises
         #: ConfigError and verifying refuses every token.
         self.keyring = keyring
         self.issuer = issuer
         self.audience = audience
+        #: The `client_id` claim of access tokens.
+        self.client_id = client_id
         self.leeway = leeway
         self.clock = clock
         #: Kind name -> kind: the only kinds this engine issues or accepts.
@@ -168,6 +172,7 @@ class TokenEngine:
             leeway=jwt.leeway,
             clock=clock,
             ttls=ttls,
+            client_id=jwt.client_id,
         )
 
     def _now(self) -> int:
@@ -204,6 +209,8 @@ class TokenEngine:
             "jti": jti or new_token_id(),
             "sid": sid,
         }
+        if name == ACCESS:
+            claims["client_id"] = self.client_id
         ttl = self._ttls[name]
         exp = issued_at + ttl if ttl is not None else None
         if not_after is not None:

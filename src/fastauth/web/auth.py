@@ -70,8 +70,10 @@ class FastAuth:
         self.transports = Transports(
             delivery=cfg.token_delivery, cookie_opt_in=cfg.cookie_opt_in, jar=self.cookies, csrf=self.csrf
         )
-        # Relative, so Swagger finds the login route behind a proxy's root_path too.
-        model = security.password_scheme(f"{cfg.route_prefix.lstrip('/')}/login")
+        from fastauth.web.routers.token_endpoint import TOKEN_PATH
+
+        # The RFC 6749 token endpoint; relative, so Swagger finds it behind a proxy's root_path too.
+        model = security.password_scheme(f"{cfg.route_prefix.lstrip('/')}{TOKEN_PATH}")
 
         def dependency(resolve: Callable[[FastAuth, Request], Awaitable[Any]]) -> security.AuthDependency:
             return security.AuthDependency(

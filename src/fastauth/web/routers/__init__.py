@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastauth.web.errors import AnsweringRoute
-from fastauth.web.routers import account, admin, reset, revocations, sessions, tokens, verify
+from fastauth.web.routers import account, admin, reset, revocations, sessions, token_endpoint, tokens, verify
 from fastauth.web.routing import PrefixRouter
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ def build_auth_router(auth: FastAuth) -> PrefixRouter:
     prefix = auth.config.route_prefix
     router = PrefixRouter(prefixes=(prefix + "/",), prefix=prefix, tags=["auth"], route_class=AnsweringRoute)
     router.include_router(tokens.build(auth))
+    router.include_router(token_endpoint.build(auth))
     router.include_router(account.build(auth))
     router.include_router(sessions.build(auth))
     router.include_router(verify.build(auth))

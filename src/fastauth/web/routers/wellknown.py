@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastauth.errors import StoreUnavailable
 from fastauth.web.errors import AnsweringRoute
 from fastauth.web.etag import etag_of, not_modified
+from fastauth.web.routers.token_endpoint import TOKEN_PATH
 
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
@@ -48,17 +49,22 @@ def build_wellknown_router(auth: FastAuth) -> APIRouter:
 
     @router.get(WELL_KNOWN + "oauth-authorization-server")
     async def metadata(request: Request, response: Response) -> dict[str, Any]:
-        """RFC 8414 authorization server metadata, so standard tools can find the JWKS."""
+        """RFC 8414 authorization server metadata: only what this server does.
+
+        The token endpoint (password and refresh_token grants, no client authentication) and, for an
+        asymmetric algorithm, the JWKS. There is no authorization endpoint, so none is listed; RFC 8414
+        requires `response_types_supported` all the same, and it names only `none` (OAuth 2.0 Multiple
+        Response Type Encoding Practices §4: a response that issues nothing).
+        """
         base = cfg.public_url or str(request.base_url).rstrip("/")
         # Built from the request's Host: never let a shared cache keep one client's answer for another.
         response.headers["Cache-Control"] = "no-store"
         data: dict[str, Any] = {
             "issuer": cfg.jwt.issuer,
-            "token_endpoint": f"{base}{cfg.route_prefix}/login",
+            "token_endpoint": f"{base}{cfg.route_prefix}{TOKEN_PATH}",
             "grant_types_supported": ["password", "refresh_token"],
             "token_endpoint_auth_methods_supported": ["none"],
-            "response_types_supported": ["token"],
-            "token_endpoint_auth_signing_alg_values_supported": [cfg.jwt.algorithm],
+            "response_types_supported": ["none"],
         }
         if not cfg.jwt.is_hmac:
             data["jwks_uri"] = f"{base}{JWKS_PATH}"
