@@ -229,11 +229,16 @@ class CookieTransport:
     def login_response(self, pair: TokenPair, status: int, now: int) -> Response:
         """Cookies for the tokens and the session's CSRF token; the body keeps only the lifetimes."""
         response = _body(pair, access=False, refresh=False, status=status)
+        self.set_login_cookies(response, pair, now)
+        return response
+
+    def set_login_cookies(self, response: Response, pair: TokenPair, now: int) -> None:
+        """Put the tokens and the session's CSRF token in cookies on `response` (any answer: a
+        provider sign-in's redirect too)."""
         refresh_age = self._refresh_age(pair, now)
         self.jar.set_access(response, pair.access_token, pair.expires_in)
         self.jar.set_csrf(response, self.csrf.issue(pair.session_id), refresh_age)
         self.jar.set_refresh(response, pair.refresh_token, refresh_age)
-        return response
 
     def logout_response(self, status: int = 204) -> Response:
         """Every fastauth cookie deleted."""
