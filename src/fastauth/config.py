@@ -454,6 +454,9 @@ class FastAuthConfig(BaseSettings):
     oauth_redirect_allowlist: tuple[str, ...] = ()
     #: Seconds a started provider sign-in may take (its state, PKCE verifier and nonce expire).
     oauth_state_ttl: int = Field(default=600, ge=60, le=3600)
+    #: An account without a password (signed up through a provider) confirms deleting itself or
+    #: changing its email by a sign-in at most this many seconds old, instead of a password.
+    recent_sign_in_window: int = Field(default=300, ge=30, le=86400)
 
     #: "json": both tokens in the response body (Bearer header). "cookie": both in HTTP-only cookies, with
     #: CSRF protection. "refresh_cookie": access token in the body, refresh token in an HTTP-only cookie.

@@ -25,6 +25,7 @@
         ├── CrossSiteSignin      cross_site_signin    a cross-site request would set sign-in cookies
         ├── EmailNotVerified     email_not_verified   the flow needs a verified email address
         ├── AlreadyVerified      verify_user_already_verified
+        ├── RecentSignInRequired recent_sign_in_required  no password: a fresh sign-in confirms instead
         ├── OAuthError           oauth_failed         a provider sign-in failed (refused at the provider,
         │   │                                         a code or ID token that does not verify)
         │   ├── UnknownProvider      unknown_provider     no provider of that name is configured
@@ -87,6 +88,7 @@ __all__ = [
     "ProviderEmailUnverified",
     "ProviderUnavailable",
     "RateLimited",
+    "RecentSignInRequired",
     "RedirectNotAllowed",
     "RevokedToken",
     "SessionNotFound",
@@ -309,6 +311,17 @@ class EmailNotVerified(AuthError):
     """The account's email address is not verified, and this needs it to be."""
 
     code = "email_not_verified"
+
+
+class RecentSignInRequired(AuthError):
+    """An account without a password confirms a sensitive change by a recent sign-in, and this one is
+    older than `recent_sign_in_window` (RFC 9470: the client asks the user to sign in again)."""
+
+    code = "recent_sign_in_required"
+
+    def __init__(self, message: str, max_age: int) -> None:
+        super().__init__(message)
+        self.max_age = max_age
 
 
 class OAuthError(AuthError):

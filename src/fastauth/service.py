@@ -51,6 +51,7 @@ from fastauth.errors import (
     MailOff,
     NotAuthenticated,
     OAuthStateInvalid,
+    RecentSignInRequired,
     RevokedToken,
     SessionNotFound,
     SigninNotAllowed,
@@ -906,25 +907,45 @@ class AuthService:
 
     # email change and deletion
 
+    async def _confirm(self, user: User, password: str | None, session_id: str | None) -> User:
+        """The stored user, once the caller confirmed it is them: the password, or (an account
+        without one) a sign-in no older than `recent_sign_in_window`. `CurrentPasswordWrong`,
+        `RecentSignInRequired`."""
+        current = await self.accounts.get_user(user.id, fresh=True)
+        if current is not None and current.hashed_password == NO_PASSWORD:
+            window = self.config.recent_sign_in_window
+            session = await self.store.get_session(session_id) if session_id else None
+            if (
+                session is None
+                or session.user_id != current.id
+                or session.revoked_at is not None
+                or session.created_at < self.now() - window
+            ):
+                raise RecentSignInRequired("the sign-in is not recent enough", window)
+            return current
+        return await self.accounts.confirm_password(user, password or "")
+
     async def request_email_change(
         self,
         user: User,
         new_email: str,
-        password: str,
+        password: str | None,
         *,
+        session_id: str | None = None,
         ip: str | None = None,
         user_agent: str | None = None,
     ) -> None:
         """Mail a confirmation code to `new_email`; the address changes only when it is used.
 
-        Needs the current password (under the login budget). A taken address answers the same as a
-        free one (no enumeration): its confirmation fails cleanly later. Raises `RateLimited`,
-        `CurrentPasswordWrong`, `InvalidEmail` (not an address at all) or `MailOff`.
+        Needs the current password (under the login budget), or for an account without one a recent
+        sign-in (`session_id`, the request's). A taken address answers the same as a free one (no
+        enumeration): its confirmation fails cleanly later. Raises `RateLimited`,
+        `CurrentPasswordWrong`, `RecentSignInRequired`, `InvalidEmail` (not an address) or `MailOff`.
         """
         self._require_mail()
         await self.rate_limits.check_login(user.email, ip)
         await self.rate_limits.check_email(rate_limit_key(new_email), ip)
-        current = await self.accounts.confirm_password(user, password)
+        current = await self._confirm(user, password, session_id)
         address = normalize_email(new_email)
         if address == current.email:
             return
@@ -975,15 +996,22 @@ class AuthService:
         return user
 
     async def delete_account(
-        self, user: User, password: str, *, ip: str | None = None, user_agent: str | None = None
+        self,
+        user: User,
+        password: str | None,
+        *,
+        session_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
     ) -> None:
         """Delete the account and all fastauth holds for it; every device is signed out at once.
 
-        Needs the current password (under the login budget). The sessions are revoked first (their
-        access tokens stop on the next request), then the user, its sessions and codes are deleted.
+        Needs the current password (under the login budget), or for an account without one a recent
+        sign-in (`session_id`, the request's). The sessions are revoked first (their access tokens
+        stop on the next request), then the user, its sessions, codes and identities are deleted.
         """
         await self.rate_limits.check_login(user.email, ip)
-        current = await self.accounts.confirm_password(user, password)
+        current = await self._confirm(user, password, session_id)
         await self.sessions.revoke_all(current.id)
         await self.accounts.delete(current.id)
         await self.audit.record(

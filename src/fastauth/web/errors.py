@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from fastauth.errors import FastAuthError, RateLimited
+from fastauth.errors import FastAuthError, RateLimited, RecentSignInRequired
 
 __all__ = ["TABLE", "Answer", "AnsweringRoute", "answer_for", "as_http", "handle", "respond"]
 
@@ -69,6 +69,11 @@ TABLE: Mapping[str, Answer] = {
     "cross_site_signin": Answer(403, "Cross-site sign-in refused"),
     "session_not_found": Answer(404, "No such session"),
     "email_taken": Answer(409, "This email is already registered"),
+    "recent_sign_in_required": Answer(
+        401,
+        "Sign in again to confirm this",
+        {"WWW-Authenticate": 'Bearer error="insufficient_user_authentication"'},
+    ),
     "oauth_failed": Answer(400, "Sign-in with the provider failed"),
     "unknown_provider": Answer(404, "No such sign-in provider"),
     "redirect_not_allowed": Answer(400, "redirect_to is not an allowed address"),
@@ -117,6 +122,8 @@ def _parts(error: FastAuthError, answer: Answer) -> tuple[str, dict[str, str]]:
     headers = dict(answer.headers)
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, RecentSignInRequired):  # RFC 9470 §3: how recent a sign-in would do
+        headers["WWW-Authenticate"] += f", max_age={error.max_age}"
     return detail, headers
 
 

@@ -67,16 +67,18 @@ class ResetPasswordIn(BaseModel):
 
 
 class ChangeEmailIn(BaseModel):
-    """Change email: the new address, confirmed by the current password."""
+    """Change email: the new address, confirmed by the current password (an account without one: by a
+    recent sign-in, and `password` is left out)."""
 
     new_email: str
-    password: str
+    password: str | None = None
 
 
 class PasswordIn(BaseModel):
-    """Delete the account: the current password confirms it."""
+    """Delete the account: the current password confirms it (an account without one: a recent
+    sign-in, and `password` is left out)."""
 
-    password: str
+    password: str | None = None
 
 
 class ChangePasswordIn(BaseModel):

@@ -59,8 +59,9 @@ def build(auth: FastAuth) -> APIRouter:
         """Delete the account (the current password confirms it); every device is signed out."""
         body = await read_model(request, PasswordIn)
         await service.delete_account(
-            user, body.password, ip=client_ip(request), user_agent=request.headers.get("user-agent")
-        )
+            user, body.password, session_id=request.state.fastauth_token.sid, ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+        )  # fmt: skip
         return auth.transports.for_logout(request).logout_response()
 
     @router.post("/change-email", status_code=202, response_model=None)
@@ -71,6 +72,7 @@ def build(auth: FastAuth) -> APIRouter:
             user,
             body.new_email,
             body.password,
+            session_id=request.state.fastauth_token.sid,
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent"),
         )
