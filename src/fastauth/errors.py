@@ -319,8 +319,9 @@ class RecentSignInRequired(AuthError):
 
     code = "recent_sign_in_required"
 
-    def __init__(self, message: str, max_age: int) -> None:
+    def __init__(self, message: str, max_age: int = 300) -> None:
         super().__init__(message)
+        #: The oldest sign-in, in seconds, that would do (`recent_sign_in_window`).
         self.max_age = max_age
 
 
