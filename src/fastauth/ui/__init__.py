@@ -11,6 +11,10 @@ With it come the two pages the account mails link to, `{route_prefix}/verify-ema
 GET and HEAD): the page shows a button or a form, and only that POSTs the code to the API. The script
 reads the code from the address, removes it from there at once, and keeps it in memory only; the pages
 are never stored (`no-store`) and send no `Referer`.
+
+With sign-in providers configured (`oauth`), the sign-in page shows a "Continue with ..." link for each
+(`{route_prefix}/oauth/{name}/authorize?delivery=cookie`, which the script points back at the page),
+and the account view a "Linked accounts" card (`GET /oauth/accounts`, unlink, "Link ..." buttons).
 """
 
 from __future__ import annotations
@@ -54,6 +58,14 @@ _MEDIA_TYPES = {
 
 
 @dataclass(frozen=True, slots=True)
+class _ProviderButton:
+    """A configured sign-in provider, as the page shows it."""
+
+    name: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Asset:
     body: bytes
     media_type: str
@@ -83,6 +95,12 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
     )
     templates = {name: env.get_template(f"{name}.html") for name in _PAGES}
     assets = _assets()
+    flows = auth.service.oauth
+    providers = (
+        [_ProviderButton(name, provider.display_name) for name, provider in flows.providers.items()]
+        if flows is not None
+        else []
+    )
     router = APIRouter(include_in_schema=False, route_class=AnsweringRoute)
 
     def render(request: Request, name: str, cache_control: str) -> Response:
@@ -98,6 +116,7 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
             api_prefix=root + cfg.route_prefix,
             docs_url=f"{root}{request.app.docs_url}" if getattr(request.app, "docs_url", None) else None,
             csrf_cookie=auth.cookies.csrf_name,
+            providers=providers,
             password_min=cfg.password_min_length,
             password_max=cfg.password_max_length,
             access_ttl=cfg.jwt.access_token_ttl,

@@ -10,6 +10,12 @@
 // Opening such a link spends nothing: the code in its `token` parameter is read once, removed from the
 // address bar and the history entry (`history.replaceState`), kept in a variable only, and sent in the
 // body of the POST that the page's button makes.
+//
+// Sign-in providers (when the server has any): "Continue with ..." is a plain link to
+// `/oauth/{name}/authorize?delivery=cookie`, pointed back at this page; the callback sets the same
+// cookies as a password login and returns here with `?signed_in_with=`. Linking POSTs
+// `/oauth/{name}/link` and follows the `{url}` it answers; the return carries `?linked=`. Such marks
+// leave the address bar at once, like the mails' codes.
 "use strict";
 
 (() => {
@@ -327,14 +333,139 @@
     );
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // sign-in providers
+
+  /** The providers the page was rendered with: name -> display name (none: no provider parts). */
+  const PROVIDERS = new Map(
+    Array.from(document.querySelectorAll("a[data-provider]"), (a) => [a.dataset.provider, a.dataset.displayName]),
+  );
+  const providerName = (name) => PROVIDERS.get(name) || name;
+
+  // What the page says when a provider's return carries `?oauth_error=<code>` (the error table's codes).
+  const OAUTH_ERRORS = {
+    oauth_state_invalid: "The sign-in with the provider expired or was started in another browser. Start again.",
+    oauth_account_exists:
+      "An account with this email address exists already. Sign in with its password, then link the provider " +
+      "from your account.",
+    provider_email_unverified: "The provider has not verified your email address, so it cannot sign you in here.",
+    identity_taken: "That provider account is linked to another account already.",
+    provider_unavailable: "The provider did not answer. Try again in a moment.",
+    signin_not_allowed: "Signing in is not allowed for this account.",
+    email_not_verified: "Verify your email address first: only a verified account can link a provider.",
+  };
+  const OAUTH_FAILED = "Signing in with the provider did not work. Try again.";
+
+  /** This page's address, plus `values` in its query: where a provider sends the browser back to. */
+  function pageUrl(values = {}) {
+    const url = new URL(window.location.pathname, window.location.origin);
+    for (const [key, value] of Object.entries(values)) url.searchParams.set(key, value);
+    return url.href;
+  }
+
+  /** "Continue with ...": back to this page, marked, so that it can say how you signed in. */
+  function pointProvidersBack() {
+    for (const link of document.querySelectorAll("a[data-provider]")) {
+      const url = new URL(link.href);
+      url.searchParams.set("redirect_to", pageUrl({ signed_in_with: link.dataset.provider }));
+      link.href = url.href;
+    }
+  }
+
+  /** The marks a provider's return left in the address, taken out of the address bar and the history. */
+  function takeReturn() {
+    const url = new URL(window.location.href);
+    const found = {};
+    for (const key of ["signed_in_with", "linked", "oauth_error"]) {
+      if (!url.searchParams.has(key)) continue;
+      found[key] = url.searchParams.get(key);
+      url.searchParams.delete(key);
+    }
+    if (Object.keys(found).length) window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+    return found;
+  }
+
+  function renderIdentities(identities) {
+    const list = $("identities");
+    list.hidden = identities.length === 0;
+    $("identities-empty").hidden = identities.length > 0;
+    list.replaceChildren(
+      ...identities.map((identity) => {
+        const name = providerName(identity.provider);
+        const item = document.createElement("li");
+        item.className = "session identity";
+        item.dataset.identityId = identity.id;
+
+        const head = document.createElement("div");
+        head.className = "session-head";
+        const title = document.createElement("strong");
+        title.className = "device";
+        title.textContent = name;
+        head.append(title);
+
+        const address = document.createElement("p");
+        address.className = "agent";
+        address.textContent = identity.email || "No email address from the provider";
+
+        const facts = document.createElement("dl");
+        facts.className = "session-facts";
+        fact(facts, "Linked", timeElement(identity.created_at, dateFormat.format(new Date(identity.created_at))));
+        fact(facts, "Last used", timeElement(identity.last_used_at, ago(identity.last_used_at)));
+
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "button quiet unlink";
+        button.textContent = "Unlink";
+        button.setAttribute("aria-label", `Unlink ${name}${identity.email ? `: ${identity.email}` : ""}`);
+        button.addEventListener("click", () => busy(button, () => unlink(identity)));
+
+        item.append(head, address, facts, button);
+        return item;
+      }),
+    );
+  }
+
+  async function fetchIdentities() {
+    const response = await authed("GET", "/oauth/accounts");
+    if (!response.ok) throw new HttpError(await explain(response), response.status);
+    return response.json();
+  }
+
+  async function unlink(identity) {
+    const name = providerName(identity.provider);
+    const response = await authed("DELETE", `/oauth/accounts/${encodeURIComponent(identity.id)}`);
+    if (response.status === 204) say(`Your ${name} account is unlinked: it no longer signs you in here.`);
+    else if (response.status === 409) say((await detailOf(response)) || "That account cannot be unlinked.", "error");
+    else if (response.status === 404) say("That account was not linked any more.", "error");
+    else say(await explain(response), "error");
+    renderIdentities(await fetchIdentities());
+    $("identities-title").focus();
+  }
+
+  /** "Link ...": the server starts the flow for this session; the provider's page asks, then sends you back. */
+  async function linkProvider(name) {
+    const path = `/oauth/${encodeURIComponent(name)}/link?redirect_to=${encodeURIComponent(pageUrl())}`;
+    const response = await authed("POST", path);
+    if (response.ok) {
+      const { url } = await response.json();
+      window.location.assign(url);
+      return;
+    }
+    if (response.status === 403 && (await detailOf(response.clone())) === "Email not verified") {
+      say(OAUTH_ERRORS.email_not_verified, "error");
+    } else say(await explain(response, "link"), "error");
+  }
+
   async function loadAccount(focusId) {
     const me = await authed("GET", "/me");
     if (!me.ok) throw new HttpError(await explain(me), me.status);
     const user = await me.json();
     const sessions = await authed("GET", "/sessions");
     if (!sessions.ok) throw new HttpError(await explain(sessions), sessions.status);
+    const identities = PROVIDERS.size ? await fetchIdentities() : null;
     renderMe(user);
     renderSessions(await sessions.json());
+    if (identities !== null) renderIdentities(identities);
     show("view-signed-in", focusId);
   }
 
@@ -445,14 +576,26 @@
   }
 
   async function start() {
+    const back = takeReturn();
+    const failed = back.oauth_error === undefined ? null : OAUTH_ERRORS[back.oauth_error] || OAUTH_FAILED;
     if (!readCookie(CSRF_COOKIE)) {
       // `/#forgot-password`: where a reset page whose link no longer works sends people
       if (window.location.hash === "#forgot-password") showForgot();
       else show("view-signed-out");
+      if (failed) say(failed, "error");
       return;
     }
     try {
-      await loadAccount();
+      if (failed) {
+        await loadAccount();
+        say(failed, "error");
+      } else if (back.linked && PROVIDERS.has(back.linked)) {
+        await loadAccount("identities-title");
+        say(`Your ${providerName(back.linked)} account is linked: you can sign in with it now.`);
+      } else if (back.signed_in_with && PROVIDERS.has(back.signed_in_with)) {
+        await loadAccount("account-title");
+        say(`Signed in with ${providerName(back.signed_in_with)}.`);
+      } else await loadAccount();
     } catch (error) {
       if (error instanceof SessionEnded) signedOut("Your last session has ended. Sign in again.");
       else {
@@ -501,6 +644,13 @@
         busy(form.querySelector("button[type=submit]"), () => action(form));
       });
     }
+    for (const button of document.querySelectorAll("button[data-link-provider]")) {
+      button.addEventListener("click", () => {
+        clearMessage();
+        busy(button, () => linkProvider(button.dataset.linkProvider));
+      });
+    }
+    pointProvidersBack();
     const forgotForm = $("forgot-form");
     forgotForm.addEventListener("submit", (event) => {
       event.preventDefault();

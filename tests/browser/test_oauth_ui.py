@@ -1,0 +1,257 @@
+"""Sign-in providers on the sign-in page, end to end: a real OpenID provider (oidc-provider-mock, a
+Flask app on 127.0.0.1 in this process), `fastauth serve` configured with it as `mock`, and Chromium
+going through the provider's own login page as a person would.
+
+The provider's page is a form: type a subject (`sub`) and press "Authorize". The claims it then gives
+for that subject (a verified email address) are set beforehand with `PUT {issuer}/users/{sub}`. Its
+page loads a stylesheet from a CDN, which the browser is not allowed to fetch here.
+
+Skipped like tests/browser/test_ui.py when Chromium or Playwright is missing (see conftest.py).
+A screenshot of each page state is saved under test-artifacts/ui/.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from support.page import focused, message, shot, state
+from support.servers import FASTAUTH, clean_env, fastauth_serve, free_port, running
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+# What the pages say (app.js and the error table), exactly.
+LAST_WAY_IN = "This is the account's only way to sign in: set a password first"
+
+
+def _tag(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Server:
+    base: str
+    issuer: str
+    cwd: Path
+    env: dict[str, str]
+
+
+# --------------------------------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[str]:
+    """oidc-provider-mock on 127.0.0.1 (any client id and secret; users' claims set by PUT)."""
+    pytest.importorskip("oidc_provider_mock")
+    from oidc_provider_mock import app
+    from werkzeug.serving import make_server
+
+    provider = make_server("127.0.0.1", 0, app(), threaded=True)
+    thread = threading.Thread(target=provider.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{provider.server_port}"
+    finally:
+        provider.shutdown()
+        thread.join(5)
+        provider.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, issuer: str) -> Iterator[Server]:
+    """`fastauth serve` in development mode (plain http) with the provider `mock` ("Mock")."""
+    cwd = tmp_path_factory.mktemp("serve-oauth")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = clean_env(
+        FASTAUTH_PUBLIC_URL=base,
+        FASTAUTH_UI_ENABLED="true",
+        FASTAUTH_COOKIE_OPT_IN="true",
+        FASTAUTH_LOGIN_RATE_LIMIT_PER_IP="1000/minute",
+        FASTAUTH_REGISTER_RATE_LIMIT_PER_IP="1000/hour",
+        FASTAUTH_OAUTH__MOCK__CLIENT_ID="fastauth-browser-test",
+        FASTAUTH_OAUTH__MOCK__CLIENT_SECRET="not-a-real-secret",
+        FASTAUTH_OAUTH__MOCK__ISSUER=issuer,
+        FASTAUTH_OAUTH__MOCK__DISPLAY_NAME="Mock",
+    )
+    with running(fastauth_serve(cwd, env, port=port)) as (process,):
+        assert process.base == base
+        yield Server(base, issuer, cwd, env)
+        assert process.unhandled() is None, process.output
+
+
+@pytest.fixture
+def open_page(new_page: Callable[..., Any], server: Server) -> Callable[[], Any]:
+    """A fresh browser context showing the sign-in page, loaded; the provider's CDN is off limits."""
+
+    def factory() -> Any:
+        page = new_page(server.base)
+        page.context.route(re.compile(r"^https://cdn\.jsdelivr\.net/"), lambda route: route.abort())
+        page.goto("/")
+        state(page).to_have_attribute("data-state", re.compile("^signed-(in|out)$"))
+        return page
+
+    return factory
+
+
+def provider_user(server: Server, sub: str, email: str) -> None:
+    """What the provider will say about `sub`: a verified address."""
+    r = httpx.put(f"{server.issuer}/users/{sub}", json={"email": email, "email_verified": True})
+    assert r.status_code == 204, r.text
+
+
+def create_user(server: Server, email: str) -> None:
+    """A verified account with a password, made as an operator would (`fastauth create-user`)."""
+    assert FASTAUTH
+    done = subprocess.run(
+        [FASTAUTH, "create-user", email, "--verified", "--password-stdin"],
+        cwd=server.cwd, env=server.env, input=PASSWORD, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def at_the_provider(page: Any, server: Server, sub: str, name: str) -> None:
+    """On the provider's own page: type the subject and authorize; back at fastauth's page afterwards."""
+    from playwright.sync_api import expect
+
+    page.wait_for_url(f"{server.issuer}/oauth2/authorize?**")
+    shot(page, name)
+    page.get_by_placeholder("sub").fill(sub)
+    page.get_by_role("button", name="Authorize", exact=True).click()
+    page.wait_for_url(f"{server.base}/**")
+    # the marks of the return leave the address bar: what stays is the page's own address
+    expect(page).to_have_url(f"{server.base}/")
+
+
+def signed_in_as(page: Any, email: str) -> None:
+    from playwright.sync_api import expect
+
+    state(page).to_have_attribute("data-state", "signed-in")
+    expect(page.locator("#me-email")).to_have_text(email)
+
+
+def linked_accounts(page: Any) -> Any:
+    return page.locator("#identities > li")
+
+
+# --------------------------------------------------------------------------------------------------
+# the tests
+
+
+def test_continue_with_the_provider_creates_the_account_and_signs_in(
+    open_page: Callable[[], Any], server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    sub, email = _tag("ada"), f"{_tag('ada')}@example.com"
+    provider_user(server, sub, email)
+    page = open_page()
+    state(page).to_have_attribute("data-state", "signed-out")
+    start = page.get_by_role("link", name="Continue with Mock", exact=True)
+    expect(start).to_be_visible()
+    href = start.get_attribute("href")
+    back = quote(f"{server.base}/?signed_in_with=mock", safe="")
+    assert href == f"{server.base}/auth/oauth/mock/authorize?delivery=cookie&redirect_to={back}"
+    shot(page, "40-providers-signed-out")
+
+    start.click()
+    at_the_provider(page, server, sub, "41-provider-login")
+    signed_in_as(page, email)
+    message(page).to_have_text("Signed in with Mock.")
+    assert focused(page) == "account-title"
+    expect(page.locator("#me-status")).to_have_text("email verified")  # the provider verified it
+
+    # the account's one way in is the provider: unlinking it is refused, with the server's words
+    expect(linked_accounts(page)).to_have_count(1)
+    item = linked_accounts(page).first
+    expect(item.locator(".device")).to_have_text("Mock")
+    expect(item.locator(".agent")).to_have_text(email)
+    expect(page.locator("#identities-empty")).to_be_hidden()
+    shot(page, "42-provider-signed-in")
+    item.get_by_role("button", name=f"Unlink Mock: {email}").click()
+    message(page).to_have_text(LAST_WAY_IN)
+    message(page).to_have_attribute("data-kind", "error")
+    expect(linked_accounts(page)).to_have_count(1)
+
+    # a reload keeps the session; the page says nothing about a provider any more
+    page.reload()
+    signed_in_as(page, email)
+    message(page).to_have_text("")
+
+
+def test_link_the_provider_then_sign_in_with_it_then_unlink(
+    open_page: Callable[[], Any], server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    email = f"{_tag('grace')}@example.com"
+    create_user(server, email)
+    # the provider knows the person by another address: the link, not the address, joins them
+    sub, work_email = _tag("grace"), f"{_tag('grace-work')}@example.com"
+    provider_user(server, sub, work_email)
+
+    page = open_page()
+    form = page.locator("#login-form")
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+    signed_in_as(page, email)
+    card = page.locator("#identities-card")
+    expect(card.get_by_role("heading", name="Linked accounts")).to_be_visible()
+    expect(page.locator("#identities-empty")).to_have_text("No provider account is linked yet.")
+    expect(linked_accounts(page)).to_have_count(0)
+
+    # link: POST .../link answers the provider's address, the page goes there, and comes back linked
+    card.get_by_role("button", name="Link Mock", exact=True).click()
+    at_the_provider(page, server, sub, "43-provider-link")
+    signed_in_as(page, email)
+    message(page).to_have_text("Your Mock account is linked: you can sign in with it now.")
+    assert focused(page) == "identities-title"
+    expect(linked_accounts(page)).to_have_count(1)
+    expect(linked_accounts(page).first.locator(".agent")).to_have_text(work_email)
+    shot(page, "44-provider-linked")
+
+    # sign out, then in with the provider: the same account
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    state(page).to_have_attribute("data-state", "signed-out")
+    page.get_by_role("link", name="Continue with Mock", exact=True).click()
+    at_the_provider(page, server, sub, "45-provider-login-again")
+    signed_in_as(page, email)
+    message(page).to_have_text("Signed in with Mock.")
+
+    # unlink: the password is still a way in, so it goes
+    page.get_by_role("button", name=f"Unlink Mock: {work_email}").click()
+    message(page).to_have_text("Your Mock account is unlinked: it no longer signs you in here.")
+    expect(linked_accounts(page)).to_have_count(0)
+    expect(page.locator("#identities-empty")).to_be_visible()
+    assert focused(page) == "identities-title"
+    shot(page, "46-provider-unlinked")
+
+
+def test_a_failed_provider_return_is_said_in_words(open_page: Callable[[], Any], server: Server) -> None:
+    """`?oauth_error=<code>` on the page's address (where a browser's failed callback can be sent):
+    the page says what happened and takes the mark out of the address bar."""
+    from playwright.sync_api import expect
+
+    page = open_page()
+    page.goto("/?oauth_error=oauth_account_exists")
+    state(page).to_have_attribute("data-state", "signed-out")
+    message(page).to_have_text(
+        "An account with this email address exists already. Sign in with its password, then link the "
+        "provider from your account."
+    )
+    expect(page).to_have_url(f"{server.base}/")
+    page.goto("/?oauth_error=something_new")
+    message(page).to_have_text("Signing in with the provider did not work. Try again.")
