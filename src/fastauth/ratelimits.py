@@ -69,6 +69,12 @@ class RateLimits:
         await self._hit(self.login_per_ip, "fastauth-login-ip", ip or "unknown")
         await self._hit(self.login_per_account, "fastauth-login-account", account)
 
+    async def check_oauth(self, ip: str | None) -> None:
+        """A provider sign-in started or finished from `ip` (under the login budget's per-IP rate): each
+        start stores a state, so a flood must not fill the store."""
+        if self.enabled:
+            await self._hit(self.login_per_ip, "fastauth-oauth-ip", ip or "unknown")
+
     async def check_register(self, ip: str | None) -> None:
         """A registration from `ip`; `RateLimited` over budget."""
         if self.enabled:

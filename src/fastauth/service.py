@@ -50,6 +50,7 @@ from fastauth.errors import (
     LastSignInMethod,
     MailOff,
     NotAuthenticated,
+    OAuthError,
     OAuthStateInvalid,
     RecentSignInRequired,
     RevokedToken,
@@ -1035,11 +1036,13 @@ class AuthService:
         delivery: str = "code",
         link_user: User | None = None,
         link_session: str | None = None,
+        ip: str | None = None,
     ) -> tuple[str, str]:
         """(the provider's authorization URL, the state for the browser's cookie). `link_user` (with
         the session it signed in with) starts a link flow: only a verified account links a provider,
         so nobody can attach their own provider account to an address they have not proven."""
         flows = self._flows()
+        await self.rate_limits.check_oauth(ip)
         if link_user is not None and not link_user.is_verified:
             raise EmailNotVerified("linking a provider needs a verified email address")
         return await flows.start(
@@ -1065,9 +1068,14 @@ class AuthService:
         service's one session start with its gate and hooks, or a one-time code to exchange for it.
         Raises the `OAuthError` family, `EmailNotVerified`, `SigninNotAllowed`, `StoreUnavailable`."""
         flows = self._flows()
-        record, identity = await flows.finish(
-            provider, state=state, cookie_state=cookie_state, code=code, error=error
-        )
+        await self.rate_limits.check_oauth(ip)
+        try:
+            record, identity = await flows.finish(
+                provider, state=state, cookie_state=cookie_state, code=code, error=error
+            )
+        except OAuthError as refused:  # the reason is for the operator (no secret in it), not the client
+            log.warning("sign-in with %s refused: %s (%s)", provider[:32], refused, refused.code)
+            raise
         link_to: User | None = None
         if record.link_user_id is not None:
             session = await self.store.get_session(record.link_session_id or "")

@@ -32,6 +32,8 @@ __all__ = ["MAX_STATE", "OAuthFlows", "state_id"]
 #: The longest `state` looked at; issued ones are 43 characters.
 MAX_STATE = 128
 _MAX_REDIRECT = 2048
+#: Seconds between two deletions of expired sign-ins (done by the next start after that).
+PRUNE_EVERY = 3600
 
 
 def state_id(state: str) -> str:
@@ -66,6 +68,7 @@ class OAuthFlows:
         self.store = store
         self.providers = dict(providers)
         self._clock = clock
+        self._pruned = 0.0
         public = config.public_url or ""
         #: Where `redirect_to` may point: the allow-list, else the origin of `public_url`.
         self.allowed = tuple(config.oauth_redirect_allowlist) or ((public,) if public else ())
@@ -126,6 +129,9 @@ class OAuthFlows:
         """(the provider's authorization URL, the state for the browser's cookie)."""
         provider = self.provider(name)
         target = self.checked_redirect(redirect_to)
+        if self._clock() - self._pruned > PRUNE_EVERY:  # sign-ins abandoned at the provider
+            self._pruned = self._clock()
+            await self.prune()
         state, verifier, nonce = (
             secrets.token_urlsafe(32),
             secrets.token_urlsafe(48),

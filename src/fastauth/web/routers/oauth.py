@@ -140,7 +140,7 @@ def build(auth: FastAuth) -> APIRouter:
         await service.ensure_started()
         use_cookies = cfg.token_delivery == "cookie" or (delivery == "cookie" and cookies_allowed)
         url, state = await service.oauth_start(
-            provider, redirect_to, delivery="cookie" if use_cookies else "code"
+            provider, redirect_to, delivery="cookie" if use_cookies else "code", ip=client_ip(request)
         )
         return start_answer(request, url, state)
 
@@ -197,8 +197,9 @@ def build(auth: FastAuth) -> APIRouter:
         """Start linking a provider to the signed-in (verified) account: `{url}` to send the browser to;
         the flow is bound to this session, and ends back at `redirect_to` with `?linked=<provider>`."""
         url, state = await service.oauth_start(
-            provider, redirect_to, link_user=user, link_session=request.state.fastauth_token.sid
-        )
+            provider, redirect_to, link_user=user, link_session=request.state.fastauth_token.sid,
+            ip=client_ip(request),
+        )  # fmt: skip
         answer = JSONResponse({"url": url}, headers=NO_STORE)
         set_state(answer, state)
         return answer
