@@ -30,6 +30,8 @@ from support.servers import FASTAUTH, clean_env, fastauth_serve, free_port, runn
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
+DESKTOP = {"width": 1100, "height": 820}  # as conftest.DESKTOP
+PHONE = {"width": 360, "height": 780}
 
 # What the pages say (app.js and the error table), exactly.
 LAST_WAY_IN = "This is the account's only way to sign in: set a password first"
@@ -93,11 +95,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, issuer: str) -> Iterator[Se
 
 
 @pytest.fixture
-def open_page(new_page: Callable[..., Any], server: Server) -> Callable[[], Any]:
-    """A fresh browser context showing the sign-in page, loaded; the provider's CDN is off limits."""
+def open_page(new_page: Callable[..., Any], server: Server) -> Callable[..., Any]:
+    """`open_page(viewport=DESKTOP)`: a fresh browser context showing the sign-in page, loaded; the
+    provider's CDN is off limits."""
 
-    def factory() -> Any:
-        page = new_page(server.base)
+    def factory(viewport: dict[str, int] = DESKTOP) -> Any:
+        page = new_page(server.base, viewport)
         page.context.route(re.compile(r"^https://cdn\.jsdelivr\.net/"), lambda route: route.abort())
         page.goto("/")
         state(page).to_have_attribute("data-state", re.compile("^signed-(in|out)$"))
@@ -151,7 +154,7 @@ def linked_accounts(page: Any) -> Any:
 
 
 def test_continue_with_the_provider_creates_the_account_and_signs_in(
-    open_page: Callable[[], Any], server: Server
+    open_page: Callable[..., Any], server: Server
 ) -> None:
     from playwright.sync_api import expect
 
@@ -192,7 +195,7 @@ def test_continue_with_the_provider_creates_the_account_and_signs_in(
 
 
 def test_link_the_provider_then_sign_in_with_it_then_unlink(
-    open_page: Callable[[], Any], server: Server
+    open_page: Callable[..., Any], server: Server
 ) -> None:
     from playwright.sync_api import expect
 
@@ -240,12 +243,12 @@ def test_link_the_provider_then_sign_in_with_it_then_unlink(
     shot(page, "46-provider-unlinked")
 
 
-def test_a_failed_provider_return_is_said_in_words(open_page: Callable[[], Any], server: Server) -> None:
+def test_a_failed_provider_return_is_said_in_words(open_page: Callable[..., Any], server: Server) -> None:
     """`?oauth_error=<code>` on the page's address (where a browser's failed callback can be sent):
     the page says what happened and takes the mark out of the address bar."""
     from playwright.sync_api import expect
 
-    page = open_page()
+    page = open_page(PHONE)
     page.goto("/?oauth_error=oauth_account_exists")
     state(page).to_have_attribute("data-state", "signed-out")
     message(page).to_have_text(
@@ -253,5 +256,9 @@ def test_a_failed_provider_return_is_said_in_words(open_page: Callable[[], Any],
         "provider from your account."
     )
     expect(page).to_have_url(f"{server.base}/")
+    start = page.get_by_role("link", name="Continue with Mock", exact=True)
+    box = start.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"]  # no sideways scrolling
+    shot(page, "47-provider-error-phone")
     page.goto("/?oauth_error=something_new")
     message(page).to_have_text("Signing in with the provider did not work. Try again.")
