@@ -11,16 +11,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from support.b64 import b64, json_segment
 from support.clock import Clock
 from support.hostile_oidc import CLIENT_ID, CLIENT_SECRET, HostileOIDC, hostile_oidc, rsa_jwk
 from support.http import PASSWORD, bearer, set_cookies
+from support.servers import free_port
 
 PUBLIC = "https://good.example"
 ALLOWLIST = ("https://good.example", "https://spa.example/app")
@@ -391,8 +396,13 @@ def _other_key(kid: str | None) -> Callable[[HostileOIDC, dict[str, Any], dict[s
 
 
 def _embedded_jwk(p: HostileOIDC, header: dict[str, Any], claims: dict[str, Any]) -> str:
-    forged = {"alg": "RS256", "jwk": rsa_jwk(p.other_key, "attacker")}
-    return p.sign(forged, claims, key=p.other_key)
+    # 1024 bits, so the header stays under joserfc's 512-byte cap and the jwk is what gets judged.
+    jwk = {k: v for k, v in rsa_jwk(p.small_key, "attacker").items() if k in ("kty", "n", "e")}
+    return p.sign({"alg": "RS256", "jwk": jwk}, claims, key=p.small_key)
+
+
+def _jku(p: HostileOIDC, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return p.sign({"alg": "RS256", "kid": "attacker", "jku": p.attacker_jwks_url}, claims, key=p.other_key)
 
 
 def _swapped_payload(p: HostileOIDC, header: dict[str, Any], claims: dict[str, Any]) -> str:
@@ -438,6 +448,7 @@ ID_TOKEN_ATTACKS: dict[str, tuple[list[str] | None, Callable[..., str]]] = {
     "signed by another key under an unknown kid": (None, _other_key("attacker-key")),
     "signed by another key without a kid": (None, _other_key(None)),
     "the attacker's key embedded as jwk": (None, _embedded_jwk),
+    "the attacker's JWKS named by jku": (None, _jku),
     "alg none, no signature": (None, _alg_none),
     "alg none, with the honest signature": (None, _alg_none_with_signature),
     "alg none, announced by the issuer": (["RS256", "none"], _alg_none),
@@ -462,6 +473,7 @@ async def test_a_forged_or_wrong_id_token_signs_nobody_in(app: Any, idp: Hostile
     assert answer(r) == OAUTH_FAILED
     no_tokens(r)
     assert [status for _, status in idp.token_requests] == [200]  # the provider answered; fastauth refused
+    assert idp.attacker_jwks_reads == 0  # no key is ever fetched from where a token says
     await nobody_signed_up(a, idp)
 
 
@@ -540,3 +552,200 @@ async def test_a_redirect_to_on_the_allow_list_is_where_the_sign_in_ends(
     expected = PUBLIC + target if target.startswith("/") else target
     location = r.headers["location"]
     assert location.split("?")[0] == expected.split("?")[0] and "code=" in location
+
+
+# --- pre-hijacking (Sudhodanan & Paverd 2022) --------------------------------------------------------
+
+ATTACKER_PASSWORD = "the attacker's own passphrase"
+
+
+async def me(a: Any, access_token: str) -> httpx.Response:
+    return await a.client.get("/auth/me", headers=bearer(access_token))
+
+
+@pytest.mark.parametrize(
+    "implicit_linking", [False, True], ids=["default", "link_verified_email on, local account unverified"]
+)
+async def test_classic_federated_merge_a_pre_registered_address_does_not_take_the_victim_in(
+    app: Any, idp: HostileOIDC, implicit_linking: bool
+) -> None:
+    a = await app(provider={"link_verified_email": implicit_linking})
+    held = await a.register(VICTIM, ATTACKER_PASSWORD)  # the attacker, before the victim ever comes
+    attacker_id = (await me(a, held["access_token"])).json()["id"]
+    r = await sign_in(a)
+    assert answer(r) == ACCOUNT_EXISTS
+    no_tokens(r)  # the victim is signed into nothing, so puts nothing into the attacker's account
+    store = a.auth.service.store
+    assert await store.get_identity(idp.issuer, "victim-sub") is None
+    local = await store.get_user_by_email(VICTIM)
+    assert (local.id, local.is_verified) == (attacker_id, False)
+    # The attacker's password is still the account's one way in, and nothing was linked to it.
+    assert (await login(a, VICTIM, ATTACKER_PASSWORD)).status_code == 200
+    accounts = await a.client.get("/auth/oauth/accounts", headers=bearer(held["access_token"]))
+    assert (accounts.status_code, accounts.json()) == (200, [])
+
+
+async def test_unexpired_session_a_merge_into_a_verified_account_ends_every_old_way_in(
+    app: Any, idp: HostileOIDC
+) -> None:
+    a = await app(provider={"link_verified_email": True})
+    held = await a.register(VICTIM, ATTACKER_PASSWORD)
+    local_id = (await me(a, held["access_token"])).json()["id"]
+    assert await a.auth.service.mark_verified(VICTIM) is not None
+    tokens = await exchange(a, await sign_in(a))
+    assert (await me(a, tokens["access_token"])).json()["id"] == local_id  # merged, as opted into
+    # Whoever held the account before keeps nothing: access token, refresh token, password.
+    assert answer(await me(a, held["access_token"])) == INVALID_TOKEN
+    refreshed = await a.client.post("/auth/refresh", json={"refresh_token": held["refresh_token"]})
+    assert answer(refreshed) == INVALID_TOKEN
+    assert answer(await login(a, VICTIM, ATTACKER_PASSWORD)) == BAD_LOGIN
+    sessions = await a.client.get("/auth/sessions", headers=bearer(tokens["access_token"]))
+    assert len(sessions.json()) == 1
+    accounts = await a.client.get("/auth/oauth/accounts", headers=bearer(tokens["access_token"]))
+    assert [entry["provider"] for entry in accounts.json()] == ["hostile"]
+
+
+async def test_trojan_identifier_an_unverified_account_cannot_link_the_attackers_provider_account(
+    app: Any, idp: HostileOIDC
+) -> None:
+    a = await app()
+    held = await a.register(VICTIM, ATTACKER_PASSWORD)
+    idp.user = {"sub": "attacker-sub", "email": ATTACKER, "email_verified": True}
+    r = await a.client.post("/auth/oauth/hostile/link", headers=bearer(held["access_token"]))
+    a.client.cookies.clear()
+    assert answer(r) == EMAIL_NOT_VERIFIED
+    assert "set-cookie" not in r.headers
+    assert await states_stored(a) == 0
+    store = a.auth.service.store
+    assert await store.get_identity(idp.issuer, "attacker-sub") is None
+    # The victim, arriving later with their own provider account, is not let into the account either.
+    idp.user = {"sub": "victim-sub", "email": VICTIM, "email_verified": True}
+    assert answer(await sign_in(a)) == ACCOUNT_EXISTS
+    assert await store.get_identity(idp.issuer, "victim-sub") is None
+
+
+async def test_a_verified_account_links_its_provider_account(app: Any, idp: HostileOIDC) -> None:
+    """The control of the trojan case: the same request from a verified account starts a link."""
+    a = await app()
+    tokens = await a.register("owner@example.com")
+    await a.auth.service.mark_verified("owner@example.com")
+    r = await a.client.post("/auth/oauth/hostile/link", headers=bearer(tokens["access_token"]))
+    a.client.cookies.clear()
+    assert r.status_code == 200, r.text
+    flow = Flow(r.json()["url"], set_cookies(r)[STATE_COOKIE].value)
+    done = await callback(a, await at_provider(flow), flow.cookie)
+    assert done.headers["location"] == f"{PUBLIC}/?linked=hostile"
+    accounts = await a.client.get("/auth/oauth/accounts", headers=bearer(tokens["access_token"]))
+    assert [entry["provider"] for entry in accounts.json()] == ["hostile"]
+
+
+@dataclass
+class Inbox:
+    """An SMTP server's handler (aiosmtpd) that keeps every mail."""
+
+    received: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or envelope.content
+        parsed = BytesParser(policy=policy.default).parsebytes(raw.replace(b"\r\n", b"\n"))
+        assert isinstance(parsed, EmailMessage)
+        self.received.append(parsed)
+        return "250 2.0.0 Message accepted for delivery"
+
+    def code_for(self, address: str) -> str:
+        (mail,) = [m for m in self.received if m["To"] == address]
+        text = mail.get_body(("plain",)).get_content()
+        (link,) = [word for word in text.split() if "token=" in word]
+        return parse_qs(urlsplit(link).query)["token"][0]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd, its own thread) and its port."""
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+async def test_unexpired_email_change_the_victim_gets_a_new_account_and_the_change_fails_cleanly(
+    app: Any, idp: HostileOIDC, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    mail = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": "none", "from_address": "a@example.com"}
+    a = await app(email={**mail, "retries": 0}, verify_email_on_register=False)
+    held = await a.register(ATTACKER, ATTACKER_PASSWORD)
+    attacker_id = (await me(a, held["access_token"])).json()["id"]
+    asked = await a.client.post(
+        "/auth/change-email",
+        json={"new_email": VICTIM, "password": ATTACKER_PASSWORD},
+        headers=bearer(held["access_token"]),
+    )
+    assert asked.status_code == 202, asked.text
+    await a.auth.service.settle()
+    pending = inbox.code_for(VICTIM)
+    victim = await exchange(a, await sign_in(a))
+    victim_me = (await me(a, victim["access_token"])).json()
+    assert victim_me["id"] != attacker_id and (victim_me["email"], victim_me["is_verified"]) == (VICTIM, True)
+    confirm = await a.client.post(
+        "/auth/change-email/confirm", json={"token": pending}, headers=bearer(held["access_token"])
+    )
+    assert answer(confirm) == (409, {"detail": "This email is already registered"})
+    assert (await me(a, held["access_token"])).json()["email"] == ATTACKER
+    again = await exchange(a, await sign_in(a))  # the victim's account is still the victim's
+    assert (await me(a, again["access_token"])).json()["id"] == victim_me["id"]
+
+
+UNVERIFIED_IDENTITIES = {
+    "email_verified false": {"email": VICTIM, "email_verified": False},
+    "email_verified absent": {"email": VICTIM},
+    "email_verified the string 'true'": {"email": VICTIM, "email_verified": "true"},
+    "email_verified 1": {"email": VICTIM, "email_verified": 1},
+    "email_verified null": {"email": VICTIM, "email_verified": None},
+    "no email at all": {"email_verified": True},
+    "an email that is no address": {"email": "victim at example.com", "email_verified": True},
+}
+
+
+@pytest.mark.parametrize("case", list(UNVERIFIED_IDENTITIES))
+async def test_non_verifying_idp_creates_no_account(app: Any, idp: HostileOIDC, case: str) -> None:
+    a = await app()
+    idp.user = {"sub": "victim-sub", **UNVERIFIED_IDENTITIES[case]}
+    r = await sign_in(a)
+    assert answer(r) == PROVIDER_UNVERIFIED
+    no_tokens(r)
+    await nobody_signed_up(a, idp)
+
+
+@pytest.mark.parametrize("case", list(UNVERIFIED_IDENTITIES))
+async def test_non_verifying_idp_matches_no_account(app: Any, idp: HostileOIDC, case: str) -> None:
+    a = await app(provider={"link_verified_email": True})
+    held = await a.register(VICTIM, PASSWORD)
+    await a.auth.service.mark_verified(VICTIM)
+    idp.user = {"sub": "attacker-sub", **UNVERIFIED_IDENTITIES[case]}
+    r = await sign_in(a)
+    assert answer(r) == PROVIDER_UNVERIFIED
+    no_tokens(r)
+    assert await a.auth.service.store.get_identity(idp.issuer, "attacker-sub") is None
+    # The local account is untouched: its session goes on, its password still works.
+    assert (await me(a, held["access_token"])).status_code == 200
+    assert (await login(a, VICTIM, PASSWORD)).status_code == 200
+
+
+async def test_identities_are_keyed_on_the_subject_never_on_the_address(app: Any, idp: HostileOIDC) -> None:
+    a = await app()
+    victim = await exchange(a, await sign_in(a))
+    victim_id = (await me(a, victim["access_token"])).json()["id"]
+    # Another account at the same provider claiming the victim's (verified) address gets nothing.
+    idp.user = {"sub": "attacker-sub", "email": VICTIM, "email_verified": True}
+    r = await sign_in(a)
+    assert answer(r) == ACCOUNT_EXISTS
+    no_tokens(r)
+    # The victim's own subject with a changed address still reaches the victim's account.
+    idp.user = {"sub": "victim-sub", "email": "renamed@example.com", "email_verified": True}
+    again = await exchange(a, await sign_in(a))
+    assert (await me(a, again["access_token"])).json()["id"] == victim_id
+    assert await a.auth.service.store.get_user_by_email("renamed@example.com") is None

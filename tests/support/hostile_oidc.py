@@ -6,6 +6,7 @@ flow honestly unless told otherwise:
 - discovery (`/.well-known/openid-configuration`) naming its own issuer, with
   `id_token_signing_alg_values_supported` = `HostileOIDC.announced_algs`;
 - `/jwks`: the public half of its RS256 key (`kid` = `HostileOIDC.kid`), or `jwks_override`;
+  `/attacker-jwks` (counted in `attacker_jwks_reads`) the key it never published, for `jku` forgeries;
 - `/authorize` records every query (`authorizations`: `state`, `nonce`, `code_challenge`, ...) and
   redirects straight back to `redirect_uri` with a fresh code and the same `state` (or with
   `authorize_error` as `error=`) on behalf of `HostileOIDC.user` (its `sub`, `email`, ...);
@@ -117,7 +118,10 @@ class HostileOIDC:
     token_requests: list[tuple[dict[str, str], int]] = field(default_factory=list)
     grants: dict[str, Grant] = field(default_factory=dict)
     jwks_reads: int = 0
+    #: Reads of `/attacker-jwks`, the other key's JWKS (what a token's `jku` may point at).
+    attacker_jwks_reads: int = 0
     _other_key: rsa.RSAPrivateKey | None = None
+    _small_key: rsa.RSAPrivateKey | None = None
 
     def reset(self, *, clock: Callable[[], float] = time.time) -> None:
         """Honest again, with nothing recorded (the keys stay)."""
@@ -139,6 +143,7 @@ class HostileOIDC:
         self.token_requests.clear()
         self.grants.clear()
         self.jwks_reads = 0
+        self.attacker_jwks_reads = 0
 
     # --- the tools of a tampering scenario ------------------------------------------------------
 
@@ -148,6 +153,18 @@ class HostileOIDC:
         if self._other_key is None:
             self._other_key = rsa.generate_private_key(65537, 2048)
         return self._other_key
+
+    @property
+    def small_key(self) -> rsa.RSAPrivateKey:
+        """A 1024-bit RSA key the provider never published: small enough to embed as a header `jwk`."""
+        if self._small_key is None:
+            self._small_key = rsa.generate_private_key(65537, 1024)
+        return self._small_key
+
+    @property
+    def attacker_jwks_url(self) -> str:
+        """A JWKS with `other_key` (kid `attacker`), served here but named by no discovery document."""
+        return f"{self.issuer}/attacker-jwks"
 
     def public_pem(self) -> bytes:
         """The published key as SPKI PEM: the "secret" of an algorithm-confusion forgery."""
@@ -206,6 +223,10 @@ class HostileOIDC:
             self.jwks_reads += 1
             return JSONResponse(self.jwks())
 
+        async def attacker_jwks(request: Request) -> Response:
+            self.attacker_jwks_reads += 1
+            return JSONResponse({"keys": [rsa_jwk(self.other_key, "attacker")]})
+
         async def authorize(request: Request) -> Response:
             query = dict(request.query_params)
             self.authorizations.append(query)
@@ -244,6 +265,7 @@ class HostileOIDC:
             routes=[
                 Route("/.well-known/openid-configuration", discovery),
                 Route("/jwks", jwks),
+                Route("/attacker-jwks", attacker_jwks),
                 Route("/authorize", authorize),
                 Route("/token", token, methods=["POST"]),
             ]
