@@ -83,6 +83,11 @@ class JWTConfig(BaseModel):
     #: The `iss` of every token. Default: `public_url` when that is set (an RFC 8414 issuer is an https
     #: URL), else "fastauth".
     issuer: str = Field(default="fastauth", min_length=1)
+    #: Earlier issuers whose tokens (signed by this server's keys) still verify after an issuer change.
+    #: Default: "fastauth" when the issuer follows `public_url`, so tokens issued before an upgrade
+    #: keep working (nobody is signed out); empty it (`FASTAUTH_JWT__ACCEPT_ISSUERS=[]`) once
+    #: `session_max_age` has passed.
+    accept_issuers: tuple[str, ...] | None = None
     audience: str = Field(default="fastauth", min_length=1)
     #: The `client_id` claim of access tokens (RFC 9068 §2.2): the client the tokens are issued to. Every
     #: token goes to the application's own first-party client, so this is one configured value.
@@ -614,8 +619,11 @@ class FastAuthConfig(BaseSettings):
                 f"'https://auth.example.com' (got {self.public_url!r})."
             )
         if self.public_url is not None and "issuer" not in self.jwt.model_fields_set:
-            # Frozen models: the one place the default issuer follows public_url (RFC 8414 §2).
-            object.__setattr__(self, "jwt", self.jwt.model_copy(update={"issuer": self.public_url}))
+            # Frozen models: the one place the default issuer follows public_url (RFC 8414 §2). The
+            # tokens issued as "fastauth" before (0.1.0 had no other default) keep verifying.
+            accepted = self.jwt.accept_issuers if self.jwt.accept_issuers is not None else ("fastauth",)
+            update = {"issuer": self.public_url, "accept_issuers": accepted}
+            object.__setattr__(self, "jwt", self.jwt.model_copy(update=update))
         if self.username_field is not None:
             if self.user_fields is None:
                 raise ValueError("username_field needs user_fields declaring that field.")

@@ -61,6 +61,7 @@ RESERVED = frozenset(
         "roles",
         "created_at",
         "fields",
+        "has_password",
     }
 )
 

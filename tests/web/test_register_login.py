@@ -11,7 +11,7 @@ from support.http import BAD_LOGIN_BODY, PASSWORD, bearer, login, set_user
 
 CUID2 = re.compile(r"^[a-z][a-z0-9]{24}$")
 PAIR_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
-USER_KEYS = {"id", "email", "is_active", "is_verified", "is_superuser", "roles", "created_at"}
+USER_KEYS = {"id", "email", "is_active", "is_verified", "is_superuser", "roles", "created_at", "has_password"}
 
 
 async def _register(a: Any, email: str, password: str = PASSWORD) -> Any:
@@ -153,7 +153,7 @@ async def test_user_record_id_and_no_hash_anywhere(make_app: Any) -> None:
     assert set(user) == USER_KEYS
     assert CUID2.match(user["id"]), user["id"]
     assert user["is_active"] is True and user["is_verified"] is False and user["is_superuser"] is False
-    assert user["roles"] == []
+    assert user["roles"] == [] and user["has_password"] is True
     assert claims(tokens["access_token"])["sub"] == user["id"]
     sessions = await a.client.get("/auth/sessions", headers=bearer(tokens["access_token"]))
     refreshed = await a.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})

@@ -22,7 +22,7 @@ from support.http import (
     set_cookies,
 )
 
-USER_KEYS = {"id", "email", "is_active", "is_verified", "is_superuser", "roles", "created_at"}
+USER_KEYS = {"id", "email", "is_active", "is_verified", "is_superuser", "roles", "created_at", "has_password"}
 
 
 class Profile(UserFields):

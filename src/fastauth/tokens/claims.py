@@ -52,8 +52,10 @@ def validate_claims(
     leeway: int,
     now: int,
     require_exp: bool = True,
+    also_issuers: tuple[str, ...] = (),
 ) -> None:
-    """Raise a `TokenError` subclass unless `claims` are a valid token of `expected_type` for us.
+    """Raise a `TokenError` subclass unless `claims` are a valid token of `expected_type` for us
+    (`also_issuers`: earlier `iss` values of this server, still accepted after an issuer change).
 
     Written out check by check, without helper calls: this runs on every authenticated request.
     `type(x) is int` refuses bool (a subclass of int), floats and numeric strings.
@@ -75,7 +77,7 @@ def validate_claims(
         if type(value) is not str or not 0 < len(value) <= _MAX_ID:
             raise InvalidClaims("client_id is not a non-empty string")
     value = get("iss")
-    if type(value) is not str or value != issuer:
+    if type(value) is not str or (value != issuer and value not in also_issuers):
         raise InvalidClaims("iss is not ours")
     value = get("aud")
     if type(value) is list:

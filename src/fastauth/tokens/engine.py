@@ -104,11 +104,14 @@ class TokenEngine:
         kinds: Iterable[TokenKind] | None = None,
         ttls: Mapping[str, int | None] | None = None,
         client_id: str = "fastauth",
+        also_issuers: Iterable[str] = (),
     ) -> None:
         #: Swapped whole on rotation. None until a key store has loaded keys: issuing then raises
         #: ConfigError and verifying refuses every token.
         self.keyring = keyring
         self.issuer = issuer
+        #: Earlier issuers of this server whose tokens still verify (`jwt.accept_issuers`).
+        self.also_issuers = tuple(name for name in also_issuers if name != issuer)
         self.audience = audience
         #: The `client_id` claim of access tokens.
         self.client_id = client_id
@@ -173,6 +176,7 @@ class TokenEngine:
             clock=clock,
             ttls=ttls,
             client_id=jwt.client_id,
+            also_issuers=jwt.accept_issuers or (),
         )
 
     def _now(self) -> int:
@@ -321,6 +325,7 @@ class TokenEngine:
             leeway=self.leeway,
             now=self._now() if now is None else now,
             require_exp=rule[1],
+            also_issuers=self.also_issuers,
         )
 
     def verify_access(self, token: object, *, now: int | None = None) -> VerifiedToken:
@@ -347,6 +352,7 @@ def checked(
     leeway: int,
     now: int,
     require_exp: bool = True,
+    also_issuers: tuple[str, ...] = (),
 ) -> VerifiedToken:
     """The `typ` and claim rules of `kind` on a signature-checked token (`codec.verify`'s result).
 
@@ -361,5 +367,6 @@ def checked(
         leeway=leeway,
         now=now,
         require_exp=require_exp,
+        also_issuers=also_issuers,
     )
     return VerifiedToken(claims, header["kid"])

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, create_model
 
 from fastauth.fields import UserFields, describe
+from fastauth.passwords import NO_PASSWORD
 from fastauth.storage.base import AuditRecord, SessionRecord, User
 
 __all__ = [
@@ -108,6 +109,8 @@ class UserOut(BaseModel):
     is_superuser: bool
     roles: list[str]
     created_at: datetime
+    #: False for an account made by a provider sign-in: it confirms changes by a recent sign-in.
+    has_password: bool = True
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -121,6 +124,7 @@ class UserOut(BaseModel):
             is_superuser=user.is_superuser,
             roles=list(user.roles),
             created_at=utc(user.created_at),
+            has_password=user.hashed_password != NO_PASSWORD,
             **user.fields.model_dump(),
         )
 

@@ -161,7 +161,12 @@ def build(auth: FastAuth) -> APIRouter:
                 error=error, ip=client_ip(request), user_agent=request.headers.get("user-agent"),
             )  # fmt: skip
         except FastAuthError as refused:
-            answer = respond(refused, _CALLBACK_HEADERS)
+            if cfg.ui_enabled and "text/html" in request.headers.get("accept", ""):
+                # A browser on fastauth's own page: back to it, which says what went wrong.
+                target = with_query(f"{cfg.public_url}/", oauth_error=refused.code)
+                answer: Response = RedirectResponse(target, 302, _CALLBACK_HEADERS)
+            else:
+                answer = respond(refused, _CALLBACK_HEADERS)
             clear_state(answer)
             return answer
         if outcome.linked:
