@@ -13,6 +13,7 @@ A screenshot of each page state is saved under test-artifacts/ui/.
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import threading
 import uuid
@@ -262,3 +263,155 @@ def test_a_failed_provider_return_is_said_in_words(open_page: Callable[..., Any]
     shot(page, "47-provider-error-phone")
     page.goto("/?oauth_error=something_new")
     message(page).to_have_text("Signing in with the provider did not work. Try again.")
+
+
+# --------------------------------------------------------------------------------------------------
+# an account a provider made: no password
+
+
+NOT_RECENT = "Sign in again to confirm this: your sign-in is not recent enough. Nothing was changed."
+
+
+def sign_in_with_the_provider(page: Any, server: Server, sub: str, email: str, name: str) -> str:
+    """From the signed-out page, "Continue with Mock" as `sub`; the account's id."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Continue with Mock", exact=True).click()
+    at_the_provider(page, server, sub, name)
+    signed_in_as(page, email)
+    message(page).to_have_text("Signed in with Mock.")
+    user_id = page.locator("#me-id").inner_text()
+    assert user_id
+    expect(page.locator("#no-password-note")).to_be_visible()
+    return user_id
+
+
+def backdate_sign_ins(server: Server, user_id: str, seconds: int) -> None:
+    """The account's sessions began `seconds` earlier than they did, as if the person had signed in then
+    and come back now (the server reads `created_at` from the database on every such request)."""
+    with sqlite3.connect(server.cwd / "fastauth.db", timeout=10) as db:
+        changed = db.execute(
+            "UPDATE fastauth_sessions SET created_at = created_at - ? WHERE user_id = ?", (seconds, user_id)
+        ).rowcount
+    assert changed >= 1
+
+
+def test_an_account_without_a_password_deletes_itself_without_one(
+    open_page: Callable[..., Any], server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    sub, email = _tag("edsger"), f"{_tag('edsger')}@example.com"
+    provider_user(server, sub, email)
+    page = open_page()
+    first = sign_in_with_the_provider(page, server, sub, email, "50-provider-login-passwordless")
+    expect(page.locator("#no-password-note")).to_have_text(
+        "This account signs in with Mock and has no password. To get one, sign out and use "
+        "\u201cForgot password?\u201d on the sign-in page: the mail's link sets it."
+    )
+    # no password to type: the fields are gone, the forms say what confirms instead
+    change, delete = page.locator("#change-email-form"), page.locator("#delete-form")
+    expect(page.locator("#change-email-password")).to_be_hidden()
+    expect(page.locator("#delete-password")).to_be_hidden()
+    expect(change.locator("[data-recent-sign-in]")).to_be_visible()
+    shot(page, "51-passwordless-account")
+
+    # the email change asks for no password (the request carries none)
+    new_email = f"{_tag('edsger-new')}@example.com"
+    change.get_by_label("New email").fill(new_email)
+    with page.expect_request("**/auth/change-email") as sent:
+        change.get_by_role("button", name="Send the link").click()
+    assert sent.value.post_data_json == {"new_email": new_email}
+    message(page).to_have_text(f"A link is on its way to {new_email}. Open it to move your account there.")
+
+    # deleting: a checkbox instead of the password, which the form requires
+    button = delete.get_by_role("button", name="Delete my account")
+    button.click()
+    state(page).to_have_attribute("data-state", "signed-in")  # the browser refused the unticked form
+    assert delete.locator("#delete-confirm").evaluate("box => box.validity.valueMissing")
+    delete.get_by_label("Yes, delete this account and everything in it").check()
+    with page.expect_request("**/auth/me") as sent:
+        button.click()
+    assert sent.value.method == "DELETE" and sent.value.post_data_json == {}
+    state(page).to_have_attribute("data-state", "signed-out")
+    message(page).to_have_text("Your account has been deleted.")
+
+    # it is gone: the same provider account now makes a new one
+    second = sign_in_with_the_provider(page, server, sub, email, "52-provider-login-after-delete")
+    assert second != first
+
+
+def test_an_old_sign_in_is_asked_to_sign_in_again_and_nothing_is_deleted(
+    open_page: Callable[..., Any], server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    sub, email = _tag("barbara"), f"{_tag('barbara')}@example.com"
+    provider_user(server, sub, email)
+    page = open_page()
+    user_id = sign_in_with_the_provider(page, server, sub, email, "53-provider-login-old")
+    backdate_sign_ins(server, user_id, 3600)  # an hour ago: older than the 300 s window
+
+    delete = page.locator("#delete-form")
+    delete.get_by_label("Yes, delete this account and everything in it").check()
+    with page.expect_response("**/auth/me") as answered:
+        delete.get_by_role("button", name="Delete my account").click()
+    assert answered.value.status == 401
+    assert "insufficient_user_authentication" in (answered.value.header_value("www-authenticate") or "")
+    message(page).to_have_text(NOT_RECENT)
+    message(page).to_have_attribute("data-kind", "error")
+    notice = page.locator("#reauth-notice")
+    expect(notice).to_be_visible()
+    expect(notice.locator("#reauth-detail")).to_have_text(
+        "Your account has no password, so a recent sign-in (in the last 5 minutes) confirms this, and "
+        "yours is older. Sign in again, then try once more. Nothing was changed."
+    )
+    expect(notice.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
+    assert focused(page) == "reauth-title"
+    state(page).to_have_attribute("data-state", "signed-in")  # the 401 did not end the session
+    shot(page, "54-sign-in-again")
+
+    # the email change too; then, reloaded, the account is there as it was
+    change = page.locator("#change-email-form")
+    change.get_by_label("New email").fill(f"{_tag('barbara-new')}@example.com")
+    change.get_by_role("button", name="Send the link").click()
+    message(page).to_have_text(NOT_RECENT)
+    page.reload()
+    signed_in_as(page, email)
+    expect(page.locator("#me-id")).to_have_text(user_id)
+    expect(notice).to_be_hidden()
+
+    # "Sign in again with Mock": this session ends, the provider signs in, the same account is back
+    delete.get_by_label("Yes, delete this account and everything in it").check()
+    delete.get_by_role("button", name="Delete my account").click()
+    message(page).to_have_text(NOT_RECENT)
+    notice.get_by_role("button", name="Sign in again with Mock", exact=True).click()
+    at_the_provider(page, server, sub, "55-provider-login-again-recent")
+    signed_in_as(page, email)
+    expect(page.locator("#me-id")).to_have_text(user_id)
+    expect(page.locator("#sessions > li")).to_have_count(1)  # the old session was signed out
+
+    # now recent: the deletion goes through
+    delete.get_by_label("Yes, delete this account and everything in it").check()
+    delete.get_by_role("button", name="Delete my account").click()
+    message(page).to_have_text("Your account has been deleted.")
+
+
+def test_a_refused_provider_sign_in_comes_back_to_the_page_in_words(
+    open_page: Callable[..., Any], server: Server
+) -> None:
+    sub = _tag("mallory")
+    r = httpx.put(
+        f"{server.issuer}/users/{sub}",
+        json={"email": f"{_tag('mallory')}@example.com", "email_verified": False},
+    )
+    assert r.status_code == 204, r.text
+    page = open_page()
+    page.get_by_role("link", name="Continue with Mock", exact=True).click()
+    at_the_provider(page, server, sub, "56-provider-login-unverified")  # back at "/", the mark gone
+    state(page).to_have_attribute("data-state", "signed-out")
+    message(page).to_have_text(
+        "The provider has not verified your email address, so it cannot sign you in here."
+    )
+    message(page).to_have_attribute("data-kind", "error")
+    shot(page, "57-provider-refused")

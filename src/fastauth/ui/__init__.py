@@ -15,6 +15,9 @@ are never stored (`no-store`) and send no `Referer`.
 With sign-in providers configured (`oauth`), the sign-in page shows a "Continue with ..." link for each
 (`{route_prefix}/oauth/{name}/authorize?delivery=cookie`, which the script points back at the page),
 and the account view a "Linked accounts" card (`GET /oauth/accounts`, unlink, "Link ..." buttons).
+An account without a password (`has_password: false`, made by a provider) changes its email and
+deletes itself without one; when its sign-in is older than `recent_sign_in_window` (a 401 with
+`insufficient_user_authentication`), the page asks it to sign in again.
 """
 
 from __future__ import annotations

@@ -16,6 +16,11 @@
 // cookies as a password login and returns here with `?signed_in_with=`. Linking POSTs
 // `/oauth/{name}/link` and follows the `{url}` it answers; the return carries `?linked=`. Such marks
 // leave the address bar at once, like the mails' codes.
+//
+// An account without a password (made by a provider sign-in; `has_password: false` in /me) changes its
+// email and deletes itself without typing one: the server wants a recent sign-in instead, and answers
+// an older one with 401 and `WWW-Authenticate: Bearer error="insufficient_user_authentication"` (RFC
+// 9470). That 401 is no expired token (no refresh, no retry): the page asks the person to sign in again.
 "use strict";
 
 (() => {
@@ -79,9 +84,18 @@
     return refreshing;
   }
 
+  /** A 401 that asks for a more recent sign-in (RFC 9470), not for a new access token. */
+  function wantsRecentSignIn(response) {
+    return (
+      response.status === 401 &&
+      /insufficient_user_authentication/.test(response.headers.get("WWW-Authenticate") || "")
+    );
+  }
+
   /** A request as the signed-in user: on 401, one silent refresh and one retry. */
   async function authed(method, path, options) {
     let response = await send(method, path, options);
+    if (wantsRecentSignIn(response)) return response; // a refresh would not make the sign-in newer
     if (response.status === 401) {
       if (!(await refresh())) throw new SessionEnded("session ended");
       response = await send(method, path, options);
@@ -282,7 +296,25 @@
     $("me-status").textContent = status.join(" · ");
     $("verify-notice-email").textContent = user.email;
     $("verify-notice").hidden = Boolean(user.is_verified);
+    renderPasswordless(user.has_password === false);
   }
+
+  /** Without a password: the forms that confirm with one do not ask for it, and the card says why. */
+  function renderPasswordless(passwordless) {
+    $("no-password-note").hidden = !passwordless;
+    for (const field of document.querySelectorAll("[data-password-field]")) {
+      field.hidden = passwordless;
+      const input = field.querySelector("input");
+      input.disabled = passwordless;
+      input.required = !passwordless;
+    }
+    for (const part of document.querySelectorAll("[data-recent-sign-in]")) part.hidden = !passwordless;
+    const confirm = $("delete-confirm");
+    confirm.disabled = !passwordless;
+    confirm.required = passwordless;
+  }
+
+  const hasPassword = () => !currentUser || currentUser.has_password !== false;
 
   function renderSessions(sessions) {
     const list = $("sessions");
@@ -385,7 +417,17 @@
     return found;
   }
 
+  /** The providers this account signs in with (by name), as the last identity list said. */
+  let linkedProviders = [];
+
   function renderIdentities(identities) {
+    linkedProviders = [...new Set(identities.map((identity) => identity.provider))];
+    if (linkedProviders.length) {
+      $("no-password-providers").textContent = linkedProviders.map(providerName).join(" or ");
+    }
+    for (const button of document.querySelectorAll("button[data-reauth-provider]")) {
+      button.hidden = linkedProviders.length > 0 && !linkedProviders.includes(button.dataset.reauthProvider);
+    }
     const list = $("identities");
     list.hidden = identities.length === 0;
     $("identities-empty").hidden = identities.length > 0;
@@ -463,6 +505,7 @@
     const sessions = await authed("GET", "/sessions");
     if (!sessions.ok) throw new HttpError(await explain(sessions), sessions.status);
     const identities = PROVIDERS.size ? await fetchIdentities() : null;
+    $("reauth-notice").hidden = true;
     renderMe(user);
     renderSessions(await sessions.json());
     if (identities !== null) renderIdentities(identities);
@@ -537,25 +580,57 @@
     } else say(await explain(response, "resend"), "error");
   }
 
+  /** The password that confirms a change, when the account has one (without: a recent sign-in does). */
+  function confirmation(form) {
+    return hasPassword() ? { password: form.elements.password.value } : {};
+  }
+
+  /** The sign-in is too old for this change: say so, and offer the way to a new one. */
+  function askToSignInAgain(response, form) {
+    const maxAge = /max_age=(\d+)/.exec(response.headers.get("WWW-Authenticate") || "");
+    const within = maxAge ? ` (in the last ${seconds(maxAge[1])})` : "";
+    const notice = $("reauth-notice");
+    $("reauth-detail").textContent =
+      `Your account has no password, so a recent sign-in${within} confirms this, and yours is older. ` +
+      "Sign in again, then try once more. Nothing was changed.";
+    form.after(notice);
+    notice.hidden = false;
+    say("Sign in again to confirm this: your sign-in is not recent enough. Nothing was changed.", "error");
+    $("reauth-title").focus();
+  }
+
+  /** "Sign in again with ...": this session ends, then the provider's page, then back here. */
+  async function signInAgain(name) {
+    const start = document.querySelector(`a[data-provider="${CSS.escape(name)}"]`);
+    const response = await send("POST", "/logout", { cookies: true });
+    if (!response.ok && response.status !== 401) {
+      say(await explain(response), "error");
+      return;
+    }
+    window.location.assign(start.href);
+  }
+
   /** "Change your email address": the link goes to the new address (the same answer if it is taken). */
   async function changeEmail(form) {
     const newEmail = form.elements.new_email.value.trim();
     const response = await authed("POST", "/change-email", {
-      json: { new_email: newEmail, password: form.elements.password.value },
+      json: { new_email: newEmail, ...confirmation(form) },
     });
     if (response.status === 202) {
       form.reset();
       say(`A link is on its way to ${newEmail}. Open it to move your account there.`);
-    } else say(await explain(response, "change"), "error");
+    } else if (wantsRecentSignIn(response)) askToSignInAgain(response, form);
+    else say(await explain(response, "change"), "error");
   }
 
-  /** "Delete your account": the password confirms; every device is signed out. */
+  /** "Delete your account": the password (or a recent sign-in) confirms; every device is signed out. */
   async function deleteAccount(form) {
-    const response = await authed("DELETE", "/me", { json: { password: form.elements.password.value } });
+    const response = await authed("DELETE", "/me", { json: confirmation(form) });
     if (response.status === 204) {
       form.reset();
       signedOut("Your account has been deleted.");
-    } else say(await explain(response, "delete"), "error");
+    } else if (wantsRecentSignIn(response)) askToSignInAgain(response, form);
+    else say(await explain(response, "delete"), "error");
   }
 
   function showForgot() {
@@ -641,9 +716,17 @@
       form.addEventListener("submit", (event) => {
         event.preventDefault();
         clearMessage();
+        $("reauth-notice").hidden = true;
         busy(form.querySelector("button[type=submit]"), () => action(form));
       });
     }
+    for (const button of document.querySelectorAll("button[data-reauth-provider]")) {
+      button.addEventListener("click", () => {
+        clearMessage();
+        busy(button, () => signInAgain(button.dataset.reauthProvider));
+      });
+    }
+    $("reauth-sign-out").addEventListener("click", (event) => busy(event.currentTarget, signOut));
     for (const button of document.querySelectorAll("button[data-link-provider]")) {
       button.addEventListener("click", () => {
         clearMessage();
