@@ -20,7 +20,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fastauth.config import FastAuthConfig
 from fastauth.errors import OAuthError, OAuthStateInvalid, RedirectNotAllowed, UnknownProvider
@@ -107,6 +107,10 @@ class OAuthFlows:
         except ValueError:
             raise RedirectNotAllowed("redirect_to is not an allowed address") from None
         if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+            raise RedirectNotAllowed("redirect_to is not an allowed address")
+        # A dot segment (`/app/../admin`, `/app/%2e%2e/admin`) would leave an allowed path prefix once
+        # the browser resolves it.
+        if any(segment in (".", "..") for segment in unquote(parts.path).split("/")):
             raise RedirectNotAllowed("redirect_to is not an allowed address")
         for entry in self.allowed:
             allowed = urlsplit(entry)

@@ -18,6 +18,7 @@ its verified primary one from `/user/emails`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -93,8 +94,19 @@ def _secure_url(url: object, what: str) -> str:
     raise ProviderUnavailable(f"{what} must be an https URL")
 
 
-async def _json(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-    """A JSON object from `url`, read with the size cap; `ProviderUnavailable` for anything else."""
+async def _json(
+    client: httpx.AsyncClient, method: str, url: str, *, total: float, **kwargs: Any
+) -> dict[str, Any]:
+    """A JSON object from `url`, read with the size cap within `total` seconds (a provider that
+    trickles its answer is cut off too); `ProviderUnavailable` for anything else."""
+    try:
+        async with asyncio.timeout(total):
+            return await _read_json(client, method, url, **kwargs)
+    except TimeoutError:
+        raise ProviderUnavailable(f"{url}: no answer within {total} s") from None
+
+
+async def _read_json(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
     try:
         async with client.stream(method, url, **kwargs) as response:
             declared = response.headers.get("content-length")
@@ -121,11 +133,46 @@ async def _json(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any)
     return data
 
 
-def _limit_token_answer(response: httpx.Response) -> None:
-    """An httpx response hook for the code exchange: a declared body over the cap is refused."""
-    declared = response.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_DOCUMENT:
-        raise ProviderUnavailable("the token endpoint's answer is too large")
+class _CappedStream(httpx.AsyncByteStream):
+    """A response body that stops at `MAX_DOCUMENT` bytes, declared or not (chunked)."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, url: str) -> None:
+        self._stream = stream
+        self._url = url
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        seen = 0
+        async for chunk in self._stream:
+            seen += len(chunk)
+            if seen > MAX_DOCUMENT:
+                raise ProviderUnavailable(f"{self._url}: answer larger than {MAX_DOCUMENT} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class CappedTransport(httpx.AsyncBaseTransport):
+    """httpx's transport with every answer's body capped at `MAX_DOCUMENT` bytes: what authlib reads
+    (the token answer, GitHub's API) is bounded however the provider sends it."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`; the answer's body is read through the cap."""
+        response = await self._inner.handle_async_request(request)
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_DOCUMENT:
+            await response.aclose()
+            raise ProviderUnavailable(f"{request.url.host}: answer larger than {MAX_DOCUMENT} bytes")
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _CappedStream(response.stream, str(request.url.host))
+        return response
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._inner.aclose()
 
 
 class Provider:
@@ -170,12 +217,8 @@ class Provider:
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             timeout=self.config.timeout,
-            event_hooks={"response": [self._async_limit]},
+            transport=CappedTransport(),
         )
-
-    @staticmethod
-    async def _async_limit(response: httpx.Response) -> None:
-        _limit_token_answer(response)
 
     async def authorization_url(self, *, state: str, nonce: str, verifier: str, redirect_uri: str) -> str:
         """Where to send the browser: the authorization endpoint with `state`, the PKCE S256 challenge
@@ -192,16 +235,23 @@ class Provider:
         _, token_endpoint = await self.endpoints()
         client = self._client(redirect_uri)
         try:
-            token = await client.fetch_token(
-                token_endpoint, code=code, code_verifier=verifier, grant_type="authorization_code"
-            )
+            async with asyncio.timeout(self.config.timeout):
+                token = await client.fetch_token(
+                    token_endpoint, code=code, code_verifier=verifier, grant_type="authorization_code"
+                )
         except (ProviderUnavailable, OAuthError):
             await client.aclose()
             raise
+        except TimeoutError:
+            await client.aclose()
+            raise ProviderUnavailable(f"{self.name}: token endpoint: no answer in time") from None
         except httpx.HTTPError as error:
             await client.aclose()
             raise ProviderUnavailable(f"{self.name}: token endpoint: {type(error).__name__}") from None
-        except Exception as error:  # authlib's OAuthError (the provider refused), or an unreadable answer
+        except (ValueError, TypeError) as error:  # not JSON, not an object: not the protocol
+            await client.aclose()
+            raise ProviderUnavailable(f"{self.name}: token endpoint: {type(error).__name__}") from None
+        except Exception as error:  # authlib's OAuthError: the provider refused the code
             await client.aclose()
             raise OAuthError(f"{self.name}: the code exchange failed ({type(error).__name__})") from None
         if not isinstance(token, dict) or not isinstance(token.get("access_token"), str):
@@ -247,7 +297,7 @@ class OIDCProvider(Provider):
         if self._discovery is not None and now - self._discovered_at < CACHE_SECONDS:
             return self._discovery
         url = self._issuer.rstrip("/") + "/.well-known/openid-configuration"
-        document = await _json(self.http, "GET", url, timeout=self.config.timeout)
+        document = await _json(self.http, "GET", url, total=self.config.timeout, timeout=self.config.timeout)
         if document.get("issuer") != self.issuer:
             raise ProviderUnavailable(
                 f"{self.name}: the discovery document names the issuer "
@@ -281,7 +331,13 @@ class OIDCProvider(Provider):
         if self._jwks is not None and ((fresh and not refresh) or now - self._jwks_at < REFETCH_SECONDS):
             return self._jwks
         document = await self.discovery()
-        data = await _json(self.http, "GET", str(document["jwks_uri"]), timeout=self.config.timeout)
+        data = await _json(
+            self.http,
+            "GET",
+            str(document["jwks_uri"]),
+            total=self.config.timeout,
+            timeout=self.config.timeout,
+        )
         try:
             keys = KeySet.import_key_set(data)  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError):
@@ -378,8 +434,11 @@ class GitHubProvider(Provider):
         api = self.config.github_api_url.rstrip("/")
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         try:
-            user = await _json(client, "GET", f"{api}/user", headers=headers)
-            emails = await self._emails(client, f"{api}/user/emails", headers)
+            user = await _json(client, "GET", f"{api}/user", total=self.config.timeout, headers=headers)
+            async with asyncio.timeout(self.config.timeout):
+                emails = await self._emails(client, f"{api}/user/emails", headers)
+        except TimeoutError:
+            raise ProviderUnavailable(f"{self.name}: /user/emails: no answer in time") from None
         finally:
             await client.aclose()
         subject = user.get("id")
