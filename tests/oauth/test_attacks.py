@@ -440,6 +440,13 @@ def _sign_as(alg: str) -> Callable[[HostileOIDC, dict[str, Any], dict[str, Any]]
     return make
 
 
+def _oct_key_in_jwks(p: HostileOIDC, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    secret = b"a shared secret the issuer has no business publishing"
+    oct_key = {"kty": "oct", "kid": "hmac", "alg": "HS256", "use": "sig", "k": b64(secret)}
+    p.jwks_override = {"keys": [rsa_jwk(p.key, p.kid), oct_key]}  # read after this answer
+    return p.sign({"alg": "HS256", "kid": "hmac", "typ": "JWT"}, claims, key=secret)
+
+
 #: name -> (what the issuer announces, or None for RS256 only; how the ID token is made)
 ID_TOKEN_ATTACKS: dict[str, tuple[list[str] | None, Callable[..., str]]] = {
     "iss of another issuer": (None, claims_set(iss="https://evil.example")),
@@ -478,6 +485,9 @@ ID_TOKEN_ATTACKS: dict[str, tuple[list[str] | None, Callable[..., str]]] = {
     "payload swapped under an honest signature": (None, _swapped_payload),
     "signature stripped": (None, _stripped_signature),
     "not a JWT at all": (None, lambda p, h, c: "not-a-jwt"),
+    "no id_token in the token answer": (None, lambda p, h, c: None),
+    "an id_token over 16 KiB": (None, claims_set(name="x" * 20_000)),
+    "HS256 under an oct key the JWKS publishes": (["RS256", "HS256"], _oct_key_in_jwks),
 }
 
 
@@ -494,6 +504,50 @@ async def test_a_forged_or_wrong_id_token_signs_nobody_in(app: Any, idp: Hostile
     assert [status for _, status in idp.token_requests] == [200]  # the provider answered; fastauth refused
     assert idp.attacker_jwks_reads == 0  # no key is ever fetched from where a token says
     await nobody_signed_up(a, idp)
+
+
+async def test_forged_kids_make_at_most_one_jwks_read_per_30_seconds(
+    app: Any, idp: HostileOIDC, clock: Clock
+) -> None:
+    idp.id_token = _other_key("forged-kid")
+    a = await app()
+    for _ in range(3):
+        refused(await sign_in(a), OAUTH_FAILED)
+    assert idp.jwks_reads == 1
+    clock.advance(31)
+    refused(await sign_in(a), OAUTH_FAILED)
+    assert idp.jwks_reads == 2
+    await nobody_signed_up(a, idp)
+
+
+PROVIDER_UNAVAILABLE = Refusal(
+    502, "The sign-in provider did not answer; try again shortly", "provider_unavailable"
+)
+HOSTILE_DISCOVERY: dict[str, Callable[[HostileOIDC], dict[str, Any]]] = {
+    "another issuer": lambda p: {"issuer": "https://evil.example"},
+    "the issuer with a trailing slash": lambda p: {"issuer": p.issuer + "/"},
+    "no issuer": lambda p: {"issuer": None},
+    "a plain-http token endpoint off loopback": lambda p: {"token_endpoint": "http://evil.example/token"},
+    "a plain-http authorization endpoint off loopback": lambda p: {
+        "authorization_endpoint": "http://evil.example/authorize"
+    },
+    "a plain-http jwks_uri off loopback": lambda p: {"jwks_uri": "http://evil.example/jwks"},
+    "a javascript: authorization endpoint": lambda p: {"authorization_endpoint": "javascript:alert(1)"},
+    "no token endpoint": lambda p: {"token_endpoint": None},
+    "a jwks_uri that is not a string": lambda p: {"jwks_uri": ["https://evil.example/jwks"]},
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_DISCOVERY))
+async def test_a_hostile_discovery_document_starts_no_sign_in(app: Any, idp: HostileOIDC, case: str) -> None:
+    idp.discovery_override = HOSTILE_DISCOVERY[case](idp)
+    a = await app()
+    r = await a.client.get("/auth/oauth/hostile/authorize")
+    a.client.cookies.clear()
+    refused(r, PROVIDER_UNAVAILABLE)
+    assert "set-cookie" not in r.headers and "location" not in r.headers
+    assert idp.authorizations == [] and idp.jwks_reads == 0
+    assert await states_stored(a) == 0
 
 
 async def test_an_id_token_for_us_as_azp_among_several_audiences_is_accepted(
@@ -595,6 +649,28 @@ async def test_classic_federated_merge_a_pre_registered_address_does_not_take_th
     assert (await login(a, VICTIM, ATTACKER_PASSWORD)).status_code == 200
     accounts = await a.client.get("/auth/oauth/accounts", headers=bearer(held["access_token"]))
     assert (accounts.status_code, accounts.json()) == (200, [])
+
+
+SPELLINGS = {
+    "upper case": ("victim@example.com", "VICTIM@EXAMPLE.COM"),
+    "mixed case domain": ("victim@example.com", "victim@Example.Com"),
+    "surrounding spaces": ("victim@example.com", " victim@example.com "),
+    "NFD against NFC": ("zo\u00eb@example.com", "zoe\u0308@example.com"),
+}
+
+
+@pytest.mark.parametrize("case", list(SPELLINGS))
+async def test_another_spelling_of_a_pre_registered_address_finds_it_and_is_refused(
+    app: Any, idp: HostileOIDC, case: str
+) -> None:
+    registered, spelled = SPELLINGS[case]
+    a = await app()
+    await a.register(registered, ATTACKER_PASSWORD)
+    idp.user = {"sub": "victim-sub", "email": spelled, "email_verified": True}
+    r = await sign_in(a)
+    refused(r, ACCOUNT_EXISTS)  # not a second account beside the first under another spelling
+    no_tokens(r)
+    assert await a.auth.service.store.get_identity(idp.issuer, "victim-sub") is None
 
 
 async def test_unexpired_session_a_merge_into_a_verified_account_ends_every_old_way_in(

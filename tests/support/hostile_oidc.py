@@ -4,7 +4,8 @@ Starlette served by uvicorn in a thread (`hostile_oidc()` starts it and stops it
 flow honestly unless told otherwise:
 
 - discovery (`/.well-known/openid-configuration`) naming its own issuer, with
-  `id_token_signing_alg_values_supported` = `HostileOIDC.announced_algs`;
+  `id_token_signing_alg_values_supported` = `HostileOIDC.announced_algs` (and `discovery_override`'s
+  members instead of the honest ones);
 - `/jwks`: the public half of its RS256 key (`kid` = `HostileOIDC.kid`), or `jwks_override`;
   `/attacker-jwks` (counted in `attacker_jwks_reads`) the key it never published, for `jku` forgeries;
 - `/authorize` records every query (`authorizations`: `state`, `nonce`, `code_challenge`, ...) and
@@ -53,8 +54,9 @@ __all__ = ["CLIENT_ID", "CLIENT_SECRET", "Grant", "HostileOIDC", "IdTokenMaker",
 CLIENT_ID = "fastauth-app"
 CLIENT_SECRET = "hostile-client-secret"
 
-#: `(provider, header, claims) -> compact token`: how an ID token is made from its honest parts.
-IdTokenMaker = Callable[["HostileOIDC", dict[str, Any], dict[str, Any]], str]
+#: `(provider, header, claims) -> compact token`: how an ID token is made from its honest parts (None:
+#: the token answer has no `id_token`).
+IdTokenMaker = Callable[["HostileOIDC", dict[str, Any], dict[str, Any]], str | None]
 
 
 def rsa_jwk(key: rsa.RSAPrivateKey, kid: str, alg: str = "RS256") -> dict[str, str]:
@@ -110,6 +112,8 @@ class HostileOIDC:
     announced_algs: list[str] = field(default_factory=lambda: ["RS256"])
     id_token: IdTokenMaker = _honest
     jwks_override: dict[str, Any] | None = None
+    #: Members of the discovery document replaced (another issuer, plain-http endpoints, ...).
+    discovery_override: dict[str, Any] = field(default_factory=dict)
     authorize_error: str | None = None
     allow_code_reuse: bool = False
     check_pkce: bool = True
@@ -135,6 +139,7 @@ class HostileOIDC:
         self.announced_algs = ["RS256"]
         self.id_token = _honest
         self.jwks_override = None
+        self.discovery_override = {}
         self.authorize_error = None
         self.allow_code_reuse = False
         self.check_pkce = True
@@ -216,6 +221,7 @@ class HostileOIDC:
                     "id_token_signing_alg_values_supported": list(self.announced_algs),
                     "code_challenge_methods_supported": ["S256"],
                     "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                    **self.discovery_override,
                 }
             )
 
@@ -301,12 +307,14 @@ class HostileOIDC:
         ):
             return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed"}
         id_token = self.id_token(self, self.default_header(), self.default_claims(grant))
-        return 200, {
+        answer: dict[str, Any] = {
             "access_token": secrets.token_urlsafe(24),
             "token_type": "Bearer",
             "expires_in": 3600,
-            "id_token": id_token,
         }
+        if id_token is not None:
+            answer["id_token"] = id_token
+        return 200, answer
 
 
 @contextmanager
