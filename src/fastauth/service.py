@@ -1104,6 +1104,9 @@ class AuthService:
             user = await self._create_federated(email, identity, ip=ip, user_agent=user_agent)
         elif decision.action == "merge":
             assert decision.user is not None
+            # The gates first: a refused sign-in must not take the account's password away.
+            if not decision.user.is_active or not await self.events.allow_signin(decision.user):
+                raise SigninNotAllowed("sign-in refused")
             user = await self._merge_into(decision.user, identity, ip=ip, user_agent=user_agent)
         else:
             assert decision.user is not None and known is not None
