@@ -206,8 +206,19 @@ async def test_an_honest_provider_signs_the_victim_in_with_pkce_state_and_nonce(
     app: Any, idp: HostileOIDC
 ) -> None:
     a = await app()
-    r = await sign_in(a, redirect_to="/welcome")
+    started = await a.client.get("/auth/oauth/hostile/authorize", params={"redirect_to": "/welcome"})
+    a.client.cookies.clear()
+    cookie = set_cookies(started)[STATE_COOKIE]
+    assert (cookie.attr("httponly"), cookie.attr("samesite"), cookie.attr("path")) == (
+        True,
+        "lax",
+        "/auth/oauth",
+    )
+    assert cookie.attr("max-age") == "600"
+    flow = Flow(started.headers["location"], cookie.value)
+    r = await callback(a, await at_provider(flow), flow.cookie)
     assert r.headers["location"].startswith(f"{PUBLIC}/welcome?code=")
+    assert r.headers["referrer-policy"] == "no-referrer" and "no-store" in r.headers["cache-control"]
     tokens = await exchange(a, r)
     me = await a.client.get("/auth/me", headers=bearer(tokens["access_token"]))
     assert (me.status_code, me.json()["email"], me.json()["is_verified"]) == (200, VICTIM, True)
