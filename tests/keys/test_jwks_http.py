@@ -146,7 +146,7 @@ async def test_the_server_refuses_key_tricks(make_app: Any) -> None:
             for path in ("/claims", "/private"):
                 response = await app.client.get(path, headers=bearer(forged))
                 assert response.status_code == 401, f"{name} on {path}: {response.status_code}"
-                assert response.json() == {"detail": "Invalid or expired token"}
+                assert response.json() == {"detail": "Invalid or expired token", "code": "invalid_token"}
         assert attacker_site.hits == [], "a URL named in a token must never be fetched"
     # The honest token still works afterwards: nothing above poisoned a cache.
     assert (await app.client.get("/claims", headers=bearer(token))).status_code == 200

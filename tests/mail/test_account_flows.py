@@ -83,7 +83,10 @@ async def test_registration_mails_a_link_whose_code_verifies_the_address(
     assert r.status_code == 200, r.text
     assert (r.json()["email"], r.json()["is_verified"]) == ("ada@example.com", True)
     again = await a.client.post("/auth/verify", json={"token": token_of(link)})
-    assert (again.status_code, again.json()) == (400, {"detail": "VERIFY_USER_BAD_TOKEN"})
+    assert (again.status_code, again.json()) == (
+        400,
+        {"detail": "VERIFY_USER_BAD_TOKEN", "code": "verify_user_bad_token"},
+    )
 
 
 async def test_request_verify_token_answers_alike_and_mails_only_an_unverified_account(
@@ -113,7 +116,10 @@ async def test_a_new_verification_code_voids_the_older_one(mail_app: Any, collec
     await settle(a)
     first, second = (token_of(link_of(m)) for m in collector.received)
     r = await a.client.post("/auth/verify", json={"token": first})
-    assert (r.status_code, r.json()) == (400, {"detail": "VERIFY_USER_BAD_TOKEN"})
+    assert (r.status_code, r.json()) == (
+        400,
+        {"detail": "VERIFY_USER_BAD_TOKEN", "code": "verify_user_bad_token"},
+    )
     assert (await a.client.post("/auth/verify", json={"token": second})).status_code == 200
 
 
@@ -148,7 +154,10 @@ async def test_forgot_password_answers_alike_and_the_reset_ends_every_session(
     assert new.status_code == 200
 
     again = await a.client.post("/auth/reset-password", json={"token": code, "password": NEW_PASSWORD + "!"})
-    assert (again.status_code, again.json()) == (400, {"detail": "RESET_PASSWORD_BAD_TOKEN"})
+    assert (again.status_code, again.json()) == (
+        400,
+        {"detail": "RESET_PASSWORD_BAD_TOKEN", "code": "reset_password_bad_token"},
+    )
     await settle(a)
     notice = collector.received[-1]
     assert notice.rcpt_tos == ["ada@example.com"] and "token=" not in notice.message.as_string()
@@ -176,10 +185,16 @@ async def test_every_bad_reset_code_gets_the_same_answer(mail_app: Any, collecto
     cases = {**_hostile(reset_code), "cross-purpose": verify_code}
     for name, bad in cases.items():
         r = await a.client.post("/auth/reset-password", json={"token": bad, "password": NEW_PASSWORD})
-        assert (r.status_code, r.json()) == (400, {"detail": "RESET_PASSWORD_BAD_TOKEN"}), name
+        assert (r.status_code, r.json()) == (
+            400,
+            {"detail": "RESET_PASSWORD_BAD_TOKEN", "code": "reset_password_bad_token"},
+        ), name
     for name, bad in {**_hostile(verify_code), "cross-purpose": reset_code}.items():
         r = await a.client.post("/auth/verify", json={"token": bad})
-        assert (r.status_code, r.json()) == (400, {"detail": "VERIFY_USER_BAD_TOKEN"}), name
+        assert (r.status_code, r.json()) == (
+            400,
+            {"detail": "VERIFY_USER_BAD_TOKEN", "code": "verify_user_bad_token"},
+        ), name
     # none of them spent the real codes
     assert (await a.client.post("/auth/verify", json={"token": verify_code})).status_code == 200
     r = await a.client.post("/auth/reset-password", json={"token": reset_code, "password": NEW_PASSWORD})
@@ -226,7 +241,10 @@ async def test_a_password_change_voids_a_pending_reset_code(mail_app: Any, colle
     r = await a.client.post(
         "/auth/reset-password", json={"token": code, "password": "yet another passphrase"}
     )
-    assert (r.status_code, r.json()) == (400, {"detail": "RESET_PASSWORD_BAD_TOKEN"})
+    assert (r.status_code, r.json()) == (
+        400,
+        {"detail": "RESET_PASSWORD_BAD_TOKEN", "code": "reset_password_bad_token"},
+    )
 
 
 async def test_a_refusing_mail_server_changes_no_answer_and_no_log_holds_the_code(
@@ -290,16 +308,19 @@ async def test_without_a_sender_or_a_mail_hook_the_mail_flows_say_they_are_off(m
     for path in ("/auth/forgot-password", "/auth/request-verify-token"):
         r = await a.client.post(path, json={"email": "ada@example.com"})
         assert (r.status_code, r.json()) == (
-            501, {"detail": "This server sends no mail: email verification and password reset are off"},
+            501, {"detail": "This server sends no mail: email verification and password reset are off", "code": "mail_off"},
         )  # fmt: skip
 
 
 async def test_require_verified_email_refuses_sign_in_until_verified(mail_app: Any, collector: Any) -> None:
     a = await mail_app(require_verified_email=True)
     r = await a.client.post("/auth/register", json={"email": "ada@example.com", "password": PASSWORD})
-    assert (r.status_code, r.json()) == (403, {"detail": "Email not verified"})
+    assert (r.status_code, r.json()) == (403, {"detail": "Email not verified", "code": "email_not_verified"})
     login = await a.client.post("/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
-    assert (login.status_code, login.json()) == (403, {"detail": "Email not verified"})
+    assert (login.status_code, login.json()) == (
+        403,
+        {"detail": "Email not verified", "code": "email_not_verified"},
+    )
     wrong = await a.client.post(
         "/auth/login", json={"email": "ada@example.com", "password": "wrong password"}
     )
@@ -320,7 +341,7 @@ async def test_the_verified_user_dependency_refuses_an_unverified_user(mail_app:
 
     tokens = await a.register("ada@example.com")
     r = await a.client.get("/verified-only", headers=bearer(tokens["access_token"]))
-    assert (r.status_code, r.json()) == (403, {"detail": "Email not verified"})
+    assert (r.status_code, r.json()) == (403, {"detail": "Email not verified", "code": "email_not_verified"})
     await settle(a)
     await a.client.post("/auth/verify", json={"token": token_of(link_of(collector.received[0]))})
     r = await a.client.get("/verified-only", headers=bearer(tokens["access_token"]))
@@ -338,7 +359,10 @@ async def test_an_email_change_happens_only_when_the_new_address_is_proven(
         json={"new_email": "ada@new.example", "password": "wrong password"},
         headers=auth_header,
     )
-    assert (wrong.status_code, wrong.json()) == (400, {"detail": "The current password is wrong"})
+    assert (wrong.status_code, wrong.json()) == (
+        400,
+        {"detail": "The current password is wrong", "code": "current_password_wrong"},
+    )
     r = await a.client.post(
         "/auth/change-email", json={"new_email": "Ada@New.Example", "password": PASSWORD}, headers=auth_header
     )
@@ -358,7 +382,10 @@ async def test_an_email_change_happens_only_when_the_new_address_is_proven(
     as_other = await a.client.post(
         "/auth/change-email/confirm", json={"token": token_of(link)}, headers=bearer(other["access_token"])
     )
-    assert (as_other.status_code, as_other.json()) == (400, {"detail": "CHANGE_EMAIL_BAD_TOKEN"})
+    assert (as_other.status_code, as_other.json()) == (
+        400,
+        {"detail": "CHANGE_EMAIL_BAD_TOKEN", "code": "change_email_bad_token"},
+    )
     done = await a.client.post(
         "/auth/change-email/confirm", json={"token": token_of(link)}, headers=auth_header
     )
@@ -374,7 +401,10 @@ async def test_an_email_change_happens_only_when_the_new_address_is_proven(
     again = await a.client.post(
         "/auth/change-email/confirm", json={"token": token_of(link)}, headers=auth_header
     )
-    assert (again.status_code, again.json()) == (400, {"detail": "CHANGE_EMAIL_BAD_TOKEN"})
+    assert (again.status_code, again.json()) == (
+        400,
+        {"detail": "CHANGE_EMAIL_BAD_TOKEN", "code": "change_email_bad_token"},
+    )
 
 
 async def test_a_taken_address_answers_like_a_free_one_and_its_confirmation_fails_cleanly(
@@ -396,7 +426,10 @@ async def test_a_taken_address_answers_like_a_free_one_and_its_confirmation_fail
     await settle(a)
     code = token_of(link_of(collector.received[-1]))  # the newest code (it voided the one for free@)
     r = await a.client.post("/auth/change-email/confirm", json={"token": code}, headers=auth_header)
-    assert (r.status_code, r.json()) == (409, {"detail": "This email is already registered"})
+    assert (r.status_code, r.json()) == (
+        409,
+        {"detail": "This email is already registered", "code": "email_taken"},
+    )
     me = await a.client.get("/auth/me", headers=auth_header)
     assert me.json()["email"] == "ada@example.com"
 
@@ -427,7 +460,10 @@ async def test_deleting_the_account_removes_everything_and_signs_every_device_ou
     ).status_code == 401
     assert await a.auth.adapter.get_user_by_email("ada@example.com") is None
     r = await a.client.post("/auth/reset-password", json={"token": reset_code, "password": NEW_PASSWORD})
-    assert (r.status_code, r.json()) == (400, {"detail": "RESET_PASSWORD_BAD_TOKEN"})
+    assert (r.status_code, r.json()) == (
+        400,
+        {"detail": "RESET_PASSWORD_BAD_TOKEN", "code": "reset_password_bad_token"},
+    )
     await settle(a)
     assert collector.received[-1].rcpt_tos == ["ada@example.com"]  # the notice
     # the address is free again
@@ -471,5 +507,8 @@ async def test_opening_any_mailed_link_spends_nothing(mail_app: Any, collector: 
     confirm = await a.client.post(
         "/auth/change-email/confirm", json={"token": change}, headers=bearer(fresh.json()["access_token"])
     )
-    assert (confirm.status_code, confirm.json()) == (400, {"detail": "CHANGE_EMAIL_BAD_TOKEN"})
+    assert (confirm.status_code, confirm.json()) == (
+        400,
+        {"detail": "CHANGE_EMAIL_BAD_TOKEN", "code": "change_email_bad_token"},
+    )
     # the reset voided the pending email change: a password change or reset voids every such code

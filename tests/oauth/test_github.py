@@ -16,7 +16,10 @@ from support.oidc import NOTHING, PUBLIC_URL, STATE_COOKIE, Browser, GitHub, ema
 
 OCTO = "octo@example.com"
 WELCOME = f"{PUBLIC_URL}/welcome"
-UNVERIFIED = {"detail": "The provider has not verified this email address"}
+UNVERIFIED = {
+    "detail": "The provider has not verified this email address",
+    "code": "provider_email_unverified",
+}
 
 
 async def github_sign_in(app: Any, github: GitHub, login: str, **params: str) -> Any:
@@ -121,7 +124,10 @@ async def test_a_code_from_another_browsers_flow_fails_the_pkce_check(
         f"{PUBLIC_URL}/auth/oauth/github/callback?code={attacker_code}&state={query(victim_url)['state']}"
     )
     answer = await victim.callback(injected)
-    assert (answer.status_code, answer.json()) == (400, {"detail": "Sign-in with the provider failed"})
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"detail": "Sign-in with the provider failed", "code": "oauth_failed"},
+    )
     assert github.refusals == ["bad_verification_code"]
     assert await rows(app) == NOTHING
 
@@ -130,7 +136,10 @@ async def test_a_wrong_client_secret_is_refused_by_github(github_app: Any, githu
     app = await github_app(provider={"client_secret": "not-the-secret"})
     github.add_user(123, "octocat", [email(OCTO)])
     answer = await github_sign_in(app, github, "octocat")
-    assert (answer.status_code, answer.json()) == (400, {"detail": "Sign-in with the provider failed"})
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"detail": "Sign-in with the provider failed", "code": "oauth_failed"},
+    )
     assert github.refusals == ["incorrect_client_credentials"]
     assert await rows(app) == NOTHING
 
@@ -143,7 +152,8 @@ async def test_an_existing_password_account_is_not_taken_over(github_app: Any, g
     assert (answer.status_code, answer.json()) == (
         409,
         {
-            "detail": "An account with this email exists: sign in as usual, then link the provider from your account"
+            "detail": "An account with this email exists: sign in as usual, then link the provider from your account",
+            "code": "oauth_account_exists",
         },
     )
     assert await rows(app) == {"users": 1, "identities": 0, "sessions": 1}

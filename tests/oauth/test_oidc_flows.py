@@ -21,10 +21,14 @@ WELCOME = f"{PUBLIC_URL}/welcome"
 NEW_PASSWORD = "a brand new passphrase"
 TOKEN_KEYS = {"access_token", "refresh_token", "token_type", "expires_in"}
 ACCOUNT_EXISTS = {
-    "detail": "An account with this email exists: sign in as usual, then link the provider from your account"
+    "detail": "An account with this email exists: sign in as usual, then link the provider from your account",
+    "code": "oauth_account_exists",
 }
-UNVERIFIED = {"detail": "The provider has not verified this email address"}
-INVALID_CODE = {"detail": "Invalid or expired code"}
+UNVERIFIED = {
+    "detail": "The provider has not verified this email address",
+    "code": "provider_email_unverified",
+}
+INVALID_CODE = {"detail": "Invalid or expired code", "code": "invalid_code"}
 
 
 async def provider_sign_in(app: Any, issuer: Issuer, sub: str, **params: str) -> Any:
@@ -220,7 +224,10 @@ async def test_an_unverified_user_cannot_start_a_link(mock_app: Any) -> None:
     app = await mock_app()
     tokens = await app.register(ALICE)
     answer = await app.client.post("/auth/oauth/mock/link", headers=bearer(tokens["access_token"]))
-    assert (answer.status_code, answer.json()) == (403, {"detail": "Email not verified"})
+    assert (answer.status_code, answer.json()) == (
+        403,
+        {"detail": "Email not verified", "code": "email_not_verified"},
+    )
     assert "set-cookie" not in answer.headers
 
 
@@ -234,7 +241,7 @@ async def test_linking_an_identity_of_another_user_is_refused(mock_app: Any, iss
     answer = await browser.callback(issuer.approve(url, "bob-sub"))
     assert (answer.status_code, answer.json()) == (
         409,
-        {"detail": "This provider account is linked to another account"},
+        {"detail": "This provider account is linked to another account", "code": "identity_taken"},
     )
     assert await accounts(app, alice["access_token"]) == []
     assert await accounts(app, bob["access_token"]) == [("mock", "bob@example.com")]
@@ -257,7 +264,10 @@ async def test_unlinking_works_while_a_password_remains(mock_app: Any, issuer: I
     again = await app.client.delete(
         f"/auth/oauth/accounts/{identity_id}", headers=bearer(local["access_token"])
     )
-    assert (again.status_code, again.json()) == (404, {"detail": "No such linked account"})
+    assert (again.status_code, again.json()) == (
+        404,
+        {"detail": "No such linked account", "code": "identity_not_found"},
+    )
     # The provider account is free again: signing in with it now creates an account of its own.
     redirect_code(await provider_sign_in(app, issuer, "alice-work"), WELCOME)
     assert await rows(app) == {"users": 2, "identities": 1, "sessions": 1}
@@ -275,7 +285,10 @@ async def test_the_last_way_to_sign_in_cannot_be_unlinked(mock_app: Any, issuer:
     )
     assert (refused.status_code, refused.json()) == (
         409,
-        {"detail": "This is the account's only way to sign in: set a password first"},
+        {
+            "detail": "This is the account's only way to sign in: set a password first",
+            "code": "last_sign_in_method",
+        },
     )
     assert await accounts(app, tokens["access_token"]) == [("mock", ALICE)]
     # Another user cannot unlink it either.
@@ -283,7 +296,10 @@ async def test_the_last_way_to_sign_in_cannot_be_unlinked(mock_app: Any, issuer:
     other = await app.client.delete(
         f"/auth/oauth/accounts/{identity_id}", headers=bearer(bob["access_token"])
     )
-    assert (other.status_code, other.json()) == (404, {"detail": "No such linked account"})
+    assert (other.status_code, other.json()) == (
+        404,
+        {"detail": "No such linked account", "code": "identity_not_found"},
+    )
     assert (await rows(app))["identities"] == 1
 
 
@@ -361,5 +377,8 @@ async def test_redirect_to_must_be_on_the_allow_list(mock_app: Any, redirect_to:
     answer = await app.client.get("/auth/oauth/mock/authorize", params={"redirect_to": redirect_to})
     assert answer.status_code == status, answer.text
     if status == 400:
-        assert answer.json() == {"detail": "redirect_to is not an allowed address"}
+        assert answer.json() == {
+            "detail": "redirect_to is not an allowed address",
+            "code": "redirect_not_allowed",
+        }
         assert "set-cookie" not in answer.headers

@@ -39,8 +39,11 @@ from support.oidc import (
 )
 from support.servers import free_port
 
-UNAVAILABLE = {"detail": "The sign-in provider did not answer; try again shortly"}
-FAILED = {"detail": "Sign-in with the provider failed"}
+UNAVAILABLE = {
+    "detail": "The sign-in provider did not answer; try again shortly",
+    "code": "provider_unavailable",
+}
+FAILED = {"detail": "Sign-in with the provider failed", "code": "oauth_failed"}
 FIVE_MB = 5 * 1024 * 1024
 #: The provider's `timeout` in these tests, and the longest any answer may take.
 TIMEOUT = 1

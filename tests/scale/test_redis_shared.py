@@ -74,7 +74,10 @@ async def test_redis_down_fails_closed_with_503(make_app: Any, redis_url: str) -
     tokens = await a.register()
     r = await a.client.get("/private", headers=bearer(tokens["access_token"]))
     assert r.status_code == 503
-    assert r.json() == {"detail": "Authentication store unavailable; try again shortly"}
+    assert r.json() == {
+        "detail": "Authentication store unavailable; try again shortly",
+        "code": "store_unavailable",
+    }
 
 
 async def test_fail_open_reads_is_an_opt_in_for_safe_methods_only(make_app: Any, redis_url: str) -> None:

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 
 #: The one body every bad token gets, and its challenge (RFC 6750 §3).
-INVALID_TOKEN_BODY = {"detail": "Invalid or expired token"}
+INVALID_TOKEN_BODY = {"detail": "Invalid or expired token", "code": "invalid_token"}
 INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
 #: No token at all.
-NOT_AUTHENTICATED_BODY = {"detail": "Not authenticated"}
+NOT_AUTHENTICATED_BODY = {"detail": "Not authenticated", "code": "not_authenticated"}
 #: Wrong password, unknown email, inactive account.
-BAD_LOGIN_BODY = {"detail": "Invalid email or password"}
+BAD_LOGIN_BODY = {"detail": "Invalid email or password", "code": "invalid_credentials"}
 PASSWORD = "correct horse"
 
 

@@ -14,7 +14,7 @@ from support.servers import clean_env
 
 SECRET = "scale-test-secret-" + "s" * 50
 #: The body of every 503 fastauth answers when a store is down.
-UNAVAILABLE = {"detail": "Authentication store unavailable; try again shortly"}
+UNAVAILABLE = {"detail": "Authentication store unavailable; try again shortly", "code": "store_unavailable"}
 
 
 def server_env(database_url: str, redis_url: str | None, **extra: str) -> dict[str, str]:

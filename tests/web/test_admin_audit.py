@@ -54,10 +54,16 @@ async def test_a_superuser_reads_the_audit_log_and_nobody_else_does(make_app: An
     assert alice is not None
     # No token: 401; a normal user: 403; neither reads anything.
     anonymous = await client.get(ROUTE)
-    assert (anonymous.status_code, anonymous.json()) == (401, {"detail": "Not authenticated"})
+    assert (anonymous.status_code, anonymous.json()) == (
+        401,
+        {"detail": "Not authenticated", "code": "not_authenticated"},
+    )
     assert anonymous.headers["www-authenticate"].startswith("Bearer")
     refused = await client.get(ROUTE, headers=bearer(alice_tokens))
-    assert (refused.status_code, refused.json()) == (403, {"detail": "Not enough permissions"})
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {"detail": "Not enough permissions", "code": "permission_denied"},
+    )
     clock.advance(10)
     failed = await client.post(
         "/auth/login",

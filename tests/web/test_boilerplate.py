@@ -110,7 +110,10 @@ async def test_refresh_with_the_cookie_and_the_csrf_header(boilerplate: Any) -> 
 
     # the cookie alone is not enough: a cross-site form could send it
     r = await b.client.post(f"{PREFIX}/refresh")
-    assert r.status_code == 403 and r.json() == {"detail": "CSRF token missing or invalid"}
+    assert r.status_code == 403 and r.json() == {
+        "detail": "CSRF token missing or invalid",
+        "code": "csrf_failed",
+    }
 
     r = await b.client.post(f"{PREFIX}/refresh", headers={"X-CSRF-Token": b.client.cookies[CSRF_COOKIE]})
     assert r.status_code == 200, r.text

@@ -80,7 +80,7 @@ async def test_a_client_id_that_is_there_must_be_a_string(make_app: Any, value: 
     with pytest.raises(InvalidClaims, match="client_id"):
         engine.verify_access(bad)
     r = await a.client.get("/private", headers=bearer(bad))
-    assert (r.status_code, r.json()) == (401, {"detail": "Invalid or expired token"})
+    assert (r.status_code, r.json()) == (401, {"detail": "Invalid or expired token", "code": "invalid_token"})
 
 
 @pytest.mark.parametrize("change", ["changed", "removed"])
@@ -93,5 +93,8 @@ async def test_modify_jwt_cannot_touch_client_id(make_app: Any, change: str) -> 
 
     a = await make_app(hooks=Hook())
     r = await a.client.post("/auth/register", json={"email": "bob@example.com", "password": PASSWORD})
-    assert (r.status_code, r.json()) == (500, {"detail": "Internal error in an authentication hook"})
+    assert (r.status_code, r.json()) == (
+        500,
+        {"detail": "Internal error in an authentication hook", "code": "hook_error"},
+    )
     assert "access_token" not in r.text

@@ -24,7 +24,7 @@ from support.http import PASSWORD, bearer, cookie_header, set_cookies
 
 OPT_IN = {"X-Fastauth-Delivery": "cookie"}
 ACCESS, REFRESH, CSRF = "fastauth_access", "fastauth_refresh", "csrf_token"
-CSRF_FAILED = {"detail": "CSRF token missing or invalid"}
+CSRF_FAILED = {"detail": "CSRF token missing or invalid", "code": "csrf_failed"}
 CREDENTIALS = {"email": "alice@example.com", "password": PASSWORD}
 
 

@@ -26,7 +26,7 @@ from support.http import (
     set_cookies,
 )
 
-CSRF_FAILED = {"detail": "CSRF token missing or invalid"}
+CSRF_FAILED = {"detail": "CSRF token missing or invalid", "code": "csrf_failed"}
 
 
 def cookie_names(secure: bool) -> tuple[str, str, str]:
@@ -149,7 +149,10 @@ async def test_cross_site_sign_in_with_cookies_is_refused(make_app: Any, route: 
     await a.register("victim@example.com", "password123")
     form = {"username": "victim@example.com", "email": "new@example.com", "password": "password123"}
     r = await a.client.post(route, data=form, headers={"Sec-Fetch-Site": "cross-site"})
-    assert r.status_code == 403 and r.json() == {"detail": "Cross-site sign-in refused"}
+    assert r.status_code == 403 and r.json() == {
+        "detail": "Cross-site sign-in refused",
+        "code": "cross_site_signin",
+    }
     assert "set-cookie" not in r.headers
     r = await a.client.post(route, data=form, headers={"Origin": "null"})
     assert r.status_code == 403

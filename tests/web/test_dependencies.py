@@ -158,7 +158,7 @@ async def test_never_422_or_500_for_odd_headers(make_app: Any) -> None:
     for headers in odd:
         r = await a.client.get("/private", headers=headers)
         assert r.status_code == 401, (headers, r.status_code, r.text)
-        assert r.json() in ({"detail": "Not authenticated"}, INVALID_TOKEN_BODY)
+        assert r.json() in ({"detail": "Not authenticated", "code": "not_authenticated"}, INVALID_TOKEN_BODY)
 
 
 async def test_superuser_route(make_app: Any) -> None:
@@ -167,7 +167,7 @@ async def test_superuser_route(make_app: Any) -> None:
     h = bearer(tokens["access_token"])
     r = await a.client.get("/admin", headers=h)
     assert r.status_code == 403
-    assert r.json() == {"detail": "Not enough permissions"}
+    assert r.json() == {"detail": "Not enough permissions", "code": "permission_denied"}
     assert "www-authenticate" not in r.headers
     user = await set_user(a.auth, "alice@example.com", is_superuser=True)
     r = await a.client.get("/admin", headers=h)  # the same token: the flag is read from the user
@@ -218,7 +218,10 @@ async def test_require_roles(make_app: Any) -> None:
     tokens = await a.register("alice@example.com")
     h = bearer(tokens["access_token"])
     r = await a.client.get("/editor", headers=h)
-    assert r.status_code == 403 and r.json() == {"detail": "Not enough permissions"}
+    assert r.status_code == 403 and r.json() == {
+        "detail": "Not enough permissions",
+        "code": "permission_denied",
+    }
     await set_user(a.auth, "alice@example.com", roles=("viewer",))
     assert (await a.client.get("/editor", headers=h)).status_code == 403
     user = await set_user(a.auth, "alice@example.com", roles=("viewer", "editor"))

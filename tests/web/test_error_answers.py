@@ -48,7 +48,10 @@ async def test_a_hook_raising_is_a_500_hook_error_that_leaves_no_account(
         r = await client.post("/auth/register", json={"email": "alice@example.com", "password": PASSWORD})
     finally:
         await client.aclose()
-    assert (r.status_code, r.json()) == (500, {"detail": "Internal error in an authentication hook"})
+    assert (r.status_code, r.json()) == (
+        500,
+        {"detail": "Internal error in an authentication hook", "code": "hook_error"},
+    )
     assert "says the hook" not in r.text
     assert await a.auth.adapter.get_user_by_email("alice@example.com") is None
 
@@ -62,7 +65,10 @@ async def test_a_failing_on_signin_is_a_500_hook_error(make_app: Any) -> None:
         r = await client.post("/auth/register", json={"email": "bob@example.com", "password": PASSWORD})
     finally:
         await client.aclose()
-    assert (r.status_code, r.json()) == (500, {"detail": "Internal error in an authentication hook"})
+    assert (r.status_code, r.json()) == (
+        500,
+        {"detail": "Internal error in an authentication hook", "code": "hook_error"},
+    )
     assert "access_token" not in r.text
 
 
@@ -92,11 +98,14 @@ async def test_the_core_errors_of_the_applications_own_routes_are_answered_by_th
         down_r = await client.get("/down")
         gone_r = await client.get("/gone")
     assert (busy_r.status_code, busy_r.headers["retry-after"], busy_r.json()) == (
-        429, "7", {"detail": "Too many attempts; try again later"},
+        429, "7", {"detail": "Too many attempts; try again later", "code": "rate_limited"},
     )  # fmt: skip
     assert (down_r.status_code, down_r.headers["retry-after"]) == (503, "1")
     assert "OSError" not in down_r.text
-    assert (gone_r.status_code, gone_r.json()) == (404, {"detail": "No such session"})
+    assert (gone_r.status_code, gone_r.json()) == (
+        404,
+        {"detail": "No such session", "code": "session_not_found"},
+    )
 
 
 def _documented() -> dict[str, int]:

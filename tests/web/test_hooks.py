@@ -100,7 +100,7 @@ async def test_allow_signin_gates_login_and_refresh(make_app: Any) -> None:
     hooks.allow = False
     r = await a.client.post("/auth/login", json={"email": "alice@example.com", "password": PASSWORD})
     assert r.status_code == 403
-    assert r.json() == {"detail": "Sign-in not allowed"}
+    assert r.json() == {"detail": "Sign-in not allowed", "code": "signin_not_allowed"}
     assert "access_token" not in r.text
     r = await a.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert r.status_code == 403

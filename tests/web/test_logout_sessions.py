@@ -173,7 +173,7 @@ async def test_delete_one_session(make_app: Any) -> None:
     assert (await a.client.delete(f"/auth/sessions/{laptop_sid}", headers=h)).status_code == 404
     assert (await a.client.delete("/auth/sessions/no-such-session", headers=h)).status_code == 404
     r = await a.client.delete(f"/auth/sessions/{claims(bob['access_token'])['sid']}", headers=h)
-    assert r.status_code == 404 and r.json() == {"detail": "No such session"}
+    assert r.status_code == 404 and r.json() == {"detail": "No such session", "code": "session_not_found"}
     assert await private_status(a, bob["access_token"]) == 200
     # revoking one's own current session works too
     r = await a.client.delete(f"/auth/sessions/{claims(mine['access_token'])['sid']}", headers=h)
@@ -208,12 +208,15 @@ async def test_change_password(make_app: Any) -> None:
         json={"current_password": "not it at all", "new_password": "new secret"},
     )
     assert wrong.status_code == 400
-    assert wrong.json() == {"detail": "The current password is wrong"}
+    assert wrong.json() == {"detail": "The current password is wrong", "code": "current_password_wrong"}
     short = await a.client.post(
         "/auth/change-password", headers=h, json={"current_password": PASSWORD, "new_password": "short"}
     )
     assert short.status_code == 422
-    assert short.json() == {"detail": "password must be at least 8 characters long"}
+    assert short.json() == {
+        "detail": "password must be at least 8 characters long",
+        "code": "password_policy",
+    }
     # neither attempt changed anything or revoked anything
     assert await private_status(a, other["access_token"]) == 200
     await login(a.client, "alice@example.com")

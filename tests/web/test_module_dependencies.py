@@ -95,7 +95,10 @@ async def test_valid_token(make_module_app: Any) -> None:
     private, claims_, admin, optional = await assert_mirrors(a.client, h)
     assert private.status_code == 200 and private.json()["email"] == "alice@example.com"
     assert claims_.status_code == 200 and claims_.json()["sub"] == private.json()["id"]
-    assert admin.status_code == 403 and admin.json() == {"detail": "Not enough permissions"}
+    assert admin.status_code == 403 and admin.json() == {
+        "detail": "Not enough permissions",
+        "code": "permission_denied",
+    }
     assert optional.json() == {"user": private.json()["id"]}
     assert (await a.client.post("/m/private", headers=h)).status_code == 200
 

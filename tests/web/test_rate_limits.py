@@ -12,7 +12,7 @@ import pytest
 
 from support.http import BAD_LOGIN_BODY, PASSWORD, bearer
 
-TOO_MANY = {"detail": "Too many attempts; try again later"}
+TOO_MANY = {"detail": "Too many attempts; try again later", "code": "rate_limited"}
 
 
 @pytest.fixture

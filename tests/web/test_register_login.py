@@ -76,10 +76,16 @@ async def test_register_password_length_policy(make_app: Any) -> None:
     a = await make_app()
     short = await _register(a, "short@example.com", "seven77")
     assert short.status_code == 422
-    assert short.json() == {"detail": "password must be at least 8 characters long"}
+    assert short.json() == {
+        "detail": "password must be at least 8 characters long",
+        "code": "password_policy",
+    }
     long = await _register(a, "long@example.com", "x" * 1025)
     assert long.status_code == 422
-    assert long.json() == {"detail": "password must be at most 1024 characters long"}
+    assert long.json() == {
+        "detail": "password must be at most 1024 characters long",
+        "code": "password_policy",
+    }
     # neither attempt left an account behind
     assert await a.auth.accounts.store.get_user_by_email("short@example.com") is None
     assert await a.auth.accounts.store.get_user_by_email("long@example.com") is None
@@ -93,7 +99,7 @@ async def test_register_minimum_length_is_configurable(make_app: Any) -> None:
     a = await make_app(password_min_length=12)
     r = await _register(a, "alice@example.com", "elevenchars")
     assert r.status_code == 422
-    assert r.json() == {"detail": "password must be at least 12 characters long"}
+    assert r.json() == {"detail": "password must be at least 12 characters long", "code": "password_policy"}
     assert (await _register(a, "alice@example.com", "twelve chars")).status_code == 201
 
 
@@ -121,7 +127,7 @@ async def test_register_taken_email_is_409_whatever_the_spelling(make_app: Any) 
     for spelling in ["alice@example.com", "ALICE@Example.COM", "  alice@example.com  ", "Alice@EXAMPLE.com"]:
         r = await _register(a, spelling, "another password")
         assert r.status_code == 409, spelling
-        assert r.json() == {"detail": "This email is already registered"}
+        assert r.json() == {"detail": "This email is already registered", "code": "email_taken"}
     # the original account is untouched
     await login(a.client, "alice@example.com")
     bad = await a.client.post(
@@ -314,7 +320,7 @@ async def test_login_missing_fields_and_bad_bodies_are_422(make_app: Any) -> Non
         assert "access_token" not in r.text
     r = await a.client.post("/auth/login", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
-    assert r.json() == {"detail": "Request body is not valid JSON"}
+    assert r.json() == {"detail": "Request body is not valid JSON", "code": "invalid_body"}
 
 
 async def test_route_prefix_can_be_changed(make_app: Any) -> None:

@@ -25,18 +25,28 @@ async def test_unencodable_passwords_never_tell_known_from_unknown_emails(make_a
         "/auth/login", **_json({"email": "nobody@example.com", "password": SURROGATE})
     )
     assert known.status_code == unknown.status_code == 401
-    assert known.json() == unknown.json() == {"detail": "Invalid email or password"}
+    assert (
+        known.json()
+        == unknown.json()
+        == {"detail": "Invalid email or password", "code": "invalid_credentials"}
+    )
 
 
 async def test_unencodable_passwords_are_a_clear_422_on_register_and_change(make_app: Any) -> None:
     a = await make_app()
     r = await a.client.post("/auth/register", **_json({"email": "u@example.com", "password": SURROGATE}))
-    assert r.status_code == 422 and r.json() == {"detail": "password must be valid Unicode text"}
+    assert r.status_code == 422 and r.json() == {
+        "detail": "password must be valid Unicode text",
+        "code": "password_policy",
+    }
     tokens = await a.register("v@example.com", "password123")
     body = _json({"current_password": "password123", "new_password": SURROGATE})
     body["headers"].update(bearer(tokens["access_token"]))
     r = await a.client.post("/auth/change-password", **body)
-    assert r.status_code == 422 and r.json() == {"detail": "password must be valid Unicode text"}
+    assert r.status_code == 422 and r.json() == {
+        "detail": "password must be valid Unicode text",
+        "code": "password_policy",
+    }
     body = _json({"current_password": SURROGATE, "new_password": "another password"})
     body["headers"].update(bearer(tokens["access_token"]))
     r = await a.client.post("/auth/change-password", **body)

@@ -138,7 +138,7 @@ async def test_a_refresh_token_is_no_access_token(make_app: Any) -> None:
     await a.register(EMAIL, PASSWORD)
     pair = (await _token(a, **GRANT)).json()
     r = await a.client.get("/private", headers=bearer(pair["refresh_token"]))
-    assert (r.status_code, r.json()) == (401, {"detail": "Invalid or expired token"})
+    assert (r.status_code, r.json()) == (401, {"detail": "Invalid or expired token", "code": "invalid_token"})
 
 
 # --- successes -----------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ async def test_refresh_grant_rotates_and_reuse_revokes_the_session(make_app: Any
     after = await _token(a, grant_type="refresh_token", refresh_token=second["refresh_token"])
     _assert_answer(after, 400, _error("invalid_grant", "Invalid or expired token"))
     r = await a.client.get("/private", headers=bearer(second["access_token"]))
-    assert (r.status_code, r.json()) == (401, {"detail": "Invalid or expired token"})
+    assert (r.status_code, r.json()) == (401, {"detail": "Invalid or expired token", "code": "invalid_token"})
 
 
 async def test_tokens_of_the_token_endpoint_refresh_at_auth_refresh_and_back(make_app: Any) -> None:

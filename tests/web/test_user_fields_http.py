@@ -126,7 +126,7 @@ async def test_register_refuses_fields_and_creates_no_account(
 ) -> None:
     a = await app_with_fields(make_app)
     r = await register(a, **fields)
-    assert (r.status_code, r.json()) == (422, {"detail": detail})
+    assert (r.status_code, r.json()) == (422, {"detail": detail, "code": _code(422, detail)})
     assert await stored(a) is None
 
 
@@ -135,7 +135,7 @@ async def test_register_with_a_taken_username_is_409_and_creates_no_account(
 ) -> None:
     a, _ = ada
     r = await register(a, "bob@example.com", username="ada")
-    assert (r.status_code, r.json()) == (409, {"detail": "username is already taken"})
+    assert (r.status_code, r.json()) == (409, {"detail": "username is already taken", "code": "field_taken"})
     assert await stored(a, "bob@example.com") is None
     retry = await register(a, "bob@example.com", username="bob")
     assert retry.status_code == 201, retry.text
@@ -144,7 +144,10 @@ async def test_register_with_a_taken_username_is_409_and_creates_no_account(
 async def test_register_with_a_taken_email_is_still_email_taken(ada: tuple[Any, str]) -> None:
     a, _ = ada
     r = await register(a, "ada@example.com", username="other")
-    assert (r.status_code, r.json()) == (409, {"detail": "This email is already registered"})
+    assert (r.status_code, r.json()) == (
+        409,
+        {"detail": "This email is already registered", "code": "email_taken"},
+    )
 
 
 # --- PATCH /auth/me ----------------------------------------------------------------------------
@@ -248,6 +251,17 @@ HOSTILE = [
 ]
 
 
+def _code(status: int, detail: str) -> str:
+    """The error table's code of a refusal: the body's reading (the web layer's) or the fields' (the core's)."""
+    if status == 413:
+        return "body_too_large"
+    if status == 409:
+        return "field_taken"
+    return (
+        "invalid_body" if detail.startswith(("Request body", "Missing or invalid")) else "invalid_user_fields"
+    )
+
+
 @pytest.mark.parametrize(("request_kwargs", "status", "detail"), HOSTILE)
 async def test_patch_me_refuses_and_writes_nothing(
     ada: tuple[Any, str], request_kwargs: dict[str, Any], status: int, detail: str
@@ -260,7 +274,7 @@ async def test_patch_me_refuses_and_writes_nothing(
 
     r = await a.client.patch("/auth/me", headers=headers, **sent)
 
-    assert (r.status_code, r.json()) == (status, {"detail": detail})
+    assert (r.status_code, r.json()) == (status, {"detail": detail, "code": _code(status, detail)})
     assert "Mallory" not in r.text and "nnnnn" not in r.text
     assert await stored(a) == before
     assert await me(a, token) == shown
@@ -300,7 +314,10 @@ async def test_patch_me_with_the_cookie_needs_the_csrf_token(make_app: Any) -> N
     cookie = "; ".join(f"{name}={value}" for name, value in jar.items())
 
     refused = await a.client.patch("/auth/me", json={"name": "Mallory"}, headers={"Cookie": cookie})
-    assert (refused.status_code, refused.json()) == (403, {"detail": "CSRF token missing or invalid"})
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {"detail": "CSRF token missing or invalid", "code": "csrf_failed"},
+    )
     assert (await stored(a)).fields.name is None
 
     ok = await a.client.patch(

@@ -198,6 +198,7 @@ class FastAuth:
         group.prefixes, group.exact = tuple(prefixes), frozenset(exact)
         include_guarded(app.router, group)
         app.add_exception_handler(FastAuthError, errors.handle)
+        app.add_exception_handler(errors.ErrorAnswer, errors.handle_answer)
         app.state.fastauth = self  # how `fastauth.dependencies` finds this instance
         inner = app.router.lifespan_context
 

@@ -5,23 +5,45 @@ catch them to answer; the dependencies raise `as_http(error)` (the same table) s
 on an application where `mount()` did not run (a sub-application). Every token refusal gets one body;
 login failures say nothing about which part was wrong. An error whose code is not in the table (a
 `ConfigError` at request time) is not turned into an answer: it propagates as the server error it is.
+
+Every answer's body is `{"detail": ..., "code": ...}`: `code` is the table's code of the error (every
+token refusal says `invalid_token`, whichever check failed). The web layer's own refusals (a body too
+large or unreadable, no JWKS) have rows here too and are raised as `web_error(code)`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
 
 from fastauth.errors import FastAuthError, RateLimited, RecentSignInRequired
 
-__all__ = ["TABLE", "Answer", "AnsweringRoute", "answer_for", "as_http", "handle", "respond"]
+__all__ = [
+    "PUBLIC_CODE",
+    "TABLE",
+    "Answer",
+    "AnsweringRoute",
+    "ErrorAnswer",
+    "answer_for",
+    "answer_http",
+    "as_http",
+    "code_for",
+    "handle",
+    "handle_answer",
+    "respond",
+    "share_allow",
+    "web_error",
+]
 
 log = logging.getLogger("fastauth")
 
@@ -97,24 +119,61 @@ TABLE: Mapping[str, Answer] = {
     "store_unavailable": Answer(
         503, "Authentication store unavailable; try again shortly", {"Retry-After": "1"}
     ),
+    # The web layer's own refusals (no core error): raised as `web_error(code, message)`.
+    "body_too_large": Answer(413, "Request body too large"),
+    "invalid_body": Answer(422, None),
+    "no_jwks": Answer(404, None),
+    "method_not_allowed": Answer(405, "Method Not Allowed"),
 }
 
-_by_class: dict[type[FastAuthError], Answer | None] = {}
+#: The code an answer's body shows for each code of the table: a token refusal never says which check.
+PUBLIC_CODE: Mapping[str, str] = {code: "invalid_token" if code in _TOKEN_CODES else code for code in TABLE}
+
+_by_class: dict[type[FastAuthError], tuple[str, Answer] | None] = {}
+
+
+def _row(error: FastAuthError) -> tuple[str, Answer] | None:
+    kind = type(error)
+    if kind not in _by_class:
+        found: tuple[str, Answer] | None = None
+        for cls in kind.__mro__:
+            code = getattr(cls, "code", None)
+            if isinstance(code, str) and code in TABLE:
+                found = (PUBLIC_CODE[code], TABLE[code])
+                break
+        _by_class[kind] = found
+    return _by_class[kind]
 
 
 def answer_for(error: FastAuthError) -> Answer | None:
     """The table's row for the error's code, or for the nearest parent's code (a new token subclass
     is answered as a token error); None when nothing in its family is in the table."""
-    kind = type(error)
-    if kind not in _by_class:
-        found: Answer | None = None
-        for cls in kind.__mro__:
-            code = getattr(cls, "code", None)
-            if isinstance(code, str) and code in TABLE:
-                found = TABLE[code]
-                break
-        _by_class[kind] = found
-    return _by_class[kind]
+    row = _row(error)
+    return row[1] if row is not None else None
+
+
+def code_for(error: FastAuthError) -> str | None:
+    """The `code` the answer's body shows for `error` (`invalid_token` for every token error)."""
+    row = _row(error)
+    return row[0] if row is not None else None
+
+
+class ErrorAnswer(HTTPException):
+    """An `HTTPException` that knows its table code: fastauth's routes and the handler `mount()` installs
+    answer it as `{"detail", "code"}`; on an application without `mount()` FastAPI's own handler shows
+    `{"detail"}` with the same status and headers."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None):
+        super().__init__(status, detail, headers=dict(headers) if headers else None)
+        self.code = code
+
+
+def web_error(code: str, message: str = "") -> ErrorAnswer:
+    """The answer for one of the web layer's own codes (`body_too_large`, `invalid_body`, `no_jwks`);
+    `message` is the detail of a row without a text of its own."""
+    answer = TABLE[code]
+    detail = answer.detail if answer.detail is not None else answer.prefix + message
+    return ErrorAnswer(answer.status, code, detail, answer.headers)
 
 
 def _parts(error: FastAuthError, answer: Answer) -> tuple[str, dict[str, str]]:
@@ -133,7 +192,7 @@ def as_http(error: FastAuthError) -> Exception:
     if answer is None:
         return error
     detail, headers = _parts(error, answer)
-    return HTTPException(answer.status, detail, headers=headers or None)
+    return ErrorAnswer(answer.status, code_for(error) or error.code, detail, headers)
 
 
 def respond(error: FastAuthError, extra_headers: Mapping[str, str] | None = None) -> Response:
@@ -146,7 +205,14 @@ def respond(error: FastAuthError, extra_headers: Mapping[str, str] | None = None
     detail, headers = _parts(error, answer)
     if extra_headers:
         headers.update(extra_headers)
-    return JSONResponse({"detail": detail}, answer.status, headers=headers or None)
+    return JSONResponse({"detail": detail, "code": code_for(error)}, answer.status, headers=headers or None)
+
+
+def answer_http(error: ErrorAnswer) -> Response:
+    """The JSON answer for an `ErrorAnswer`: `{"detail", "code"}`, its status and headers."""
+    return JSONResponse(
+        {"detail": error.detail, "code": error.code}, error.status_code, headers=error.headers
+    )
 
 
 async def handle(request: Request, error: Exception) -> Response:
@@ -155,9 +221,42 @@ async def handle(request: Request, error: Exception) -> Response:
     return respond(error)
 
 
+async def handle_answer(request: Request, error: Exception) -> Response:
+    """Starlette exception handler for `ErrorAnswer` (installed by `FastAuth.mount`): the dependencies'
+    refusals on the application's own routes answer with their `code` too."""
+    assert isinstance(error, ErrorAnswer)
+    return answer_http(error)
+
+
+def _invalid_fields(error: RequestValidationError) -> ErrorAnswer:
+    """FastAPI's refusal of a query or path parameter, as the table's `invalid_body` (names, never values)."""
+    names = ", ".join(".".join(str(p) for p in e.get("loc", ())) or "request" for e in error.errors())
+    return web_error("invalid_body", f"Missing or invalid fields: {names}")
+
+
 class AnsweringRoute(APIRoute):
     """The route class of fastauth's routers: a `FastAuthError` from the endpoint is answered from the
-    table here, so `app.include_router(auth.router)` without `mount()` answers the same."""
+    table here, so `app.include_router(auth.router)` without `mount()` answers the same.
+
+    A method no route of the path has is answered 405 with `Allow` listing every method of the path
+    (`share_allow` tells each route its siblings'), not only this route's (RFC 9110 §15.5.6)."""
+
+    #: Every method of this route's path, across the routes of its router (set by `share_allow`).
+    allow: frozenset[str] = frozenset()
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The route's handler; a 405 from the table, with the path's `Allow`, for another method."""
+        if self.methods and scope["method"] not in self.methods:
+            allow = ", ".join(sorted(self.allow | self.methods))
+            refusal = web_error("method_not_allowed")
+            answer = JSONResponse(
+                {"detail": refusal.detail, "code": refusal.code},
+                refusal.status_code,
+                headers={"Allow": allow},
+            )
+            await answer(scope, receive, send)
+            return
+        await super().handle(scope, receive, send)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """FastAPI's handler, with the table in front of it."""
@@ -168,5 +267,19 @@ class AnsweringRoute(APIRoute):
                 return await handler(request)
             except FastAuthError as error:
                 return respond(error)
+            except ErrorAnswer as error:
+                return answer_http(error)
+            except RequestValidationError as error:
+                return answer_http(_invalid_fields(error))
 
         return answer
+
+
+def share_allow(routes: Iterable[BaseRoute]) -> None:
+    """Tell each `AnsweringRoute` among `routes` every method of its path (for its 405's `Allow`)."""
+    answering = [route for route in routes if isinstance(route, AnsweringRoute)]
+    by_path: dict[str, set[str]] = {}
+    for route in answering:
+        by_path.setdefault(route.path, set()).update(route.methods or ())
+    for route in answering:
+        route.allow = frozenset(by_path[route.path])

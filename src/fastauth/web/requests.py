@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from fastapi import HTTPException
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
+
+from fastauth.web.errors import web_error
 
 __all__ = ["MAX_BODY", "client_ip", "read_body", "read_model"]
 
@@ -21,20 +22,20 @@ def client_ip(request: Request) -> str | None:
 
 
 async def read_body(request: Request) -> dict[str, Any]:
-    """JSON object or HTML/OAuth2 form, read with a size cap. 422 when it is neither.
+    """JSON object or HTML/OAuth2 form, read with a size cap. 422 `invalid_body` when it is neither.
 
     The cap holds while reading: a declared or streamed body over `MAX_BODY` is refused without being
     buffered, so nobody can make the server hold megabytes for a login.
     """
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise HTTPException(413, "Request body too large")
+        raise web_error("body_too_large")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
-            raise HTTPException(413, "Request body too large")
+            raise web_error("body_too_large")
         chunks.append(chunk)
     raw = b"".join(chunks)
     request._body = raw  # so request.form() below parses what was read (Starlette's own cache)
@@ -47,9 +48,9 @@ async def read_body(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
-        raise HTTPException(422, "Request body is not valid JSON") from None
+        raise web_error("invalid_body", "Request body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise HTTPException(422, "Request body must be a JSON object")
+        raise web_error("invalid_body", "Request body must be a JSON object")
     return data
 
 
@@ -61,4 +62,4 @@ async def read_model(request: Request, model: type[M], data: dict[str, Any] | No
         return model.model_validate(data)
     except ValidationError as error:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in error.errors())
-        raise HTTPException(422, f"Missing or invalid fields: {fields}") from None
+        raise web_error("invalid_body", f"Missing or invalid fields: {fields}") from None

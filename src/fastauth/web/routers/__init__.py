@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastauth.web.errors import AnsweringRoute
+from fastauth.web.errors import AnsweringRoute, share_allow
 from fastauth.web.routers import (
     account,
     admin,
@@ -29,14 +29,11 @@ def build_auth_router(auth: FastAuth) -> PrefixRouter:
     audit log, sign-in providers (and the revocation list)."""
     prefix = auth.config.route_prefix
     router = PrefixRouter(prefixes=(prefix + "/",), prefix=prefix, tags=["auth"], route_class=AnsweringRoute)
-    router.include_router(tokens.build(auth))
-    router.include_router(token_endpoint.build(auth))
-    router.include_router(account.build(auth))
-    router.include_router(sessions.build(auth))
-    router.include_router(verify.build(auth))
-    router.include_router(reset.build(auth))
-    router.include_router(admin.build(auth))
-    router.include_router(oauth.build(auth))
+    built = [tokens, token_endpoint, account, sessions, verify, reset, admin, oauth]
     if auth.config.revocation_list_enabled:
-        router.include_router(revocations.build(auth))
+        built.append(revocations)
+    for module in built:
+        sub = module.build(auth)
+        share_allow(sub.routes)  # a path's routes sit in one module: its 405 lists all their methods
+        router.include_router(sub)
     return router

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from fastauth.storage.base import User
 from fastauth.web.errors import AnsweringRoute
+from fastauth.web.openapi import AUTH, answers, no_store
 from fastauth.web.schemas import AuditOut
 from fastauth.web.transports import NO_STORE
 
@@ -27,7 +28,11 @@ def build(auth: FastAuth) -> APIRouter:
     router = APIRouter(route_class=AnsweringRoute)
     service = auth.service
 
-    @router.get("/admin/audit", response_model=list[AuditOut])
+    @router.get(
+        "/admin/audit",
+        response_model=list[AuditOut],
+        responses=answers(*AUTH, "permission_denied", "invalid_body", extra={200: no_store("The records")}),
+    )
     async def audit(
         response: Response,
         user_id: str | None = Query(None, description="Only this user's records."),

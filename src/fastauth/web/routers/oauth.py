@@ -21,6 +21,17 @@ from pydantic import BaseModel
 from fastauth.errors import FastAuthError
 from fastauth.storage.base import IdentityRecord, User
 from fastauth.web.errors import AnsweringRoute, respond
+from fastauth.web.openapi import (
+    AUTH,
+    BODY,
+    OAUTH_AUTHORIZE,
+    OAUTH_CALLBACK,
+    OAUTH_EXCHANGE,
+    REDIRECT_DOC,
+    answers,
+    body,
+    no_store,
+)
 from fastauth.web.requests import client_ip, read_model
 from fastauth.web.schemas import TokenOut, utc
 from fastauth.web.transports import NO_STORE
@@ -112,7 +123,7 @@ def build(auth: FastAuth) -> APIRouter:
         set_state(answer, state)
         return answer
 
-    @router.get("/oauth/providers", response_model=list[ProviderOut])
+    @router.get("/oauth/providers", response_model=list[ProviderOut], responses=answers())
     async def providers() -> list[ProviderOut]:
         """The configured providers (empty when there are none)."""
         flows = service.oauth
@@ -127,7 +138,18 @@ def build(auth: FastAuth) -> APIRouter:
             for name, provider in flows.providers.items()
         ]
 
-    @router.get("/oauth/{provider}/authorize", response_model=AuthorizeOut, status_code=302)
+    @router.get(
+        "/oauth/{provider}/authorize",
+        response_model=AuthorizeOut,
+        status_code=302,
+        responses=answers(
+            *OAUTH_AUTHORIZE,
+            extra={
+                200: {"model": AuthorizeOut, "description": "With `Accept: application/json`: `{url}`"},
+                302: dict(REDIRECT_DOC),
+            },
+        ),
+    )
     async def authorize(
         request: Request,
         provider: str,
@@ -144,7 +166,12 @@ def build(auth: FastAuth) -> APIRouter:
         )
         return start_answer(request, url, state)
 
-    @router.get("/oauth/{provider}/callback", status_code=302, response_class=RedirectResponse)
+    @router.get(
+        "/oauth/{provider}/callback",
+        status_code=302,
+        response_class=RedirectResponse,
+        responses=answers(*OAUTH_CALLBACK, extra={302: dict(REDIRECT_DOC)}),
+    )
     async def callback(
         request: Request,
         provider: str,
@@ -181,7 +208,12 @@ def build(auth: FastAuth) -> APIRouter:
         clear_state(answer)
         return answer
 
-    @router.post("/oauth/token", response_model=TokenOut)
+    @router.post(
+        "/oauth/token",
+        response_model=TokenOut,
+        openapi_extra=body(ExchangeIn),
+        responses=answers(*BODY, *OAUTH_EXCHANGE, extra={200: no_store("The token pair (or cookies)")}),
+    )
     async def exchange(request: Request) -> Response:
         """Trade the callback's one-time `code` for tokens (SPAs, mobile apps); `400 invalid_code` for one
         unknown, spent or older than a minute."""
@@ -192,7 +224,13 @@ def build(auth: FastAuth) -> APIRouter:
         )
         return auth.transports.for_request(request).login_response(pair, 200, service.now())
 
-    @router.post("/oauth/{provider}/link", response_model=AuthorizeOut)
+    @router.post(
+        "/oauth/{provider}/link",
+        response_model=AuthorizeOut,
+        responses=answers(
+            *AUTH, *OAUTH_AUTHORIZE, "email_not_verified", extra={200: no_store("Where to go")}
+        ),
+    )
     async def link(
         request: Request,
         provider: str,
@@ -209,12 +247,18 @@ def build(auth: FastAuth) -> APIRouter:
         set_state(answer, state)
         return answer
 
-    @router.get("/oauth/accounts", response_model=list[IdentityOut])
+    @router.get("/oauth/accounts", response_model=list[IdentityOut], responses=answers(*AUTH))
     async def accounts(user: User = Depends(auth.get_current_user)) -> list[IdentityOut]:
         """The provider accounts linked to the caller, oldest first."""
         return [IdentityOut.of(record) for record in await service.list_identities(user)]
 
-    @router.delete("/oauth/accounts/{identity_id}", status_code=204)
+    @router.delete(
+        "/oauth/accounts/{identity_id}",
+        status_code=204,
+        responses=answers(
+            *AUTH, "identity_not_found", "last_sign_in_method", "recent_sign_in_required", "invalid_body"
+        ),
+    )
     async def unlink(
         request: Request, identity_id: str, user: User = Depends(auth.get_current_user)
     ) -> Response:

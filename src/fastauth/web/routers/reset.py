@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request, Response
 
 from fastauth.web.errors import AnsweringRoute
+from fastauth.web.openapi import BODY, answers, body, password_schema, with_properties
 from fastauth.web.requests import client_ip, read_model
-from fastauth.web.routers.verify import ACCEPTED
+from fastauth.web.routers.verify import ACCEPTED, ACCEPTED_DOC
 from fastauth.web.schemas import EmailIn, ResetPasswordIn
 
 if TYPE_CHECKING:
@@ -22,8 +23,15 @@ def build(auth: FastAuth) -> APIRouter:
     """The password-reset routes of `auth`."""
     router = APIRouter(route_class=AnsweringRoute)
     service = auth.service
+    new_password = password_schema(auth.config.password_min_length, service.accounts.password_max_length)
 
-    @router.post("/forgot-password", status_code=202, response_model=None)
+    @router.post(
+        "/forgot-password",
+        status_code=202,
+        response_model=None,
+        openapi_extra=body(EmailIn),  # any text: answered alike
+        responses=answers(*BODY, "rate_limited", "mail_off", "store_unavailable", extra={202: ACCEPTED_DOC}),
+    )
     async def forgot_password(request: Request) -> Response:
         """Mail a reset link if the address has an account; the same 202, body and timing for any address."""
         await service.ensure_started()
@@ -33,7 +41,15 @@ def build(auth: FastAuth) -> APIRouter:
         )
         return Response(ACCEPTED, 202, media_type="application/json")
 
-    @router.post("/reset-password", response_model=None)
+    @router.post(
+        "/reset-password",
+        response_model=None,
+        openapi_extra=body(with_properties(ResetPasswordIn, password=new_password)),
+        responses=answers(
+            *BODY, "reset_password_bad_token", "password_policy", "rate_limited", "store_unavailable",
+            extra={200: {**ACCEPTED_DOC, "description": "The password is changed; every session ended"}},
+        ),
+    )  # fmt: skip
     async def reset_password(request: Request) -> Response:
         """Set a new password with the mailed code; every session of the account ends (no sign-in)."""
         await service.ensure_started()

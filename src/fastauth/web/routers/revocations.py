@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
 from fastauth.web.errors import AnsweringRoute
+from fastauth.web.openapi import answers, no_store
 from fastauth.web.transports import NO_STORE
 
 if TYPE_CHECKING:
@@ -29,13 +30,38 @@ def may_read(request: Request, token: SecretStr | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode("utf-8"), expected)
 
 
+_LIST = {
+    "type": "object",
+    "properties": {
+        "sessions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"sid": {"type": "string"}, "until": {"type": "integer"}},
+                "required": ["sid", "until"],
+            },
+        }
+    },
+    "required": ["sessions"],
+}
+
+
 def build(auth: FastAuth) -> APIRouter:
     """The revocation-list route of `auth`."""
     router = APIRouter(route_class=AnsweringRoute)
     service = auth.service
     token = auth.config.revocation_list_token
 
-    @router.get("/revocations")
+    @router.get(
+        "/revocations",
+        responses=answers(
+            "not_authenticated",
+            "store_unavailable",
+            extra={
+                200: {**no_store("The revoked sessions"), "content": {"application/json": {"schema": _LIST}}}
+            },
+        ),
+    )
     async def revocations(request: Request) -> Response:
         """Sessions revoked recently enough that their access tokens could still verify.
 
@@ -44,7 +70,9 @@ def build(auth: FastAuth) -> APIRouter:
         """
         if not may_read(request, token):
             return JSONResponse(
-                {"detail": "Not authenticated"}, 401, headers={"WWW-Authenticate": "Bearer", **NO_STORE}
+                {"detail": "Not authenticated", "code": "not_authenticated"},
+                401,
+                headers={"WWW-Authenticate": "Bearer", **NO_STORE},
             )
         await service.ensure_started()
         sessions = [{"sid": sid, "until": until} for sid, until in await service.recently_revoked()]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from fastauth.storage.base import User
 from fastauth.web.errors import AnsweringRoute
+from fastauth.web.openapi import AUTH, answers, no_store
 from fastauth.web.requests import client_ip
 from fastauth.web.schemas import SessionOut
 
@@ -22,7 +23,7 @@ def build(auth: FastAuth) -> APIRouter:
     router = APIRouter(route_class=AnsweringRoute)
     service = auth.service
 
-    @router.get("/sessions", response_model=list[SessionOut])
+    @router.get("/sessions", response_model=list[SessionOut], responses=answers(*AUTH))
     async def list_sessions(
         request: Request, user: User = Depends(auth.get_current_user)
     ) -> list[SessionOut]:
@@ -30,7 +31,11 @@ def build(auth: FastAuth) -> APIRouter:
         current = request.state.fastauth_token.sid
         return [SessionOut.of(record, current) for record in await service.list_sessions(user)]
 
-    @router.delete("/sessions/{session_id}", status_code=204)
+    @router.delete(
+        "/sessions/{session_id}",
+        status_code=204,
+        responses=answers(*AUTH, "session_not_found", "invalid_body", extra={204: no_store("Revoked")}),
+    )
     async def revoke_session(
         request: Request, session_id: str, user: User = Depends(auth.get_current_user)
     ) -> Response:
@@ -42,7 +47,9 @@ def build(auth: FastAuth) -> APIRouter:
             return auth.transports.for_logout(request).logout_response()
         return Response(status_code=204)
 
-    @router.delete("/sessions", status_code=204)
+    @router.delete(
+        "/sessions", status_code=204, responses=answers(*AUTH, extra={204: no_store("Signed out everywhere")})
+    )
     async def revoke_all_sessions(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
         """Sign out everywhere, this session included."""
         await service.end_all_sessions(

@@ -55,8 +55,17 @@ _ERROR_SCHEMA = {
 }
 
 
-def _error_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+_NO_STORE_DOC = {"Cache-Control": {"schema": {"type": "string"}, "description": "no-store"}}
+
+
+def _error_response(description: str, *, retry: bool = False) -> dict[str, Any]:
+    headers = {**_NO_STORE_DOC, **(_RETRY_AFTER if retry else {})}
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+    }
 
 
 _OPENAPI: dict[str, Any] = {
@@ -82,7 +91,7 @@ _OPENAPI: dict[str, Any] = {
     "responses": {
         "200": {
             "description": "RFC 6749 §5.1: the token pair",
-            "headers": {"Cache-Control": {"schema": {"type": "string"}, "description": "no-store"}},
+            "headers": _NO_STORE_DOC,
             "content": {
                 "application/json": {
                     "schema": {
@@ -100,8 +109,10 @@ _OPENAPI: dict[str, Any] = {
         },
         "400": _error_response("invalid_request, invalid_grant or unsupported_grant_type"),
         "401": _error_response("invalid_client: a client_id other than this server's"),
-        "429": _error_response("slow_down, with Retry-After"),
-        "503": _error_response("temporarily_unavailable, with Retry-After"),
+        "413": _error_response("invalid_request: the body is over the size cap"),
+        "429": _error_response("slow_down, with Retry-After", retry=True),
+        "500": _error_response("server_error: an authentication hook failed"),
+        "503": _error_response("temporarily_unavailable, with Retry-After", retry=True),
     },
 }
 

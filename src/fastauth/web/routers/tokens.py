@@ -10,6 +10,17 @@ from fastauth.errors import NotAuthenticated, TokenError
 from fastauth.tokens.engine import VerifiedToken
 from fastauth.web.csrf import refuse_cross_site
 from fastauth.web.errors import AnsweringRoute, respond
+from fastauth.web.openapi import (
+    AUTH,
+    BODY,
+    EMAIL,
+    answers,
+    body,
+    no_store,
+    password_schema,
+    register_schema,
+    with_properties,
+)
 from fastauth.web.requests import client_ip, read_body, read_model
 from fastauth.web.schemas import Credentials, RefreshIn, TokenOut
 from fastauth.web.transports import NO_STORE
@@ -19,21 +30,18 @@ if TYPE_CHECKING:
 
 __all__ = ["build"]
 
-_LOGIN_BODY = {
-    "requestBody": {
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
-                    "required": ["username", "password"],
-                }
-            },
-            "application/json": {"schema": Credentials.model_json_schema()},
-        },
-        "required": True,
-    }
+_OAUTH2_FORM = {
+    "type": "object",
+    "properties": {"username": {"type": "string"}, "password": {"type": "string", "format": "password"}},
+    "required": ["username", "password"],
 }
+_LOGIN_BODY = body(
+    Credentials, form=_OAUTH2_FORM, example={"email": "ada@example.com", "password": "correct horse"}
+)
+_REFRESH_BODY = body(RefreshIn, required=False, example={"refresh_token": "eyJ..."})
+#: Every sign-in can be refused by the rate limits, the `allow_signin` hook, the store, or (cookies) as
+#: a cross-site request.
+_SIGN_IN = ("rate_limited", "signin_not_allowed", "cross_site_signin", "store_unavailable")
 
 
 def build(auth: FastAuth) -> APIRouter:
@@ -42,7 +50,24 @@ def build(auth: FastAuth) -> APIRouter:
     service = auth.service
     transports = auth.transports
 
-    @router.post("/register", status_code=201, response_model=TokenOut)
+    new_password = password_schema(auth.config.password_min_length, service.accounts.password_max_length)
+    register_body = body(
+        with_properties(
+            register_schema(service.user_fields, Credentials), email=EMAIL, password=new_password
+        ),
+        example={"email": "ada@example.com", "password": "correct horse battery staple"},
+    )
+
+    @router.post(
+        "/register",
+        status_code=201,
+        response_model=TokenOut,
+        openapi_extra=register_body,
+        responses=answers(
+            *BODY, *_SIGN_IN, "email_taken", "field_taken", "invalid_user_fields", "invalid_email",
+            "password_policy", extra={201: no_store("Signed in: the token pair (or cookies)")},
+        ),
+    )  # fmt: skip
     async def register(request: Request) -> Response:
         """Create an account and sign it in."""
         await service.ensure_started()
@@ -63,7 +88,14 @@ def build(auth: FastAuth) -> APIRouter:
         )
         return transport.login_response(pair, 201, service.now())
 
-    @router.post("/login", response_model=TokenOut, openapi_extra=_LOGIN_BODY)
+    @router.post(
+        "/login",
+        response_model=TokenOut,
+        openapi_extra=_LOGIN_BODY,
+        responses=answers(
+            *BODY, *_SIGN_IN, "invalid_credentials", extra={200: no_store("The token pair (or cookies)")}
+        ),
+    )
     async def login(request: Request) -> Response:
         """Email and password, as JSON `{email, password}` or the OAuth2 form (`username`, `password`)."""
         await service.ensure_started()
@@ -79,7 +111,15 @@ def build(auth: FastAuth) -> APIRouter:
         )
         return transport.login_response(pair, 200, service.now())
 
-    @router.post("/refresh", response_model=TokenOut)
+    @router.post(
+        "/refresh",
+        response_model=TokenOut,
+        openapi_extra=_REFRESH_BODY,
+        responses=answers(
+            *BODY, "not_authenticated", "invalid_token", "csrf_failed", "signin_not_allowed", "rate_limited",
+            "store_unavailable", extra={200: no_store("The new token pair (or cookies)")},
+        ),
+    )  # fmt: skip
     async def refresh(request: Request) -> Response:
         """Rotate: a new pair for a refresh token (body or cookie); the old one is spent."""
         await service.ensure_started()
@@ -105,7 +145,12 @@ def build(auth: FastAuth) -> APIRouter:
             return answer
         return transport.login_response(pair, 200, service.now())
 
-    @router.post("/logout", status_code=204)
+    @router.post(
+        "/logout",
+        status_code=204,
+        openapi_extra=_REFRESH_BODY,
+        responses=answers(*BODY, *AUTH, extra={204: no_store("Signed out")}),
+    )
     async def logout(request: Request) -> Response:
         """End the session of the access token and/or of the refresh token (body or cookie).
 
