@@ -486,7 +486,8 @@ class AuthService:
                 await self.events.registered(user)
                 self._verify_after_register(user, ip=ip, user_agent=user_agent)
             raise refusal
-        pair = await self.sessions.start(user, ip=ip, user_agent=user_agent, create_user=create_user)
+        amr = ("fed",) if provider is not None else ("pwd",)
+        pair = await self.sessions.start(user, ip=ip, user_agent=user_agent, create_user=create_user, amr=amr)
         if password_hash is not None:
             stored = await self.store.get_user(user.id)
             if stored is None or not stored.is_active or stored.hashed_password != password_hash:

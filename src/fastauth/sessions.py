@@ -101,6 +101,11 @@ class Sessions:
         if self.keys is not None:
             await self.keys.maybe_refresh()  # lazy rotation check, cheap unless something is due
         base = self.engine.access_claims(user.id, session.id, not_after=session.expires_at, now=now)
+        # How and when the session's user signed in (RFC 8176, RFC 9068 §2.2.1): the session's, so a
+        # refresh repeats them and never upgrades them.
+        base["auth_time"] = session.created_at
+        if session.amr:
+            base["amr"] = session.amr.split()
         modified = await self.events.modify_jwt(dict(base), user)
         access = self.engine.sign_access({**custom_claims(base, modified), **base})
         refresh = self.engine.issue_refresh(
@@ -118,12 +123,19 @@ class Sessions:
         )
 
     async def start(
-        self, user: User, *, ip: str | None = None, user_agent: str | None = None, create_user: bool = False
+        self,
+        user: User,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        create_user: bool = False,
+        amr: tuple[str, ...] = ("pwd",),
     ) -> TokenPair:
         """A fresh session (never reusing one: no fixation) and its first token pair.
 
         With `create_user` the user row is inserted in the same transaction as the session, so a failure
         leaves neither behind (registration). The `allow_signin` gate is the caller's (the service).
+        `amr`: how the user signed in (RFC 8176), carried by every token of the session.
         """
         now = self.now()
         jti = new_token_id()
@@ -136,6 +148,7 @@ class Sessions:
             expires_at=now + self.session_max_age,
             ip=ip,
             user_agent=(user_agent or "")[:512] or None,
+            amr=" ".join(amr),
         )
         # Sign first: a failing `modify_jwt` hook must not leave a session row without tokens behind.
         pair = await self._pair(user, session, jti, now)

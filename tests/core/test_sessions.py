@@ -77,6 +77,7 @@ async def test_start_gives_a_pair_and_a_fresh_session_row(
         expires_at=now + 30 * DAY,
         ip="203.0.113.7",
         user_agent="pytest/1",
+        amr="pwd",
     )
 
 
@@ -131,6 +132,7 @@ async def test_refresh_rotates_within_the_same_session(
         expires_at=start + 30 * DAY,
         previous_jti=first_jti,
         rotated_at=start + 60,
+        amr="pwd",
     )
     assert (await service.authenticate(second.access_token)).sid == first.session_id
 

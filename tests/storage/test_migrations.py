@@ -205,6 +205,31 @@ async def test_the_fifth_revision_adds_the_identity_and_oauth_state_tables_and_c
     ]
 
 
+async def test_the_sixth_revision_adds_the_sessions_amr_column_and_changes_nothing_else(
+    two_databases: tuple[str, str],
+) -> None:
+    fifth_url, sixth_url = two_databases
+    await upgrade(fifth_url, "0005")
+    await upgrade(sixth_url, "0006")
+    fifth, sixth = await describe(fifth_url), await describe(sixth_url)
+    sessions = sixth["fastauth_sessions"]
+    assert sessions["columns"][-1] == ("amr", "VARCHAR(64)", True, None)
+    sixth["fastauth_sessions"] = {**sessions, "columns": sessions["columns"][:-1]}
+    assert sixth == fifth
+
+
+async def test_the_sixth_revision_downgrades_to_the_fifth(database_url: str) -> None:
+    await upgrade(database_url)
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade_to, "0005")
+    finally:
+        await engine.dispose()
+    columns = [column[0] for column in (await describe(database_url))["fastauth_sessions"]["columns"]]
+    assert "amr" not in columns and "rotated_at" in columns
+
+
 async def test_the_third_revision_downgrades_to_the_second(database_url: str) -> None:
     await upgrade(database_url)
     engine = create_async_engine(async_url(database_url))
@@ -268,7 +293,7 @@ async def test_an_applications_alembic_version_is_never_touched(database_url: st
             ours = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
     finally:
         await store.close()
-    assert (app, ours) == (["app_rev_42"], ["0005"])
+    assert (app, ours) == (["app_rev_42"], ["0006"])
 
 
 async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(database_url: str) -> None:
@@ -278,7 +303,7 @@ async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(dat
         await asyncio.gather(*(store.check_schema(keys=True) for store in stores))
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
-        assert versions == ["0005"]
+        assert versions == ["0006"]
     finally:
         for store in stores:
             await store.close()
@@ -298,7 +323,7 @@ async def test_a_revision_from_a_newer_fastauth_is_refused_at_start_and_not_touc
     finally:
         await store.close()
     assert str(refused.value) == (
-        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0005): "
+        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0006): "
         "a newer fastauth migrated it; upgrade fastauth"
     )
 
@@ -310,12 +335,12 @@ async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_comma
         with pytest.raises(ConfigError) as refused:
             await store.check_schema()  # what start-up does when auto_create_tables is off
         assert str(refused.value) == (
-            "the database schema is at revision 0001 and this fastauth needs 0005: run `fastauth db "
+            "the database schema is at revision 0001 and this fastauth needs 0006: run `fastauth db "
             "upgrade` (it migrates the database FASTAUTH_DATABASE_URL names), then start again"
         )
         await store.create_tables()  # with auto_create_tables SQLite upgrades itself
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0005", "head")
+        assert (state.revision, state.status) == ("0006", "head")
         assert {"fastauth_codes", "fastauth_audit"} <= state.tables
         await store.check_schema(keys=True)
     finally:
@@ -330,7 +355,7 @@ async def test_upgrade_stops_at_the_revision_asked_for(database_url: str) -> Non
         assert (state.revision, state.status) == ("0001", "behind")
         assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
         before, after = await store.upgrade()
-        assert (before.revision, after.revision, after.status) == ("0001", "0005", "head")
+        assert (before.revision, after.revision, after.status) == ("0001", "0006", "head")
     finally:
         await store.close()
 
@@ -356,7 +381,7 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
         assert (await store.schema_state()).status == "unversioned"
         await store.create_tables()  # adopts on SQLite and PostgreSQL alike: nothing is left to run
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0005", "head")
+        assert (state.revision, state.status) == ("0006", "head")
         assert state.tables == {
             "fastauth_users",
             "fastauth_sessions",

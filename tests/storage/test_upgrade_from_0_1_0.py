@@ -40,7 +40,7 @@ from fastauth.errors import ConfigError, InvalidCode
 from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
 
 #: The head revision, and every fastauth table at it.
-HEAD = "0005"
+HEAD = "0006"
 TABLES = {
     "fastauth_users",
     "fastauth_sessions",

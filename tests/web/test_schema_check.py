@@ -21,7 +21,7 @@ from fastauth.storage.sqlalchemy import Base, SQLAlchemyAdapter, async_url
 #: Columns later versions added to existing tables (both nullable), as an old database lacks them.
 LATER_COLUMNS = (("fastauth_sessions", "previous_jti"), ("fastauth_sessions", "rotated_at"))
 MISMATCH = "the database does not match this fastauth: "
-HEAD = "0005"
+HEAD = "0006"
 
 
 async def _execute(database_url: str, *statements: str) -> None:

@@ -70,6 +70,9 @@ class SessionRecord:
     #: client's concurrent refresh from a replay (`jwt.refresh_reuse_grace`).
     previous_jti: str | None = None
     rotated_at: int | None = None
+    #: How the user signed in (RFC 8176 `amr` values, space-separated: `pwd`, `fed`, ...); `created_at`
+    #: is when (`auth_time`). A refresh carries both on and never changes them. None: before 0.2.
+    amr: str | None = None
 
 
 @runtime_checkable

@@ -31,7 +31,9 @@ __all__ = [
 ACCESS_TYP = KINDS[ACCESS].typ
 REFRESH_TYP = KINDS[REFRESH].typ
 
-RESERVED_CLAIMS = frozenset({"sub", "type", "iat", "exp", "nbf", "iss", "aud", "jti", "sid", "client_id"})
+RESERVED_CLAIMS = frozenset(
+    {"sub", "type", "iat", "exp", "nbf", "iss", "aud", "jti", "sid", "client_id", "amr", "auth_time"}
+)
 _MAX_NUMERIC_DATE = 2**53
 _MAX_ID = 256
 

@@ -116,6 +116,7 @@ class SessionRow(Base):
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     previous_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    amr: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_fastauth_sessions_user", "user_id"),
