@@ -40,6 +40,12 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fastauth.storage": ((*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts"), ()),
     "fastauth.keys": ((*WEB, "fastauth.service", "fastauth.sessions"), ()),
     "fastauth.mail": ((*WEB, "fastauth.service"), ()),
+    # Second factors and sign-in providers: below the service, never the web layer.
+    "fastauth.mfa": (
+        (*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts", "fastauth.storage"),
+        (),
+    ),
+    "fastauth.oauth": ((*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts"), ()),
     "fastauth.tokens": (
         (
             *WEB,

@@ -40,6 +40,11 @@ AuditEvent = Literal[
     "account_deleted",
     "identity_linked",
     "identity_unlinked",
+    "mfa_enabled",
+    "mfa_disabled",
+    "mfa_failed",
+    "recovery_codes_regenerated",
+    "recovery_code_used",
     "key_rotated",
     "key_retired",
 ]

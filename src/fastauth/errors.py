@@ -26,6 +26,9 @@
         ├── EmailNotVerified     email_not_verified   the flow needs a verified email address
         ├── AlreadyVerified      verify_user_already_verified
         ├── RecentSignInRequired recent_sign_in_required  no password: a fresh sign-in confirms instead
+        ├── InvalidMFACode       invalid_mfa_code     a TOTP or recovery code wrong, spent or replayed
+        ├── MFAAlreadyEnabled    mfa_already_enabled
+        ├── MFANotEnabled        mfa_not_enabled
         ├── OAuthError           oauth_failed         a provider sign-in failed (refused at the provider,
         │   │                                         a code or ID token that does not verify)
         │   ├── UnknownProvider      unknown_provider     no provider of that name is configured
@@ -73,11 +76,14 @@ __all__ = [
     "InvalidCode",
     "InvalidCredentials",
     "InvalidEmail",
+    "InvalidMFACode",
     "InvalidResetToken",
     "InvalidSignature",
     "InvalidUserFields",
     "InvalidVerifyToken",
     "LastSignInMethod",
+    "MFAAlreadyEnabled",
+    "MFANotEnabled",
     "MailOff",
     "MalformedToken",
     "NotAuthenticated",
@@ -323,6 +329,24 @@ class RecentSignInRequired(AuthError):
         super().__init__(message)
         #: The oldest sign-in, in seconds, that would do (`recent_sign_in_window`).
         self.max_age = max_age
+
+
+class InvalidMFACode(AuthError):
+    """A TOTP code or recovery code that does not verify: wrong, spent, replayed, or too old."""
+
+    code = "invalid_mfa_code"
+
+
+class MFAAlreadyEnabled(AuthError):
+    """TOTP is on already: disable it (with a current code) before enrolling again."""
+
+    code = "mfa_already_enabled"
+
+
+class MFANotEnabled(AuthError):
+    """The account has no confirmed second factor (or no enrolment under way to confirm)."""
+
+    code = "mfa_not_enabled"
 
 
 class OAuthError(AuthError):

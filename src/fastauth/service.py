@@ -44,11 +44,14 @@ from fastauth.errors import (
     InvalidCode,
     InvalidCredentials,
     InvalidEmail,
+    InvalidMFACode,
     InvalidResetToken,
     InvalidUserFields,
     InvalidVerifyToken,
     LastSignInMethod,
     MailOff,
+    MFAAlreadyEnabled,
+    MFANotEnabled,
     NotAuthenticated,
     OAuthError,
     OAuthStateInvalid,
@@ -64,19 +67,20 @@ from fastauth.hooks import EventHooks, Events, sends_mail
 from fastauth.keys.manager import KeyManager
 from fastauth.keys.sealing import seal
 from fastauth.mail import MAIL_OFF, MailTemplates, Outbox, sender_from_config
+from fastauth.mfa import Totp, new_recovery_codes, recovery_hash
 from fastauth.oauth import OAuthFlows, OAuthOutcome, decide, providers_from_config
 from fastauth.oauth.providers import ProviderIdentity
 from fastauth.passwords import NO_PASSWORD, PasswordHasher
 from fastauth.ratelimits import RateLimits
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.sessions import Sessions, TokenPair, revocation_horizon
-from fastauth.storage.base import IdentityRecord, KeyRecord, SessionRecord, Store, User
+from fastauth.storage.base import IdentityRecord, KeyRecord, MFARecord, SessionRecord, Store, User
 from fastauth.storage.redis import RedisEvents, RedisRevocationList, check_no_eviction
 from fastauth.tokens.claims import REFRESH
 from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
 from fastauth.tokens.keyring import KeyRing
 
-__all__ = ["AuthService"]
+__all__ = ["AuthService", "TotpSetup"]
 
 log = logging.getLogger("fastauth")
 
@@ -108,6 +112,15 @@ def _audit_from_config(config: FastAuthConfig, store: Store, clock: Callable[[],
     """The audit log `audit_enabled` and `audit_retention_days` describe, on `store`."""
     retention = config.audit_retention_days * DAY
     return Audit(store, enabled=config.audit_enabled, retention=retention, clock=clock)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TotpSetup:
+    """A TOTP enrolment under way: the secret (for manual entry), its `otpauth://` URI, the QR code."""
+
+    secret: str = dataclasses.field(repr=False)
+    uri: str = dataclasses.field(repr=False)
+    qr_svg: str = dataclasses.field(repr=False)
 
 
 def _unverified(identity: ProviderIdentity) -> ProviderIdentity:
@@ -1224,6 +1237,116 @@ class AuthService:
         await self.audit.record(
             "identity_unlinked", user_id=user.id, ip=ip, user_agent=user_agent, detail=target.provider
         )
+
+    # second factors: TOTP and recovery codes
+
+    async def mfa_enrolled(self, user: User) -> bool:
+        """Whether `user` has a confirmed TOTP."""
+        record = await self.store.get_mfa(user.id)
+        return record is not None and record.confirmed_at is not None
+
+    async def mfa_setup(self, user: User) -> TotpSetup:
+        """A new TOTP secret for `user`, not active until `mfa_confirm` sees a correct code: its
+        `otpauth://` URI and the QR code of it (SVG). `MFAAlreadyEnabled` when TOTP is on."""
+        if await self.mfa_enrolled(user):
+            raise MFAAlreadyEnabled("TOTP is on already")
+        totp = Totp.new(clock=self.engine.clock)
+        sealed = totp.sealed_for(self.config.secret.get_secret_value(), user.id)
+        try:
+            await self.store.put_totp(MFARecord(user_id=user.id, totp_sealed=sealed, created_at=self.now()))
+        except ValueError:
+            raise MFAAlreadyEnabled("TOTP is on already") from None
+        uri = totp.uri(user.email, self.config.email.app_name)
+        return TotpSetup(secret=totp.secret, uri=uri, qr_svg=Totp.qr_svg(uri))
+
+    def _totp(self, user_id: str, record: MFARecord) -> Totp:
+        return Totp.unsealed(
+            self.config.secret.get_secret_value(), user_id, record.totp_sealed, clock=self.engine.clock
+        )
+
+    async def _new_recovery_codes(self, user_id: str) -> list[str]:
+        codes = new_recovery_codes()
+        secret = self.config.secret.get_secret_value()
+        hashes = [recovery_hash(secret, code) for code in codes]
+        await self.store.replace_recovery_codes(user_id, [h for h in hashes if h is not None], self.now())
+        return codes
+
+    async def mfa_confirm(
+        self, user: User, code: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> list[str]:
+        """Turn TOTP on with a correct code from the new secret: the ten recovery codes, shown once.
+        `MFANotEnabled` without an enrolment under way, `InvalidMFACode` for a wrong code."""
+        await self.rate_limits.check_login(user.email, ip)
+        record = await self.store.get_mfa(user.id)
+        if record is None or record.confirmed_at is not None:
+            raise MFANotEnabled("no TOTP enrolment to confirm")
+        step = self._totp(user.id, record).matching_step(code)
+        if step is None or not await self.store.confirm_totp(user.id, step, self.now()):
+            await self.audit.record(
+                "mfa_failed", user_id=user.id, ip=ip, user_agent=user_agent, detail="enrolment"
+            )
+            raise InvalidMFACode("the code does not match")
+        codes = await self._new_recovery_codes(user.id)
+        await self.audit.record("mfa_enabled", user_id=user.id, ip=ip, user_agent=user_agent, detail="totp")
+        return codes
+
+    async def mfa_verify(
+        self, user: User, code: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> str:
+        """A second factor of `user`'s: a current TOTP code (each time step accepted once, across every
+        process: the store's compare-and-set) or an unused recovery code (spent). The RFC 8176 method
+        that passed (`otp`); `InvalidMFACode` otherwise. Rate-limited like logins."""
+        await self.rate_limits.check_login(f"mfa:{user.id}", ip)
+        record = await self.store.get_mfa(user.id)
+        if record is None or record.confirmed_at is None:
+            raise MFANotEnabled("no second factor")
+        step = self._totp(user.id, record).matching_step(code)
+        if step is not None and await self.store.accept_totp_step(user.id, step):
+            return "otp"
+        hashed = recovery_hash(self.config.secret.get_secret_value(), code)
+        if hashed is not None and await self.store.consume_recovery_code(user.id, hashed, self.now()):
+            await self.audit.record("recovery_code_used", user_id=user.id, ip=ip, user_agent=user_agent)
+            return "otp"
+        await self.audit.record("mfa_failed", user_id=user.id, ip=ip, user_agent=user_agent)
+        raise InvalidMFACode("the code does not match, or was used already")
+
+    async def mfa_regenerate_recovery_codes(
+        self, user: User, code: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> list[str]:
+        """A new set of recovery codes (the old set void), confirmed by a current second factor."""
+        await self.mfa_verify(user, code, ip=ip, user_agent=user_agent)
+        codes = await self._new_recovery_codes(user.id)
+        await self.audit.record("recovery_codes_regenerated", user_id=user.id, ip=ip, user_agent=user_agent)
+        return codes
+
+    async def mfa_disable(
+        self,
+        user: User,
+        password: str | None,
+        code: str,
+        *,
+        session_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        """Turn TOTP off: the password (or, without one, a recent sign-in) and a current second factor."""
+        await self.rate_limits.check_login(user.email, ip)
+        current = await self._confirm(user, password, session_id)
+        await self.mfa_verify(current, code, ip=ip, user_agent=user_agent)
+        await self.store.delete_mfa(current.id)
+        await self.audit.record("mfa_disabled", user_id=current.id, ip=ip, user_agent=user_agent)
+
+    async def mfa_reset(self, email: str) -> bool:
+        """An administrator's recovery of a locked-out user (`fastauth users mfa-reset`): TOTP and
+        recovery codes removed, every session ended; True if there was a second factor."""
+        user = await self._account_by_email(email)
+        if user is None:
+            return False
+        removed = await self.store.delete_mfa(user.id)
+        if removed:
+            await self.sessions.revoke_all(user.id)
+            await self.audit.record("mfa_disabled", user_id=user.id, detail="reset by an administrator")
+        return removed
 
     # administration
 

@@ -230,6 +230,22 @@ async def test_the_sixth_revision_downgrades_to_the_fifth(database_url: str) -> 
     assert "amr" not in columns and "rotated_at" in columns
 
 
+async def test_the_seventh_revision_adds_the_second_factor_tables_and_changes_nothing_else(
+    two_databases: tuple[str, str],
+) -> None:
+    sixth_url, seventh_url = two_databases
+    await upgrade(sixth_url, "0006")
+    await upgrade(seventh_url, "0007")
+    sixth, seventh = await describe(sixth_url), await describe(seventh_url)
+    mfa = seventh.pop("fastauth_mfa")
+    recovery = seventh.pop("fastauth_recovery_codes")
+    assert seventh == sixth
+    assert mfa["primary_key"] == ["user_id"]
+    assert mfa["foreign_keys"] == [(("user_id",), "fastauth_users", ("id",), "CASCADE")]
+    assert recovery["primary_key"] == ["code_hash"]
+    assert recovery["foreign_keys"] == [(("user_id",), "fastauth_users", ("id",), "CASCADE")]
+
+
 async def test_the_third_revision_downgrades_to_the_second(database_url: str) -> None:
     await upgrade(database_url)
     engine = create_async_engine(async_url(database_url))
@@ -293,7 +309,7 @@ async def test_an_applications_alembic_version_is_never_touched(database_url: st
             ours = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
     finally:
         await store.close()
-    assert (app, ours) == (["app_rev_42"], ["0006"])
+    assert (app, ours) == (["app_rev_42"], ["0007"])
 
 
 async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(database_url: str) -> None:
@@ -303,7 +319,7 @@ async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(dat
         await asyncio.gather(*(store.check_schema(keys=True) for store in stores))
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
-        assert versions == ["0006"]
+        assert versions == ["0007"]
     finally:
         for store in stores:
             await store.close()
@@ -323,7 +339,7 @@ async def test_a_revision_from_a_newer_fastauth_is_refused_at_start_and_not_touc
     finally:
         await store.close()
     assert str(refused.value) == (
-        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0006): "
+        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0007): "
         "a newer fastauth migrated it; upgrade fastauth"
     )
 
@@ -335,12 +351,12 @@ async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_comma
         with pytest.raises(ConfigError) as refused:
             await store.check_schema()  # what start-up does when auto_create_tables is off
         assert str(refused.value) == (
-            "the database schema is at revision 0001 and this fastauth needs 0006: run `fastauth db "
+            "the database schema is at revision 0001 and this fastauth needs 0007: run `fastauth db "
             "upgrade` (it migrates the database FASTAUTH_DATABASE_URL names), then start again"
         )
         await store.create_tables()  # with auto_create_tables SQLite upgrades itself
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0006", "head")
+        assert (state.revision, state.status) == ("0007", "head")
         assert {"fastauth_codes", "fastauth_audit"} <= state.tables
         await store.check_schema(keys=True)
     finally:
@@ -355,7 +371,7 @@ async def test_upgrade_stops_at_the_revision_asked_for(database_url: str) -> Non
         assert (state.revision, state.status) == ("0001", "behind")
         assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
         before, after = await store.upgrade()
-        assert (before.revision, after.revision, after.status) == ("0001", "0006", "head")
+        assert (before.revision, after.revision, after.status) == ("0001", "0007", "head")
     finally:
         await store.close()
 
@@ -381,7 +397,7 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
         assert (await store.schema_state()).status == "unversioned"
         await store.create_tables()  # adopts on SQLite and PostgreSQL alike: nothing is left to run
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0006", "head")
+        assert (state.revision, state.status) == ("0007", "head")
         assert state.tables == {
             "fastauth_users",
             "fastauth_sessions",
@@ -391,6 +407,8 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
             "fastauth_revoked_sessions",
             "fastauth_identities",
             "fastauth_oauth_states",
+            "fastauth_mfa",
+            "fastauth_recovery_codes",
         }
         await store.check_schema(keys=True)
     finally:

@@ -40,7 +40,7 @@ from fastauth.errors import ConfigError, InvalidCode
 from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
 
 #: The head revision, and every fastauth table at it.
-HEAD = "0006"
+HEAD = "0007"
 TABLES = {
     "fastauth_users",
     "fastauth_sessions",
@@ -50,6 +50,8 @@ TABLES = {
     "fastauth_revoked_sessions",
     "fastauth_identities",
     "fastauth_oauth_states",
+    "fastauth_mfa",
+    "fastauth_recovery_codes",
 }
 #: The tables later revisions add: a database adopted from 0.1.0 lacks them until upgraded.
 LATER_TABLES = TABLES - {"fastauth_users", "fastauth_sessions", "fastauth_keys"}

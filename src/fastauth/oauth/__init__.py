@@ -9,6 +9,7 @@ nonce, the `redirect_to` allow-list), `linking` decides which account it reaches
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastauth.oauth.flow import OAuthFlows
 from fastauth.oauth.linking import Decision, decide
@@ -19,8 +20,10 @@ from fastauth.oauth.providers import (
     ProviderIdentity,
     providers_from_config,
 )
-from fastauth.sessions import TokenPair
 from fastauth.storage.base import User
+
+if TYPE_CHECKING:
+    from fastauth.sessions import TokenPair
 
 __all__ = [
     "Decision",

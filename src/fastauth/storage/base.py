@@ -22,6 +22,8 @@ __all__ = [
     "IdentityStore",
     "KeyRecord",
     "KeyStore",
+    "MFARecord",
+    "MFAStore",
     "OAuthStateRecord",
     "OAuthStateStore",
     "SessionRecord",
@@ -336,9 +338,59 @@ class OAuthStateStore(Protocol):
         """Delete the records that expired before `before`; returns how many."""
 
 
+@dataclass(slots=True)
+class MFARecord:
+    """A user's TOTP second factor: the secret sealed (bound to the user), whether enrolment was
+    confirmed by a correct code, and the last time step accepted (RFC 6238 §5.2: never twice)."""
+
+    user_id: str
+    totp_sealed: str = field(repr=False)
+    created_at: int
+    confirmed_at: int | None = None
+    last_step: int | None = None
+
+
+@runtime_checkable
+class MFAStore(Protocol):
+    """Second factors: TOTP enrolment, its replay guard, and recovery codes (kept as hashes)."""
+
+    async def get_mfa(self, user_id: str) -> MFARecord | None:
+        """The user's TOTP record (confirmed or not), or None."""
+
+    async def put_totp(self, record: MFARecord) -> None:
+        """Store a new, unconfirmed TOTP secret for the user (replacing an unconfirmed one)."""
+
+    async def confirm_totp(self, user_id: str, step: int, now: int) -> bool:
+        """Mark the TOTP confirmed, its `step` the last accepted; True if it was unconfirmed."""
+
+    async def accept_totp_step(self, user_id: str, step: int) -> bool:
+        """Compare-and-set: record `step` as the last accepted if it is later than the last one; True for
+        exactly one of many concurrent callers with the same step."""
+
+    async def delete_mfa(self, user_id: str) -> bool:
+        """Remove the user's TOTP and recovery codes; True if there was a TOTP."""
+
+    async def replace_recovery_codes(self, user_id: str, code_hashes: list[str], now: int) -> None:
+        """Store a new set of recovery codes (by hash), voiding the old set, in one transaction."""
+
+    async def consume_recovery_code(self, user_id: str, code_hash: str, now: int) -> bool:
+        """Spend one of the user's unused recovery codes; True for exactly one concurrent caller."""
+
+    async def count_recovery_codes(self, user_id: str) -> int:
+        """How many unused recovery codes the user has."""
+
+
 @runtime_checkable
 class Store(
-    UserStore, SessionStore, KeyStore, CodeStore, AuditStore, IdentityStore, OAuthStateStore, Protocol
+    UserStore,
+    SessionStore,
+    KeyStore,
+    CodeStore,
+    AuditStore,
+    IdentityStore,
+    OAuthStateStore,
+    MFAStore,
+    Protocol,
 ):
     """Everything fastauth keeps, with its lifecycle: what the service starts, checks and closes.
 

@@ -19,6 +19,7 @@ from fastauth.storage.base import (
     CodeRecord,
     IdentityRecord,
     KeyRecord,
+    MFARecord,
     OAuthStateRecord,
     SessionRecord,
     User,
@@ -52,6 +53,9 @@ class MemoryStore:
         #: Revocations of deleted accounts' sessions: session id -> revoked_at.
         self._revoked: dict[str, int] = {}
         self._identities: dict[str, IdentityRecord] = {}
+        self._mfa: dict[str, MFARecord] = {}
+        #: Recovery codes: hash -> [user id, used_at].
+        self._recovery: dict[str, list[Any]] = {}
         self._oauth_states: dict[str, OAuthStateRecord] = {}
 
     # lifecycle: nothing to create, check or release
@@ -161,6 +165,8 @@ class MemoryStore:
         self._sessions = {key: value for key, value in self._sessions.items() if value.user_id != user_id}
         self._codes = {key: value for key, value in self._codes.items() if value.user_id != user_id}
         self._identities = {key: value for key, value in self._identities.items() if value.user_id != user_id}
+        self._mfa.pop(user_id, None)
+        self._recovery = {key: value for key, value in self._recovery.items() if value[0] != user_id}
         return True
 
     # sessions
@@ -416,3 +422,60 @@ class MemoryStore:
         for key in ended:
             del self._oauth_states[key]
         return len(ended)
+
+    # second factors
+
+    async def get_mfa(self, user_id: str) -> MFARecord | None:
+        """A copy of the user's TOTP record, or None."""
+        record = self._mfa.get(user_id)
+        return replace(record) if record is not None else None
+
+    async def put_totp(self, record: MFARecord) -> None:
+        """Store a new unconfirmed secret; `ValueError` for an unknown user or a confirmed TOTP."""
+        if record.user_id not in self._users:
+            raise ValueError("the user does not exist")
+        known = self._mfa.get(record.user_id)
+        if known is not None and known.confirmed_at is not None:
+            raise ValueError("a confirmed TOTP exists")
+        self._mfa[record.user_id] = replace(record)
+
+    async def confirm_totp(self, user_id: str, step: int, now: int) -> bool:
+        """Mark confirmed with `step` the last accepted; True if it was unconfirmed."""
+        record = self._mfa.get(user_id)
+        if record is None or record.confirmed_at is not None:
+            return False
+        record.confirmed_at, record.last_step = now, step
+        return True
+
+    async def accept_totp_step(self, user_id: str, step: int) -> bool:
+        """Record `step` if it is later than the last accepted one."""
+        record = self._mfa.get(user_id)
+        if record is None or record.confirmed_at is None:
+            return False
+        if record.last_step is not None and step <= record.last_step:
+            return False
+        record.last_step = step
+        return True
+
+    async def delete_mfa(self, user_id: str) -> bool:
+        """Remove the TOTP and the recovery codes."""
+        self._recovery = {key: value for key, value in self._recovery.items() if value[0] != user_id}
+        return self._mfa.pop(user_id, None) is not None
+
+    async def replace_recovery_codes(self, user_id: str, code_hashes: list[str], now: int) -> None:
+        """A new set, the old one gone."""
+        self._recovery = {key: value for key, value in self._recovery.items() if value[0] != user_id}
+        for code_hash in code_hashes:
+            self._recovery[code_hash] = [user_id, None]
+
+    async def consume_recovery_code(self, user_id: str, code_hash: str, now: int) -> bool:
+        """Spend the code if it is the user's and unused."""
+        entry = self._recovery.get(code_hash)
+        if entry is None or entry[0] != user_id or entry[1] is not None:
+            return False
+        entry[1] = now
+        return True
+
+    async def count_recovery_codes(self, user_id: str) -> int:
+        """The user's unused codes."""
+        return sum(1 for owner, used in self._recovery.values() if owner == user_id and used is None)

@@ -23,6 +23,7 @@ from fastauth.storage.base import (
     CodeRecord,
     IdentityRecord,
     KeyRecord,
+    MFARecord,
     OAuthStateRecord,
     SessionRecord,
     User,
@@ -31,6 +32,7 @@ from fastauth.storage.sqlalchemy import audit as audit_rows
 from fastauth.storage.sqlalchemy import codes as code_rows
 from fastauth.storage.sqlalchemy import identities as identity_rows
 from fastauth.storage.sqlalchemy import keys as key_rows
+from fastauth.storage.sqlalchemy import mfa as mfa_rows
 from fastauth.storage.sqlalchemy import schema
 from fastauth.storage.sqlalchemy import sessions as session_rows
 from fastauth.storage.sqlalchemy import users as user_rows
@@ -234,6 +236,7 @@ class SQLAlchemyAdapter:
         async with self._tx() as conn:
             await code_rows.delete_user_codes(conn, user_id)
             await identity_rows.delete_user_identities(conn, user_id)
+            await mfa_rows.delete_mfa(conn, user_id)
             await session_rows.delete_user_sessions(conn, user_id, at)
             return await user_rows.delete_user(conn, self._users, user_id)
 
@@ -412,6 +415,52 @@ class SQLAlchemyAdapter:
         """Delete the records that expired before `before`; returns how many."""
         async with self._tx() as conn:
             return await identity_rows.prune_oauth_states(conn, before)
+
+    # second factors
+
+    async def get_mfa(self, user_id: str) -> MFARecord | None:
+        """The user's TOTP record, or None."""
+        async with self._tx() as conn:
+            return await mfa_rows.get_mfa(conn, user_id)
+
+    async def put_totp(self, record: MFARecord) -> None:
+        """Store a new unconfirmed secret; `ValueError` for an unknown user or a confirmed TOTP."""
+        try:
+            async with self._tx() as conn:
+                if not await mfa_rows.put_totp(conn, record):
+                    raise ValueError("a confirmed TOTP exists")
+        except IntegrityError:
+            raise ValueError("the user does not exist") from None
+
+    async def confirm_totp(self, user_id: str, step: int, now: int) -> bool:
+        """Mark confirmed with `step` the last accepted; True if it was unconfirmed."""
+        async with self._tx() as conn:
+            return await mfa_rows.confirm_totp(conn, user_id, step, now)
+
+    async def accept_totp_step(self, user_id: str, step: int) -> bool:
+        """Compare-and-set the last accepted step; True for exactly one concurrent caller."""
+        async with self._tx() as conn:
+            return await mfa_rows.accept_totp_step(conn, user_id, step)
+
+    async def delete_mfa(self, user_id: str) -> bool:
+        """Remove the TOTP and the recovery codes; True if there was a TOTP."""
+        async with self._tx() as conn:
+            return await mfa_rows.delete_mfa(conn, user_id)
+
+    async def replace_recovery_codes(self, user_id: str, code_hashes: list[str], now: int) -> None:
+        """A new set of recovery codes, the old one voided, in one transaction."""
+        async with self._tx() as conn:
+            await mfa_rows.replace_recovery_codes(conn, user_id, code_hashes, now)
+
+    async def consume_recovery_code(self, user_id: str, code_hash: str, now: int) -> bool:
+        """Spend one unused recovery code; True for exactly one concurrent caller."""
+        async with self._tx() as conn:
+            return await mfa_rows.consume_recovery_code(conn, user_id, code_hash, now)
+
+    async def count_recovery_codes(self, user_id: str) -> int:
+        """The user's unused recovery codes."""
+        async with self._tx() as conn:
+            return await mfa_rows.count_recovery_codes(conn, user_id)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

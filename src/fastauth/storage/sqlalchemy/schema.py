@@ -75,6 +75,8 @@ REQUIRED_TABLES: tuple[str, ...] = (
     "fastauth_revoked_sessions",
     "fastauth_identities",
     "fastauth_oauth_states",
+    "fastauth_mfa",
+    "fastauth_recovery_codes",
 )
 KEYS_TABLE = "fastauth_keys"
 #: Any value, the same in every fastauth process: PostgreSQL's advisory lock for migrations.

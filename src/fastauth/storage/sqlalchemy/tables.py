@@ -54,7 +54,9 @@ __all__ = [
     "CODES",
     "IDENTITIES",
     "KEYS",
+    "MFA",
     "OAUTH_STATES",
+    "RECOVERY_CODES",
     "REVOKED",
     "SESSIONS",
     "USERS",
@@ -64,7 +66,9 @@ __all__ = [
     "CodeRow",
     "IdentityRow",
     "KeyRow",
+    "MFARow",
     "OAuthStateRow",
+    "RecoveryCodeRow",
     "RevokedSessionRow",
     "SessionRow",
     "UserRow",
@@ -179,6 +183,33 @@ class OAuthStateRow(Base):
     __table_args__ = (Index("ix_fastauth_oauth_states_expires", "expires_at"),)
 
 
+class MFARow(Base):
+    """A user's TOTP (`fastauth_mfa`); columns = `MFARecord` fields."""
+
+    __tablename__ = "fastauth_mfa"
+
+    user_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("fastauth_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    totp_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    confirmed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RecoveryCodeRow(Base):
+    """A recovery code (`fastauth_recovery_codes`), kept as its keyed hash only; single-use."""
+
+    __tablename__ = "fastauth_recovery_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("fastauth_users.id", ondelete="CASCADE"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (Index("ix_fastauth_recovery_codes_user", "user_id"),)
+
+
 class KeyRow(Base):
     """Signing keys shared by every process (asymmetric algorithms without configured PEM keys); the
     columns are `KeyRecord`'s fields."""
@@ -243,6 +274,8 @@ AUDIT: Table = AuditRow.__table__  # type: ignore[assignment]
 REVOKED: Table = RevokedSessionRow.__table__  # type: ignore[assignment]
 IDENTITIES: Table = IdentityRow.__table__  # type: ignore[assignment]
 OAUTH_STATES: Table = OAuthStateRow.__table__  # type: ignore[assignment]
+MFA: Table = MFARow.__table__  # type: ignore[assignment]
+RECOVERY_CODES: Table = RecoveryCodeRow.__table__  # type: ignore[assignment]
 
 
 #: The columns of fastauth's own `User` attributes (`fields` is the application's, one column each).

@@ -1,0 +1,17 @@
+"""Second factors: TOTP (RFC 6238) with recovery codes (`totp`); passkeys come next.
+
+Framework-free: the service (`AuthService.mfa_*`) owns enrolment, verification and the audit.
+"""
+
+from __future__ import annotations
+
+from fastauth.mfa.totp import (
+    DIGITS,
+    RECOVERY_CODES,
+    STEP,
+    Totp,
+    new_recovery_codes,
+    recovery_hash,
+)
+
+__all__ = ["DIGITS", "RECOVERY_CODES", "STEP", "Totp", "new_recovery_codes", "recovery_hash"]
