@@ -271,7 +271,7 @@ async def test_swagger_authorize_posts_to_the_token_endpoint(make_app: Any) -> N
     form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form["required"] == ["grant_type"]
     assert form["properties"]["grant_type"]["enum"] == ["password", "refresh_token"]
-    assert sorted(operation["responses"]) == ["200", "400", "401", "429", "503"]
+    assert sorted(operation["responses"]) == ["200", "400", "401", "413", "429", "500", "503"]
 
 
 async def test_swagger_shows_the_reason_for_a_refusal(make_app: Any) -> None:
