@@ -73,6 +73,8 @@ class JWTConfig(BaseModel):
     algorithm: Algorithm = "HS256"
     access_token_ttl: int | None = Field(default=900, gt=0)
     refresh_token_ttl: int | None = Field(default=7 * 24 * 3600, gt=0)
+    #: Seconds between a first factor and the second (the MFA token of a sign-in that needs one).
+    mfa_token_ttl: int = Field(default=300, ge=30, le=900)
     #: Absolute cap of a login session; refreshing never extends it.
     session_max_age: int = Field(default=30 * 24 * 3600, gt=0)
     #: Seconds during which the refresh token spent by the latest rotation is refused *without* revoking

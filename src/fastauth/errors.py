@@ -26,6 +26,7 @@
         ├── EmailNotVerified     email_not_verified   the flow needs a verified email address
         ├── AlreadyVerified      verify_user_already_verified
         ├── RecentSignInRequired recent_sign_in_required  no password: a fresh sign-in confirms instead
+        ├── MFARequired          mfa_required         a second factor completes this sign-in (`mfa_token`)
         ├── InvalidMFACode       invalid_mfa_code     a TOTP or recovery code wrong, spent or replayed
         ├── MFAAlreadyEnabled    mfa_already_enabled
         ├── MFANotEnabled        mfa_not_enabled
@@ -84,6 +85,7 @@ __all__ = [
     "LastSignInMethod",
     "MFAAlreadyEnabled",
     "MFANotEnabled",
+    "MFARequired",
     "MailOff",
     "MalformedToken",
     "NotAuthenticated",
@@ -329,6 +331,20 @@ class RecentSignInRequired(AuthError):
         super().__init__(message)
         #: The oldest sign-in, in seconds, that would do (`recent_sign_in_window`).
         self.max_age = max_age
+
+
+class MFARequired(AuthError):
+    """The first factor was right and the account has a second one: `mfa_token` (short-lived,
+    single-use) and one of `methods` complete the sign-in (`POST /auth/mfa/verify`)."""
+
+    code = "mfa_required"
+
+    def __init__(self, message: str, mfa_token: str = "", methods: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.mfa_token = mfa_token
+        self.methods = methods
+        #: Where a browser's provider sign-in goes back to meanwhile (set by the service).
+        self.redirect_to: str | None = None
 
 
 class InvalidMFACode(AuthError):

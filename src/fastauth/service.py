@@ -52,6 +52,7 @@ from fastauth.errors import (
     MailOff,
     MFAAlreadyEnabled,
     MFANotEnabled,
+    MFARequired,
     NotAuthenticated,
     OAuthError,
     OAuthStateInvalid,
@@ -79,6 +80,7 @@ from fastauth.storage.redis import RedisEvents, RedisRevocationList, check_no_ev
 from fastauth.tokens.claims import REFRESH
 from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
 from fastauth.tokens.keyring import KeyRing
+from fastauth.tokens.kinds import MFA
 
 __all__ = ["AuthService", "TotpSetup"]
 
@@ -293,6 +295,7 @@ class AuthService:
                 "verify_email": cfg.verify_email_ttl,
                 "reset_password": cfg.reset_password_ttl,
                 "change_email": cfg.change_email_ttl,
+                "mfa_challenge": jwt.mfa_token_ttl,
             },
             clock=clock,
         )
@@ -476,6 +479,7 @@ class AuthService:
         create_user: bool = False,
         password_hash: str | None = None,
         provider: str | None = None,
+        second_factor: str | None = None,
     ) -> TokenPair:
         """The `allow_signin` gate, then a new session; a refused new user is stored but not signed in.
 
@@ -499,7 +503,11 @@ class AuthService:
                 await self.events.registered(user)
                 self._verify_after_register(user, ip=ip, user_agent=user_agent)
             raise refusal
-        amr = ("fed",) if provider is not None else ("pwd",)
+        amr: tuple[str, ...] = ("fed",) if provider is not None else ("pwd",)
+        if second_factor is not None:
+            amr = (*amr, second_factor, "mfa")  # RFC 8176: mfa, and which factors
+        elif not create_user and await self.mfa_enrolled(user):
+            await self._challenge(user, provider)
         pair = await self.sessions.start(user, ip=ip, user_agent=user_agent, create_user=create_user, amr=amr)
         if password_hash is not None:
             stored = await self.store.get_user(user.id)
@@ -1131,7 +1139,11 @@ class AuthService:
         if not user.is_active:
             raise SigninNotAllowed("the account is deactivated")
         if record.delivery == "cookie":
-            pair = await self._start_session(user, ip=ip, user_agent=user_agent, provider=provider)
+            try:
+                pair = await self._start_session(user, ip=ip, user_agent=user_agent, provider=provider)
+            except MFARequired as required:
+                required.redirect_to = record.redirect_to
+                raise
             return OAuthOutcome(user, record.redirect_to, pair=pair)
         exchange = await self.codes.issue(user.id, "oauth_exchange", data=provider)
         return OAuthOutcome(user, record.redirect_to, exchange_code=exchange)
@@ -1245,6 +1257,40 @@ class AuthService:
         record = await self.store.get_mfa(user.id)
         return record is not None and record.confirmed_at is not None
 
+    async def _challenge(self, user: User, provider: str | None) -> None:
+        """Stop a sign-in at its second factor: `MFARequired` with an MFA token whose `sid` is a fresh
+        one-time code (so it is spent once; a newer challenge voids it) remembering the first factor."""
+        first = json.dumps({"provider": provider})
+        challenge = await self.codes.issue(user.id, "mfa_challenge", data=first)
+        token = self.engine.issue(MFA, user.id, challenge).token
+        raise MFARequired("a second factor is required", token, ("totp", "recovery_code"))
+
+    async def mfa_complete(
+        self, mfa_token: str, code: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> tuple[User, TokenPair]:
+        """The second factor of a sign-in `MFARequired` stopped: the MFA token (verified as its own kind
+        only) and a TOTP or recovery code. A wrong code leaves the token usable until it expires (the
+        attempts are rate-limited); the right one spends it and starts the session, whose tokens say
+        `amr` [first, "otp", "mfa"]. Raises `TokenError`, `InvalidCode` (spent or superseded),
+        `InvalidMFACode`, and the session start's refusals."""
+        verified = self.engine.verify(mfa_token, MFA)
+        record = await self.codes.check(verified.sid, "mfa_challenge")
+        user = await self.accounts.get_user(verified.sub, fresh=True)
+        if user is None or record.user_id != user.id or not user.is_active:
+            raise InvalidCode("invalid or expired code")
+        method = await self.mfa_verify(user, code, ip=ip, user_agent=user_agent)
+        await self.codes.consume(verified.sid, "mfa_challenge")
+        first = json.loads(record.data or "{}")
+        provider = first.get("provider") if isinstance(first, dict) else None
+        pair = await self._start_session(
+            user, ip=ip, user_agent=user_agent, provider=provider, second_factor=method
+        )
+        return user, pair
+
+    async def mfa_status(self, user: User) -> tuple[bool, int]:
+        """(TOTP on, recovery codes left)."""
+        return await self.mfa_enrolled(user), await self.store.count_recovery_codes(user.id)
+
     async def mfa_setup(self, user: User) -> TotpSetup:
         """A new TOTP secret for `user`, not active until `mfa_confirm` sees a correct code: its
         `otpauth://` URI and the QR code of it (SVG). `MFAAlreadyEnabled` when TOTP is on."""
@@ -1272,9 +1318,16 @@ class AuthService:
         return codes
 
     async def mfa_confirm(
-        self, user: User, code: str, *, ip: str | None = None, user_agent: str | None = None
+        self,
+        user: User,
+        code: str,
+        *,
+        keep_session: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
     ) -> list[str]:
         """Turn TOTP on with a correct code from the new secret: the ten recovery codes, shown once.
+        Every other session ends (signed in without the second factor, they would outlive it).
         `MFANotEnabled` without an enrolment under way, `InvalidMFACode` for a wrong code."""
         await self.rate_limits.check_login(user.email, ip)
         record = await self.store.get_mfa(user.id)
@@ -1287,6 +1340,7 @@ class AuthService:
             )
             raise InvalidMFACode("the code does not match")
         codes = await self._new_recovery_codes(user.id)
+        await self.sessions.revoke_all(user.id, except_session=keep_session)
         await self.audit.record("mfa_enabled", user_id=user.id, ip=ip, user_agent=user_agent, detail="totp")
         return codes
 

@@ -22,13 +22,15 @@ from fastauth.storage.base import CodeRecord, CodeStore
 
 __all__ = ["OAUTH_EXCHANGE_TTL", "PURPOSES", "OneTimeCodes", "Purpose", "code_hash"]
 
-Purpose = Literal["verify_email", "reset_password", "change_email", "oauth_exchange"]
+Purpose = Literal["verify_email", "reset_password", "change_email", "oauth_exchange", "mfa_challenge"]
 PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
 
 #: The longest text looked up at all; issued codes are 43 characters.
 MAX_CODE_LENGTH = 256
 #: Seconds the one-time code of a provider sign-in (SPA and mobile delivery) waits for its exchange.
 OAUTH_EXCHANGE_TTL = 60
+#: Seconds a sign-in waits for its second factor (`jwt.mfa_token_ttl` in a service).
+MFA_CHALLENGE_TTL = 300
 _CODE = re.compile(r"[A-Za-z0-9_-]+")
 #: The one message of every refusal.
 _REFUSED = "invalid or expired code"
@@ -54,7 +56,7 @@ class OneTimeCodes:
     ) -> None:
         """`lifetimes`: the seconds a code of each purpose lives (the mailed purposes are needed; an
         `oauth_exchange` code lives `OAUTH_EXCHANGE_TTL` unless given); `clock`: the epoch time."""
-        lifetimes = {"oauth_exchange": OAUTH_EXCHANGE_TTL, **lifetimes}
+        lifetimes = {"oauth_exchange": OAUTH_EXCHANGE_TTL, "mfa_challenge": MFA_CHALLENGE_TTL, **lifetimes}
         for purpose in PURPOSES:
             lifetime = lifetimes.get(purpose)
             if not isinstance(lifetime, int) or isinstance(lifetime, bool) or lifetime <= 0:

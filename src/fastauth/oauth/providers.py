@@ -44,6 +44,7 @@ with warnings.catch_warnings():  # authlib prefers httpx2 and warns that it fall
 __all__ = [
     "GOOGLE_ISSUER",
     "MAX_DOCUMENT",
+    "CappedTransport",
     "GitHubProvider",
     "OIDCProvider",
     "Provider",

@@ -20,7 +20,7 @@ from fastauth.errors import ConfigError, HookError, TokenError, UnknownKey
 from fastauth.tokens import codec
 from fastauth.tokens.claims import RESERVED_CLAIMS, validate_claims, validate_typ
 from fastauth.tokens.keyring import KeyRing
-from fastauth.tokens.kinds import ACCESS, KINDS, REFRESH, TokenKind, kind_table
+from fastauth.tokens.kinds import ACCESS, KINDS, MFA, REFRESH, TokenKind, kind_table
 
 __all__ = ["IssuedToken", "TokenEngine", "VerifiedToken", "checked", "new_token_id"]
 
@@ -99,6 +99,7 @@ class TokenEngine:
         audience: str = "fastauth",
         access_ttl: int | None = 900,
         refresh_ttl: int | None = 7 * 24 * 3600,
+        mfa_ttl: int = 300,
         leeway: int = 5,
         clock: Callable[[], float] = time.time,
         kinds: Iterable[TokenKind] | None = None,
@@ -119,7 +120,12 @@ class TokenEngine:
         self.clock = clock
         #: Kind name -> kind: the only kinds this engine issues or accepts.
         self.kinds: dict[str, TokenKind] = dict(KINDS) if kinds is None else kind_table(kinds)
-        self._ttls: dict[str, int | None] = {ACCESS: access_ttl, REFRESH: refresh_ttl, **(ttls or {})}
+        self._ttls: dict[str, int | None] = {
+            ACCESS: access_ttl,
+            REFRESH: refresh_ttl,
+            MFA: mfa_ttl,
+            **(ttls or {}),
+        }
         missing = sorted(set(self.kinds) - set(self._ttls))
         if missing:
             raise ConfigError(f"token kinds {missing} have no lifetime: give them one in ttls=")

@@ -13,7 +13,7 @@ from typing import Literal, TypeAlias
 
 from fastauth.errors import ConfigError
 
-__all__ = ["ACCESS", "KINDS", "REFRESH", "TokenKind", "Verifier", "kind_table"]
+__all__ = ["ACCESS", "KINDS", "MFA", "REFRESH", "TokenKind", "Verifier", "kind_table"]
 
 #: Who may accept a kind: "server" is the auth server itself (`TokenEngine`, the session layer);
 #: "resource" is another service holding only the public keys (`JWKSVerifier`, the fastapi-users strategy).
@@ -55,11 +55,14 @@ def kind_table(kinds: Iterable[TokenKind]) -> dict[str, TokenKind]:
 
 ACCESS = "access"
 REFRESH = "refresh"
+#: Between a first factor and the second: names the user and the challenge, grants nothing else.
+MFA = "mfa"
 
 #: The kinds fastauth issues. A new purpose token (an MFA challenge, say) is one more row.
 KINDS: Mapping[str, TokenKind] = kind_table(
     (
         TokenKind(ACCESS, "at+jwt", "access_token_ttl", frozenset({"server", "resource"})),  # RFC 9068
         TokenKind(REFRESH, "rt+jwt", "refresh_token_ttl", frozenset({"server"})),
+        TokenKind(MFA, "mfa+jwt", "mfa_token_ttl", frozenset({"server"})),
     )
 )

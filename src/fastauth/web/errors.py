@@ -96,6 +96,7 @@ TABLE: Mapping[str, Answer] = {
         "Sign in again to confirm this",
         {"WWW-Authenticate": 'Bearer error="insufficient_user_authentication"'},
     ),
+    "mfa_required": Answer(403, "A second factor is required to complete this sign-in"),
     "invalid_mfa_code": Answer(400, "Invalid or expired code"),
     "mfa_already_enabled": Answer(409, "Two-factor authentication is already on"),
     "mfa_not_enabled": Answer(404, "Two-factor authentication is not set up"),

@@ -8,6 +8,7 @@ from fastauth.web.errors import AnsweringRoute, share_allow
 from fastauth.web.routers import (
     account,
     admin,
+    mfa,
     oauth,
     reset,
     revocations,
@@ -26,10 +27,10 @@ __all__ = ["build_auth_router"]
 
 def build_auth_router(auth: FastAuth) -> PrefixRouter:
     """Register, login, refresh, logout, me, sessions, change-password, verification, password reset, the
-    audit log, sign-in providers (and the revocation list)."""
+    audit log, sign-in providers, second factors (and the revocation list)."""
     prefix = auth.config.route_prefix
     router = PrefixRouter(prefixes=(prefix + "/",), prefix=prefix, tags=["auth"], route_class=AnsweringRoute)
-    built = [tokens, token_endpoint, account, sessions, verify, reset, admin, oauth]
+    built = [tokens, token_endpoint, account, sessions, verify, reset, admin, oauth, mfa]
     if auth.config.revocation_list_enabled:
         built.append(revocations)
     for module in built:

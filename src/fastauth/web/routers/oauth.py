@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
-from fastauth.errors import FastAuthError
+from fastauth.errors import FastAuthError, MFARequired
 from fastauth.storage.base import IdentityRecord, User
 from fastauth.web.errors import AnsweringRoute, respond
 from fastauth.web.openapi import (
@@ -33,6 +33,7 @@ from fastauth.web.openapi import (
     no_store,
 )
 from fastauth.web.requests import client_ip, read_model
+from fastauth.web.routers.mfa import mfa_answer, set_mfa_cookie
 from fastauth.web.schemas import TokenOut, utc
 from fastauth.web.transports import NO_STORE
 
@@ -187,6 +188,14 @@ def build(auth: FastAuth) -> APIRouter:
                 provider, state=state, cookie_state=request.cookies.get(state_cookie), code=code,
                 error=error, ip=client_ip(request), user_agent=request.headers.get("user-agent"),
             )  # fmt: skip
+        except MFARequired as required:
+            # Cookie delivery (a browser): the MFA token in its own HttpOnly cookie, never in the URL;
+            # the page back at redirect_to completes the sign-in with `POST /mfa/verify {code}`.
+            back = required.redirect_to or f"{cfg.public_url}/"
+            waiting = RedirectResponse(with_query(back, mfa_required="1"), 302, _CALLBACK_HEADERS)
+            set_mfa_cookie(waiting, cfg, required.mfa_token)
+            clear_state(waiting)
+            return waiting
         except FastAuthError as refused:
             if cfg.ui_enabled and "text/html" in request.headers.get("accept", ""):
                 # A browser on fastauth's own page: back to it, which says what went wrong.
@@ -219,9 +228,12 @@ def build(auth: FastAuth) -> APIRouter:
         unknown, spent or older than a minute."""
         await service.ensure_started()
         body = await read_model(request, ExchangeIn)
-        _, pair = await service.oauth_exchange(
-            body.code, ip=client_ip(request), user_agent=request.headers.get("user-agent")
-        )
+        try:
+            _, pair = await service.oauth_exchange(
+                body.code, ip=client_ip(request), user_agent=request.headers.get("user-agent")
+            )
+        except MFARequired as required:  # the provider's word is the first factor; a second follows
+            return mfa_answer(required)
         return auth.transports.for_request(request).login_response(pair, 200, service.now())
 
     @router.post(

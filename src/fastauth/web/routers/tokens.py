@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 
-from fastauth.errors import NotAuthenticated, TokenError
+from fastauth.errors import MFARequired, NotAuthenticated, TokenError
 from fastauth.tokens.engine import VerifiedToken
 from fastauth.web.csrf import refuse_cross_site
 from fastauth.web.errors import AnsweringRoute, respond
@@ -22,6 +22,7 @@ from fastauth.web.openapi import (
     with_properties,
 )
 from fastauth.web.requests import client_ip, read_body, read_model
+from fastauth.web.routers.mfa import mfa_answer
 from fastauth.web.schemas import Credentials, RefreshIn, TokenOut
 from fastauth.web.transports import NO_STORE
 
@@ -106,9 +107,15 @@ def build(auth: FastAuth) -> APIRouter:
         if "email" not in data and "username" in data:
             data["email"] = data["username"]
         creds = await read_model(request, Credentials, data)
-        _, pair = await service.sign_in(
-            creds.email, creds.password, ip=client_ip(request), user_agent=request.headers.get("user-agent")
-        )
+        try:
+            _, pair = await service.sign_in(
+                creds.email,
+                creds.password,
+                ip=client_ip(request),
+                user_agent=request.headers.get("user-agent"),
+            )
+        except MFARequired as required:  # the password was right; the second factor comes next
+            return mfa_answer(required)
         return transport.login_response(pair, 200, service.now())
 
     @router.post(
