@@ -327,10 +327,12 @@ class RecentSignInRequired(AuthError):
 
     code = "recent_sign_in_required"
 
-    def __init__(self, message: str, max_age: int = 300) -> None:
+    def __init__(self, message: str, max_age: int = 300, acr_values: str | None = None) -> None:
         super().__init__(message)
         #: The oldest sign-in, in seconds, that would do (`recent_sign_in_window`).
         self.max_age = max_age
+        #: The sign-in methods wanted (RFC 8176 `amr` values, space-separated), when a route asks.
+        self.acr_values = acr_values
 
 
 class MFARequired(AuthError):

@@ -13,7 +13,7 @@ security decision is the service's or the core's.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -228,6 +228,14 @@ class FastAuth:
             self.csrf.require(request, token.sid, self.cookies.csrf(request))
         request.state.fastauth_token = token
         return token
+
+    def require_recent_auth(
+        self, max_age: int = 300, amr: Sequence[str] | None = None
+    ) -> security.AuthDependency:
+        """A dependency: the verified claims when the user signed in at most `max_age` seconds ago (and,
+        with `amr`, with one of those methods, e.g. `["otp"]`); else 401 asking for a fresh sign-in
+        (RFC 9470 step-up)."""
+        return self._dependency(security.recent_auth_check(max_age, amr))
 
     def require_roles(self, *roles: str, any_of: bool = False) -> security.AuthDependency:
         """A dependency: the current user, 403 unless they hold every role (or one, with `any_of`)."""

@@ -187,6 +187,8 @@ def _parts(error: FastAuthError, answer: Answer) -> tuple[str, dict[str, str]]:
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, RecentSignInRequired):  # RFC 9470 §3: how recent a sign-in would do
         headers["WWW-Authenticate"] += f", max_age={error.max_age}"
+        if error.acr_values:
+            headers["WWW-Authenticate"] += f', acr_values="{error.acr_values}"'
     return detail, headers
 
 

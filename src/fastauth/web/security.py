@@ -17,7 +17,7 @@ from fastapi.openapi.models import SecurityBase as SecurityBaseModel
 from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import Request
 
-from fastauth.errors import EmailNotVerified, FastAuthError, PermissionDenied
+from fastauth.errors import EmailNotVerified, FastAuthError, PermissionDenied, RecentSignInRequired
 from fastauth.storage.base import User
 from fastauth.web.errors import as_http
 
@@ -33,6 +33,7 @@ __all__ = [
     "current_verified_user",
     "optional_user",
     "password_scheme",
+    "recent_auth_check",
     "roles_check",
 ]
 
@@ -121,5 +122,28 @@ def roles_check(wanted: Sequence[str], any_of: bool) -> Callable[[FastAuth, Requ
         if not ok and not user.is_superuser:
             raise PermissionDenied("missing role")
         return user
+
+    return check
+
+
+def recent_auth_check(
+    max_age: int, amr: Sequence[str] | None
+) -> Callable[[FastAuth, Request], Awaitable[dict[str, Any]]]:
+    """The verified claims, when the sign-in behind them is at most `max_age` seconds old and (with
+    `amr`) used one of those methods; else `RecentSignInRequired`: 401 with
+    `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age=..., acr_values=...`
+    (RFC 9470), so the client asks for a fresh (or stronger) sign-in. A token without `auth_time`
+    (issued before fastauth said when) is never recent."""
+    wanted = tuple(amr or ())
+
+    async def check(auth: FastAuth, request: Request) -> dict[str, Any]:
+        claims = (await auth.authenticate(request)).claims
+        when = claims.get("auth_time")
+        methods = claims.get("amr")
+        recent = type(when) is int and auth.service.now() - when <= max_age
+        strong = not wanted or (isinstance(methods, list) and any(m in methods for m in wanted))
+        if not (recent and strong):
+            raise RecentSignInRequired("a recent sign-in is needed", max_age, " ".join(wanted) or None)
+        return claims
 
     return check
