@@ -198,3 +198,49 @@ def test_users_set_password_and_verify(tmp_path: Path, monkeypatch: pytest.Monke
         app, ["users", "set-password", "ada@example.com", "--password-stdin"], input="short\n"
     )
     assert (weak.exit_code, weak.stderr) == (1, "error: password must be at least 8 characters long\n")
+
+
+def test_users_mfa_reset_removes_a_locked_out_users_second_factor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastauth.mfa import STEP, Totp
+
+    for name, value in _env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            app, ["create-user", "ada@example.com", "--password-stdin"], input=PASSWORD + "\n"
+        ).exit_code
+        == 0
+    )
+
+    async def enrol_then_sign_in() -> str:
+        service = AuthService.from_config(FastAuthConfig())
+        await service.startup()
+        try:
+            user = await service.account_by_email("ada@example.com")
+            setup = await service.mfa_setup(user)
+            import time
+
+            await service.mfa_confirm(user, Totp(setup.secret).code_at(int(time.time()) // STEP))
+            try:
+                await service.sign_in("ada@example.com", PASSWORD)
+            except Exception as error:  # MFARequired: the second factor stands in the way
+                return type(error).__name__
+            return "signed in"
+        finally:
+            await service.aclose()
+
+    assert asyncio.run(enrol_then_sign_in()) == "MFARequired"
+    done = runner.invoke(app, ["users", "mfa-reset", "Ada@Example.com"])
+    assert (done.exit_code, done.stdout) == (
+        0,
+        "second factor removed for Ada@Example.com; its sessions have ended\n",
+    )
+    assert _rows(tmp_path, "SELECT count(*) FROM fastauth_mfa") == [(0,)]
+    again = runner.invoke(app, ["users", "mfa-reset", "ada@example.com"])
+    assert (again.exit_code, again.stdout) == (0, "ada@example.com had no second factor\n")
+    missing = runner.invoke(app, ["users", "mfa-reset", "nobody@example.com"])
+    assert (missing.exit_code, missing.stderr) == (1, "error: no user nobody@example.com\n")

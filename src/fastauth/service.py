@@ -1437,6 +1437,10 @@ class AuthService:
             await self.audit.record("email_verified", user_id=user.id, detail=f"{user.email} by an operator")
         return user
 
+    async def account_by_email(self, email: str) -> User | None:
+        """The account of this address (any spelling), or None."""
+        return await self._account_by_email(email)
+
     async def _account_by_email(self, email: str) -> User | None:
         user = await self.store.get_user_by_email(normalize_email(email))
         return None if user is None else await self.accounts.get_user(user.id, fresh=True)

@@ -1,4 +1,4 @@
-"""`create-user` and `users set-password|verify`: accounts, through the service (no web layer)."""
+"""`create-user` and `users set-password|verify|mfa-reset`: accounts, through the service (no web layer)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from fastauth.cli import app
 from fastauth.cli._common import EXIT_FAILED, fail, run_service, server_config
 
-__all__ = ["create_user", "set_password", "verify"]
+__all__ = ["create_user", "mfa_reset", "set_password", "verify"]
 
 users_app = typer.Typer(no_args_is_help=True, help="Accounts in the configured database.")
 app.add_typer(users_app, name="users")
@@ -76,3 +76,24 @@ def verify(email: Annotated[str, typer.Argument(help="The user's email.")]) -> N
     if not run_service(config, action, email=email):
         fail(f"error: no user {email}", EXIT_FAILED)
     typer.echo(f"{email} is verified")
+
+
+@users_app.command("mfa-reset")
+def mfa_reset(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
+    """Remove a locked-out user's second factor (TOTP and recovery codes) and end their sessions
+    (audited); they sign in with the password alone and can enrol again."""
+    config, _ = server_config()
+
+    async def action(service: Any) -> bool | None:
+        if await service.account_by_email(email) is None:
+            return None
+        return bool(await service.mfa_reset(email))
+
+    done = run_service(config, action, email=email)
+    if done is None:
+        fail(f"error: no user {email}", EXIT_FAILED)
+    typer.echo(
+        f"second factor removed for {email}; its sessions have ended"
+        if done
+        else f"{email} had no second factor"
+    )
