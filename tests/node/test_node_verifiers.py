@@ -2,47 +2,26 @@
 oauth4webapi's `validateJwtAccessToken` (RFC 9068), against a live `fastauth serve` found through its RFC
 8414 metadata and JWKS, for RS256 and ES256. Refresh tokens are refused by both.
 
-The Node packages are pinned in tests/node/package.json and package-lock.json and installed with `npm ci`
-into tests/node/node_modules (ignored by git). Without `node` and `npm` the test is skipped (a failure in
-CI, which installs Debian's `nodejs` and `npm`)."""
+The Node packages are pinned in tests/node/package.json and package-lock.json and installed by the `node`
+fixture of tests/node/conftest.py."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from support.servers import clean_env, fastauth_serve, free_port, missing, register, running
+from support.servers import clean_env, fastauth_serve, free_port, register, running
 
 HERE = Path(__file__).resolve().parent
 SECRET = "node-verifiers-" + "x" * 50
 PASSWORD = "correct horse battery"
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(scope="module")
-def node() -> Iterator[str]:
-    """The `node` binary, with tests/node's pinned packages installed."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        missing("node and npm not installed (apt-get install nodejs npm)")
-    result = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=HERE,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
-    yield node
 
 
 def _verify(node: str, issuer: str, tokens: dict[str, str]) -> dict[str, Any]:
