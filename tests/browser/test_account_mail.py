@@ -416,9 +416,15 @@ def test_the_link_pages_are_outside_the_api_and_leave_its_routes_alone(server: s
     assert list(paths["/auth/verify"]) == ["post"]
 
     bad = httpx.post(f"{server}/auth/reset-password", json={"token": "A" * 43, "password": NEW_PASSWORD})
-    assert (bad.status_code, bad.json()) == (400, {"detail": "RESET_PASSWORD_BAD_TOKEN"})
+    assert (bad.status_code, bad.json()) == (
+        400,
+        {"detail": "RESET_PASSWORD_BAD_TOKEN", "code": "reset_password_bad_token"},
+    )
     bad = httpx.post(f"{server}/auth/verify", json={"token": "A" * 43})
-    assert (bad.status_code, bad.json()) == (400, {"detail": "VERIFY_USER_BAD_TOKEN"})
+    assert (bad.status_code, bad.json()) == (
+        400,
+        {"detail": "VERIFY_USER_BAD_TOKEN", "code": "verify_user_bad_token"},
+    )
     weak = httpx.post(f"{server}/auth/reset-password", json={"token": "A" * 43, "password": "short"})
     assert weak.status_code == 422
     # the page takes GET and HEAD only; the API is not served at its address

@@ -29,6 +29,11 @@ PASSWORD = "correct horse battery"
 #: Any request slower than this counts as a hang.
 DEADLINE = 20.0
 
+#: The exact 503 body (the error table's text and code).
+UNAVAILABLE_BODY = (
+    '{"detail":"Authentication store unavailable; try again shortly","code":"store_unavailable"}'
+)
+
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[PgCluster]:
@@ -165,7 +170,7 @@ def test_redis_crash_fails_closed_and_the_server_recovers_when_it_returns(
         assert traffic.statuses("logged_out") <= {401, 503}  # never a 200 for the revoked token
         for name, status, body in traffic.seen:
             if status == 503:
-                assert body == '{"detail":"Authentication store unavailable; try again shortly"}', name
+                assert body == UNAVAILABLE_BODY, name
         assert server.unhandled() is None, server.output
 
 
@@ -254,7 +259,7 @@ async def _login_burst(pg: PgCluster, server: Process, database: str) -> None:
         for kind, email, status, body in results:
             assert status in allowed[kind], (kind, email, status, body)
             if status == 503:
-                assert body == '{"detail":"Authentication store unavailable; try again shortly"}'
+                assert body == UNAVAILABLE_BODY
         assert {s for _, _, s, _ in results} >= {200, 201, 401, 503}, "the burst did not meet the fault"
 
         # A full flow works after the restart.
