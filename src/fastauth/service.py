@@ -91,7 +91,8 @@ MAX_BACKGROUND = 1000
 SETTLE_TIMEOUT = 10.0
 
 #: A password change or reset voids the codes that could take the account over (account-security §1).
-_VOIDED_BY_PASSWORD_CHANGE: tuple[Purpose, ...] = ("reset_password", "change_email")
+#: A sign-in waiting for its second factor (an MFA token) began with the old password: voided too.
+_VOIDED_BY_PASSWORD_CHANGE: tuple[Purpose, ...] = ("reset_password", "change_email", "mfa_challenge")
 
 
 def _default_store(config: FastAuthConfig) -> Store:
