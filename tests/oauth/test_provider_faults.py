@@ -45,9 +45,10 @@ UNAVAILABLE = {
 }
 FAILED = {"detail": "Sign-in with the provider failed", "code": "oauth_failed"}
 FIVE_MB = 5 * 1024 * 1024
-#: The provider's `timeout` in these tests, and the longest any answer may take.
+#: The provider's `timeout` in these tests, and the longest any answer may take: generous, so a loaded
+#: CI machine does not fail it; a provider that is waited for without a bound takes far longer.
 TIMEOUT = 1
-BOUND = 3.0
+BOUND = 10.0
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -85,10 +86,10 @@ async def answer(fault: str, good: Any) -> Response:
             yield b'"}'
 
         return StreamingResponse(body(), media_type="application/json")
-    if fault == "trickle":  # a byte every quarter second for 4 s, each gap shorter than the timeout
+    if fault == "trickle":  # a byte every quarter second for 20 s, each gap shorter than the timeout
 
         async def dribble() -> AsyncIterator[bytes]:
-            for _ in range(16):
+            for _ in range(80):
                 yield b" "
                 await asyncio.sleep(0.25)
             yield json.dumps(good).encode()
@@ -223,7 +224,7 @@ async def test_a_trickling_discovery_document_is_cut_off_at_the_timeout(
     faulty.discovery = "trickle"
     app = await app_for(make_app, faulty.url)
     answer, took = await refused_start(app)
-    assert (answer.status_code, took < BOUND) == (502, True)  # today: 302 after about 4 s
+    assert (answer.status_code, took < BOUND) == (502, True)  # uncut: a 302 after about 20 s
     assert answer.json() == UNAVAILABLE
     await nothing_created(app)
 

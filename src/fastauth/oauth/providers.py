@@ -29,6 +29,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+# authlib prefers httpx2 and warns, at import, that it falls back to httpx. Its `deprecate` module adds
+# an "always" filter for its own warnings when imported, so it is imported first, then silenced.
+from authlib.deprecate import AuthlibDeprecationWarning  # type: ignore[import-untyped]
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -37,8 +41,8 @@ from fastauth.config import OAuthProviderConfig
 from fastauth.errors import ConfigError, OAuthError, ProviderUnavailable
 from fastauth.tokens.algorithms import ASYMMETRIC_ALGORITHMS
 
-with warnings.catch_warnings():  # authlib prefers httpx2 and warns that it falls back to httpx
-    warnings.simplefilter("ignore")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 
 __all__ = [
