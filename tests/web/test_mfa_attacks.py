@@ -586,6 +586,8 @@ BAD_MAILED_CODE = {
     "/auth/reset-password": {"detail": "RESET_PASSWORD_BAD_TOKEN", "code": "reset_password_bad_token"},
     "/auth/verify": {"detail": "VERIFY_USER_BAD_TOKEN", "code": "verify_user_bad_token"},
 }
+
+
 async def test_a_pending_sign_in_does_not_survive_a_password_change(make_app: Any) -> None:
     clock = Clock()
     a = await make_app(clock=clock)

@@ -22,6 +22,7 @@ deletes itself without one; when its sign-in is older than `recent_sign_in_windo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ from fastauth.web.etag import etag_of, not_modified
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
 
-__all__ = ["CONTENT_SECURITY_POLICY", "STATIC_PREFIX", "build_ui_router"]
+__all__ = ["CONTENT_SECURITY_POLICY", "STATIC_PREFIX", "build_ui_router", "page_renderer", "reset_page"]
 
 #: Everything from this origin only; nothing inline, no frames, no plugins, forms post back here only.
 CONTENT_SECURITY_POLICY = (
@@ -85,10 +86,8 @@ def _assets() -> dict[str, _Asset]:
     return found
 
 
-def build_ui_router(auth: FastAuth) -> APIRouter:
-    """`GET /` (the page); `GET {route_prefix}/verify-email`, `/reset-password` and
-    `/confirm-email-change` (the pages the mails link to; HEAD too, spending nothing); and
-    `GET /ui/static/{name}` (the script, stylesheet and icon). None is in the OpenAPI document."""
+def page_renderer(auth: FastAuth) -> Callable[[Request, str, str], Response]:
+    """`render(request, page, cache_control)`: one of the pages, as HTML with the security headers."""
     cfg = auth.config
     env = Environment(
         loader=PackageLoader(__name__, "templates"),
@@ -104,7 +103,6 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
         if flows is not None
         else []
     )
-    router = APIRouter(include_in_schema=False, route_class=AnsweringRoute)
 
     def render(request: Request, name: str, cache_control: str) -> Response:
         root = str(request.scope.get("root_path", "")).rstrip("/")
@@ -128,12 +126,36 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
         )
         return HTMLResponse(html, headers={**SECURITY_HEADERS, "Cache-Control": cache_control})
 
+    return render
+
+
+def reset_page(auth: FastAuth) -> Callable[[Request], Awaitable[Response]]:
+    """The page a reset mail's link opens. Served by the API's reset router (its path is also the
+    API's `POST`), so the document and a 405's `Allow` show the path's GET and POST together."""
+    render = page_renderer(auth)
+
+    async def reset_password_page(request: Request) -> Response:
+        """The page a password-reset mail links to (`?token=...`): showing it spends nothing; its form
+        sends the code and the new password to `POST` on the same path."""
+        return render(request, "reset-password", "no-store")
+
+    return reset_password_page
+
+
+def build_ui_router(auth: FastAuth) -> APIRouter:
+    """`GET /` (the page); `GET {route_prefix}/verify-email` and `/confirm-email-change` (pages the
+    mails link to; HEAD too, spending nothing; the reset page is `reset_page`'s); and
+    `GET /ui/static/{name}` (the script, stylesheet and icon). None is in the OpenAPI document."""
+    cfg = auth.config
+    render = page_renderer(auth)
+    assets = _assets()
+    router = APIRouter(include_in_schema=False, route_class=AnsweringRoute)
+
     @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
     async def page(request: Request) -> Response:
         return render(request, "index", "no-cache")
 
     verify_path = cfg.route_prefix + LINK_PATHS["verify_email"]
-    reset_path = cfg.route_prefix + LINK_PATHS["reset_password"]
     change_path = cfg.route_prefix + LINK_PATHS["email_change_confirm"]
 
     # The mails' links. A GET or HEAD only shows the page: the code in the address is spent by the POST
@@ -141,10 +163,6 @@ def build_ui_router(auth: FastAuth) -> APIRouter:
     @router.api_route(verify_path, methods=["GET", "HEAD"], response_class=HTMLResponse)
     async def verify_email_page(request: Request) -> Response:
         return render(request, "verify-email", "no-store")
-
-    @router.api_route(reset_path, methods=["GET", "HEAD"], response_class=HTMLResponse)
-    async def reset_password_page(request: Request) -> Response:
-        return render(request, "reset-password", "no-store")
 
     @router.api_route(change_path, methods=["GET", "HEAD"], response_class=HTMLResponse)
     async def confirm_email_change_page(request: Request) -> Response:

@@ -3,7 +3,7 @@ reset router)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -58,5 +58,22 @@ def build(auth: FastAuth) -> APIRouter:
             body.token, body.password, ip=client_ip(request), user_agent=request.headers.get("user-agent")
         )
         return Response(ACCEPTED, 200, media_type="application/json")
+
+    if auth.config.ui_enabled:  # the mailed link's page: the path's GET beside the API's POST
+        from fastapi.responses import HTMLResponse
+
+        from fastauth.ui import reset_page
+
+        page = reset_page(auth)
+        html: dict[int | str, dict[str, Any]] = {
+            200: {"content": {"text/html": {}}, "description": "The page (its form POSTs the code)"}
+        }
+        router.add_api_route(
+            "/reset-password", page, methods=["GET"], response_class=HTMLResponse, responses=html
+        )
+        # HEAD too (a mail scanner's), spending nothing; not another operation in the document.
+        router.add_api_route(
+            "/reset-password", page, methods=["HEAD"], response_class=HTMLResponse, include_in_schema=False
+        )
 
     return router
