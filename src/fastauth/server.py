@@ -108,18 +108,19 @@ def _offline_docs(app: FastAPI, *, docs_url: str, redoc_url: str) -> None:
 
 
 class RedactCodes(logging.Filter):
-    """Keeps the mailed codes (`?token=...` in the links) out of uvicorn's access log."""
+    """Keeps codes out of uvicorn's access log: the mailed ones (`?token=...` in the links) and a
+    provider's at the sign-in callback (`?code=...&state=...`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Replace the value of every `token` query parameter in the logged path by `***`."""
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "token=" in a for a in record.args):
+        """Replace the value of every `token`, `code` and `state` query parameter in the logged path."""
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "=" in a for a in record.args):
             record.args = tuple(
                 _TOKEN_PARAM.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
             )
         return True
 
 
-_TOKEN_PARAM = re.compile(r"([?&]token=)[^&#\s]*")
+_TOKEN_PARAM = re.compile(r"([?&](?:token|code|state)=)[^&#\s]*")
 
 
 def create_app_from_env() -> FastAPI:
