@@ -634,3 +634,20 @@ async def test_the_challenge_inside_the_mfa_token_is_no_other_code(make_app: Any
     sid = claims(await mfa_token(a))["sid"]
     answer = await a.client.post(route, json={"token": sid, "password": NEW_PASSWORD})
     assert_refused(answer, 400, BAD_MAILED_CODE[route])
+
+
+async def test_a_cross_site_form_cannot_complete_a_sign_in_into_cookies(make_app: Any) -> None:
+    """Login CSRF through the second step: with cookie delivery, a cross-site form posting someone's own
+    MFA token and code would sign the victim's browser into that account; refused as at /login."""
+    clock = Clock()
+    a = await make_app(clock=clock, token_delivery="cookie", cookie_secure=False)
+    await a.client.post("/auth/register", json={"email": "mallory@example.com", "password": PASSWORD})
+    refused = await a.client.post(
+        "/auth/mfa/verify",
+        json={"mfa_token": "x", "code": "123456"},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "cross_site_signin")
+    assert "set-cookie" not in refused.headers
+    exchange = await a.client.post("/auth/oauth/token", json={"code": "x" * 43}, headers={"Origin": "null"})
+    assert (exchange.status_code, exchange.json()["code"]) == (403, "cross_site_signin")

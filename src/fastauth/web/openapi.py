@@ -227,7 +227,13 @@ OAUTH_CALLBACK = (
     "field_taken",
 )
 #: `POST /oauth/token`: the one-time code traded for tokens.
-OAUTH_EXCHANGE = ("invalid_code", "signin_not_allowed", "rate_limited", "store_unavailable")
+OAUTH_EXCHANGE = (
+    "invalid_code",
+    "signin_not_allowed",
+    "cross_site_signin",
+    "rate_limited",
+    "store_unavailable",
+)
 #: A redirect: where the browser goes next.
 REDIRECT_DOC: Mapping[str, Any] = {
     "description": "Redirect: the browser goes to `Location`",

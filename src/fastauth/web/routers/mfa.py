@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from fastauth.errors import MFARequired, NotAuthenticated
 from fastauth.storage.base import User
+from fastauth.web.csrf import refuse_cross_site
 from fastauth.web.errors import AnsweringRoute
 from fastauth.web.openapi import AUTH, BODY, answers, body, no_store
 from fastauth.web.requests import client_ip, read_model
@@ -128,6 +129,7 @@ def build(auth: FastAuth) -> APIRouter:
             "invalid_code",
             "invalid_mfa_code",
             "mfa_not_enabled",
+            "cross_site_signin",
             "signin_not_allowed",
             "rate_limited",
             "store_unavailable",
@@ -137,12 +139,15 @@ def build(auth: FastAuth) -> APIRouter:
     async def verify(request: Request) -> Response:
         """Complete a sign-in: the MFA token of its first factor and a TOTP code or a recovery code."""
         await service.ensure_started()
+        transport = auth.transports.for_request(request)
+        if transport.name != "json":  # the answer sets sign-in cookies: no cross-site form may
+            refuse_cross_site(request)
         payload = await read_model(request, MFAVerifyIn)
         token = payload.mfa_token or request.cookies.get(mfa_cookie_name(cfg))
         if not token:
             raise NotAuthenticated("no MFA token")
         _, pair = await service.mfa_complete(token, payload.code, **seen(request))
-        answer = auth.transports.for_request(request).login_response(pair, 200, service.now())
+        answer = transport.login_response(pair, 200, service.now())
         answer.delete_cookie(mfa_cookie_name(cfg), path=f"{cfg.route_prefix}/mfa")
         return answer
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from fastauth.errors import FastAuthError, MFARequired
 from fastauth.storage.base import IdentityRecord, User
+from fastauth.web.csrf import refuse_cross_site
 from fastauth.web.errors import AnsweringRoute, respond
 from fastauth.web.openapi import (
     AUTH,
@@ -227,6 +228,9 @@ def build(auth: FastAuth) -> APIRouter:
         """Trade the callback's one-time `code` for tokens (SPAs, mobile apps); `400 invalid_code` for one
         unknown, spent or older than a minute."""
         await service.ensure_started()
+        transport = auth.transports.for_request(request)
+        if transport.name != "json":  # the answer sets sign-in cookies: no cross-site form may
+            refuse_cross_site(request)
         body = await read_model(request, ExchangeIn)
         try:
             _, pair = await service.oauth_exchange(
@@ -234,7 +238,7 @@ def build(auth: FastAuth) -> APIRouter:
             )
         except MFARequired as required:  # the provider's word is the first factor; a second follows
             return mfa_answer(required)
-        return auth.transports.for_request(request).login_response(pair, 200, service.now())
+        return transport.login_response(pair, 200, service.now())
 
     @router.post(
         "/oauth/{provider}/link",
