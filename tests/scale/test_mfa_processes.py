@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from fastauth.mfa import STEP, Totp
+from fastauth.mfa import Totp
 from support.forge import claims
 from support.http import bearer
 from support.scale import server_env
 from support.servers import Process, create_database, fastauth_serve, register, running
+from support.totp import now_step, settled_step
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
@@ -38,10 +38,6 @@ def _email(tag: str) -> str:
     global _counter
     _counter += 1
     return f"{tag}-{_counter}@example.com"
-
-
-def _now_step() -> int:
-    return int(time.time()) // STEP
 
 
 def _clean(*servers: Process) -> None:
@@ -71,7 +67,7 @@ def enrolled(a: Process, b: Process, tag: str) -> tuple[str, dict[str, str], Tot
     confirm = httpx.post(
         f"{b.base}/auth/mfa/totp/confirm",
         headers=headers,
-        json={"code": totp.code_at(_now_step() - 1)},
+        json={"code": totp.code_at(settled_step() - 1)},
         timeout=30,
     )
     assert confirm.status_code == 200, confirm.text
@@ -105,7 +101,7 @@ async def at_once(*requests: tuple[str, dict[str, Any]]) -> list[httpx.Response]
 def test_a_code_accepted_by_a_is_refused_by_b(cluster: tuple[Process, Process]) -> None:
     a, b = cluster
     email, _, totp = enrolled(a, b, "sequential")
-    code = totp.code_at(_now_step())
+    code = totp.code_at(now_step())
     done = httpx.post(f"{a.base}/auth/mfa/verify", json={"mfa_token": mfa_token(a, email), "code": code})
     assert done.status_code == 200, done.text
     replay = httpx.post(f"{b.base}/auth/mfa/verify", json={"mfa_token": mfa_token(b, email), "code": code})
@@ -123,7 +119,7 @@ async def test_one_code_for_a_sign_in_on_a_and_a_confirmation_on_b_at_once_is_ac
     a, b = cluster
     email, headers, totp = enrolled(a, b, f"cross-{round_}")
     token = mfa_token(a, email)
-    code = totp.code_at(_now_step())
+    code = totp.code_at(now_step())
     sign_in, confirm = await at_once(
         (f"{a.base}/auth/mfa/verify", {"json": {"mfa_token": token, "code": code}}),
         (f"{b.base}/auth/mfa/recovery-codes", {"json": {"code": code}, "headers": headers}),
@@ -143,7 +139,7 @@ async def test_one_code_posted_to_both_for_new_recovery_codes_at_once_is_accepte
 ) -> None:
     a, b = cluster
     _, headers, totp = enrolled(a, b, f"regen-{round_}")
-    code = totp.code_at(_now_step())
+    code = totp.code_at(now_step())
     answers = await at_once(
         *(
             (f"{server.base}/auth/mfa/recovery-codes", {"json": {"code": code}, "headers": headers})
@@ -167,7 +163,7 @@ async def test_one_sign_in_completed_on_both_at_once_makes_one_session(
     a, b = cluster
     email, headers, totp = enrolled(a, b, f"both-{round_}")
     token = mfa_token(a, email)
-    code = totp.code_at(_now_step())
+    code = totp.code_at(now_step())
     answers = await at_once(
         *(
             (f"{server.base}/auth/mfa/verify", {"json": {"mfa_token": token, "code": code}})

@@ -5,21 +5,17 @@ one; it is spent once; a code is accepted once."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
-from fastauth.mfa import STEP, Totp
+from fastauth.mfa import Totp
 from support.http import PASSWORD, bearer
+from support.totp import now_step, settled_step
 
 EMAIL = "alice@example.com"
 INVALID_TOKEN = {"detail": "Invalid or expired token", "code": "invalid_token"}
 BAD_CODE = {"detail": "Invalid or expired code", "code": "invalid_mfa_code"}
-
-
-def now_step() -> int:
-    return int(time.time()) // STEP
 
 
 async def enrol(a: Any) -> tuple[Totp, list[str]]:
@@ -32,7 +28,7 @@ async def enrol(a: Any) -> tuple[Totp, list[str]]:
     assert set(body) == {"secret", "otpauth_uri", "qr_svg"} and body["qr_svg"].startswith("<svg")
     totp = Totp(body["secret"])
     confirmed = await a.client.post(
-        "/auth/mfa/totp/confirm", headers=headers, json={"code": totp.code_at(now_step() - 1)}
+        "/auth/mfa/totp/confirm", headers=headers, json={"code": totp.code_at(settled_step() - 1)}
     )
     assert confirmed.status_code == 200, confirmed.text
     codes = confirmed.json()["recovery_codes"]
@@ -148,7 +144,7 @@ async def test_enabling_ends_the_other_sessions_and_disabling_needs_password_and
     secret = (await a.client.post("/auth/mfa/totp/setup", headers=headers)).json()["secret"]
     totp = Totp(secret)
     await a.client.post(
-        "/auth/mfa/totp/confirm", headers=headers, json={"code": totp.code_at(now_step() - 1)}
+        "/auth/mfa/totp/confirm", headers=headers, json={"code": totp.code_at(settled_step() - 1)}
     )
     assert (await a.client.get("/auth/me", headers=bearer(other.json()["access_token"]))).status_code == 401
     assert (await a.client.get("/auth/me", headers=headers)).status_code == 200
