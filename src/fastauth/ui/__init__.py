@@ -18,6 +18,12 @@ and the account view a "Linked accounts" card (`GET /oauth/accounts`, unlink, "L
 An account without a password (`has_password: false`, made by a provider) changes its email and
 deletes itself without one; when its sign-in is older than `recent_sign_in_window` (a 401 with
 `insufficient_user_authentication`), the page asks it to sign in again.
+
+Two-step verification (TOTP): a sign-in that answers `mfa_required` (a password sign-in's body, or a
+provider's return with `?mfa_required=1` and the MFA token in its HttpOnly cookie) goes on to a code
+form that POSTs `{route_prefix}/mfa/verify`; the account view has a card to set it up (the QR code is
+rebuilt as inline SVG paths, so `img-src 'self'` holds), show the recovery codes once, make new ones
+and turn it off.
 """
 
 from __future__ import annotations

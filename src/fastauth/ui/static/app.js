@@ -21,6 +21,9 @@
 // email and deletes itself without typing one: the server wants a recent sign-in instead, and answers
 // an older one with 401 and `WWW-Authenticate: Bearer error="insufficient_user_authentication"` (RFC
 // 9470). That 401 is no expired token (no refresh, no retry): the page asks the person to sign in again.
+//
+// Two-step verification (TOTP): see its section below; the second step of a sign-in is a view of its
+// own (`view-mfa`), the settings a card of the account view.
 "use strict";
 
 (() => {
@@ -188,6 +191,7 @@
   }
 
   function signedOut(text, kind = "info", focusId = "signed-out-title") {
+    forgetMfaSecrets();
     show("view-signed-out", focusId);
     if (text) say(text, kind);
   }
@@ -408,7 +412,7 @@
   function takeReturn() {
     const url = new URL(window.location.href);
     const found = {};
-    for (const key of ["signed_in_with", "linked", "oauth_error"]) {
+    for (const key of ["signed_in_with", "linked", "oauth_error", "mfa_required"]) {
       if (!url.searchParams.has(key)) continue;
       found[key] = url.searchParams.get(key);
       url.searchParams.delete(key);
@@ -498,6 +502,323 @@
     } else say(await explain(response, "link"), "error");
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // two-step verification (TOTP)
+  //
+  // Signing in: a first factor (password or provider) of an account with TOTP answers
+  // `{mfa_required, mfa_token}` instead of tokens, or (a provider's return in a browser) comes back
+  // with `?mfa_required=1` and the MFA token in an HttpOnly cookie on `/auth/mfa`. The page then
+  // asks for a code and POSTs `/mfa/verify` with cookie delivery: `{mfa_token, code}`, or `{code}`
+  // alone when the cookie holds the token. The MFA token lives in a variable only, never in storage.
+  //
+  // Signed in: the "Two-step verification" card shows `GET /mfa`, sets up (the QR code is rebuilt
+  // from the API's SVG as inline SVG elements, paths only: no markup is inserted, and no `data:` image
+  // is needed, which the CSP's `img-src 'self'` would refuse), confirms, shows the recovery codes once,
+  // makes new ones, and turns it off.
+
+  /** The second step under way: the MFA token of a password sign-in (null: it is in the cookie). */
+  let secondStep = null;
+
+  const MFA_WRONG_TOTP = "That code is not right, or it was used already. Type the code your app shows now.";
+  const MFA_WRONG_RECOVERY = "That recovery code is not right, or it was used already.";
+  const MFA_EXPIRED = "The sign-in took too long and has expired. Sign in again.";
+  
+  /** The `code` of an error answer (`invalid_mfa_code`, ...), read from a copy of the response. */
+  async function errorCode(response) {
+    try {
+      const data = await response.clone().json();
+      return typeof data.code === "string" ? data.code : "";
+    } catch {
+      return "";
+    }
+  }
+
+  /** The answer of a sign-in's first factor: does it want a second one? */
+  async function wantsSecondFactor(response) {
+    if (response.status !== 200) return null;
+    try {
+      const data = await response.clone().json();
+      return data && data.mfa_required === true ? data : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The code form: a TOTP code (numeric keyboard, the app's autofill) or a recovery code. */
+  function setRecoveryMode(recovery) {
+    const form = $("mfa-form");
+    const input = form.elements.code;
+    form.dataset.method = recovery ? "recovery_code" : "totp";
+    input.value = "";
+    input.inputMode = recovery ? "text" : "numeric";
+    input.autocomplete = recovery ? "off" : "one-time-code";
+    $("mfa-code-label").textContent = recovery ? "Recovery code" : "Code from your app";
+    $("mfa-hint").textContent = recovery
+      ? "Enter one of the recovery codes you saved when you set up two-step verification. Each works once."
+      : "Your account has two-step verification on. Enter the 6-digit code your authenticator app shows now.";
+    $("mfa-use-recovery").textContent = recovery ? "Use a code from your app instead" : "Use a recovery code instead";
+  }
+
+  /** Show the code form. `mfaToken`: from the password sign-in's answer, or null (the cookie has it). */
+  function showSecondStep(mfaToken, text) {
+    secondStep = { mfaToken, text };
+    setRecoveryMode(false);
+    show("view-mfa", "mfa-code");
+  }
+
+  /** Back to the password form (the second step is abandoned or expired). */
+  function leaveSecondStep(text, kind) {
+    secondStep = null;
+    $("mfa-form").reset();
+    signedOut(text, kind, "login-email");
+    if ($("login-email").value) $("login-password").focus();
+  }
+
+  /** "Verify": `POST /mfa/verify`; signed in as after a password sign-in when the code is right. */
+  async function verifySecondStep(form) {
+    if (secondStep === null) {
+      leaveSecondStep(MFA_EXPIRED, "error");
+      return;
+    }
+    const code = form.elements.code.value.trim();
+    const json = secondStep.mfaToken === null ? { code } : { mfa_token: secondStep.mfaToken, code };
+    const response = await send("POST", "/mfa/verify", { json, cookies: true });
+    if (response.ok) {
+      const { text } = secondStep;
+      secondStep = null;
+      form.reset();
+      await afterSignIn(text);
+      return;
+    }
+    const refusal = await errorCode(response);
+    if (response.status === 400 && refusal === "invalid_mfa_code") {
+      // the MFA token stays usable (until it expires): another try
+      say(form.dataset.method === "recovery_code" ? MFA_WRONG_RECOVERY : MFA_WRONG_TOTP, "error");
+      form.elements.code.select();
+      form.elements.code.focus();
+    } else if (
+      (response.status === 400 && refusal === "invalid_code") ||
+      response.status === 401 ||
+      (response.status === 404 && refusal === "mfa_not_enabled")
+    ) {
+      // the MFA token is spent, expired or superseded (or the second factor was removed meanwhile)
+      leaveSecondStep(MFA_EXPIRED, "error");
+    } else {
+      say(await explain(response, "login"), "error"); // 429 with its wait, 403, 5xx
+      form.elements.code.focus();
+    }
+  }
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const NUMBER = /^\d{1,4}(\.\d+)?$/;
+
+  /** The API's QR code (SVG text) as fresh SVG elements of this document: only the root's size and
+   * its paths' drawing survive (`d`, a `scale()` transform); no markup of the answer is inserted. */
+  function qrCode(svgText) {
+    const parsed = new DOMParser().parseFromString(svgText, "image/svg+xml").documentElement;
+    if (parsed.namespaceURI !== SVG_NS || parsed.localName !== "svg") throw new Error("not an SVG");
+    const width = parsed.getAttribute("width") || "";
+    const height = parsed.getAttribute("height") || "";
+    if (!NUMBER.test(width) || !NUMBER.test(height)) throw new Error("an SVG without a plain size");
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("width", width);
+    svg.setAttribute("height", height);
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "QR code to scan with your authenticator app");
+    for (const found of parsed.getElementsByTagNameNS(SVG_NS, "path")) {
+      const d = found.getAttribute("d") || "";
+      if (!/^[MmHhVvLlZz0-9.\s,-]+$/.test(d)) continue;
+      const path = document.createElementNS(SVG_NS, "path");
+      path.setAttribute("d", d);
+      const transform = /^scale\((\d{1,3}(\.\d+)?)\)$/.exec(found.getAttribute("transform") || "");
+      if (transform) path.setAttribute("transform", `scale(${transform[1]})`);
+      path.setAttribute("class", "qr-dark");
+      svg.append(path);
+    }
+    if (!svg.childElementCount) throw new Error("an SVG without a drawing");
+    return svg;
+  }
+
+  /** The base32 key in groups of four, as apps show it (they ignore the spaces). */
+  function groupedSecret(secret) {
+    return secret.replace(/(.{4})(?=.)/g, "$1 ");
+  }
+
+  /** The card's parts that show a secret (the key, the QR code, recovery codes) emptied and hidden. */
+  function forgetMfaSecrets() {
+    $("mfa-qr").replaceChildren();
+    $("mfa-secret").textContent = "";
+    $("mfa-recovery-codes").replaceChildren();
+    $("mfa-enrol").hidden = true;
+    $("mfa-codes").hidden = true;
+    for (const id of ["mfa-confirm-form", "mfa-regenerate-form", "mfa-disable-form"]) $(id).reset();
+  }
+
+  let mfaStatus = null;
+
+  /** The status line: on (with the recovery codes left) or off. */
+  function renderMfaStatus(status) {
+    mfaStatus = status;
+    const left = status.recovery_codes_left;
+    $("mfa-status").textContent = status.totp
+      ? `On · ${left === 1 ? "1 recovery code" : `${left} recovery codes`} left`
+      : "Off";
+  }
+
+  /** The card as `GET /mfa` says: the status, and "Set up" or the forms that change it. */
+  function renderMfa(status) {
+    renderMfaStatus(status);
+    forgetMfaSecrets();
+    $("mfa-off").hidden = status.totp;
+    $("mfa-on").hidden = !status.totp;
+  }
+
+  async function fetchMfa() {
+    const response = await authed("GET", "/mfa");
+    if (!response.ok) throw new HttpError(await explain(response), response.status);
+    return response.json();
+  }
+
+  /** "Set up": a new secret (not active yet), shown as a QR code and as text, and the code field. */
+  async function startMfaSetup() {
+    const response = await authed("POST", "/mfa/totp/setup");
+    if (response.status === 409) {
+      renderMfa(await fetchMfa());
+      say("Two-step verification is on already.", "error");
+      return;
+    }
+    if (!response.ok) throw new HttpError(await explain(response), response.status);
+    const setup = await response.json();
+    $("mfa-qr").replaceChildren(qrCode(setup.qr_svg));
+    $("mfa-secret").textContent = groupedSecret(setup.secret);
+    $("mfa-off").hidden = true;
+    $("mfa-enrol").hidden = false;
+    $("mfa-enrol-title").focus();
+  }
+
+  /** The recovery codes, shown this once, until "Done". */
+  function showRecoveryCodes(codes) {
+    forgetMfaSecrets();
+    $("mfa-on").hidden = true;
+    $("mfa-off").hidden = true;
+    $("mfa-recovery-codes").replaceChildren(
+      ...codes.map((code) => {
+        const item = document.createElement("li");
+        const text = document.createElement("code");
+        text.textContent = code;
+        item.append(text);
+        return item;
+      }),
+    );
+    $("mfa-codes").hidden = false;
+    $("mfa-codes-title").focus();
+  }
+
+  /** A refused code in the card: words for the answer, the field ready for another try. */
+  async function mfaRefused(response, form) {
+    const code = await errorCode(response);
+    if (response.status === 400 && code === "invalid_mfa_code") say(MFA_WRONG_TOTP, "error");
+    else if (response.status === 404 && code === "mfa_not_enabled") {
+      renderMfa(await fetchMfa());
+      say("Two-step verification is not set up (any more). Start again.", "error");
+      return;
+    } else if (wantsRecentSignIn(response)) {
+      askToSignInAgain(response, form);
+      return;
+    } else say(await explain(response, "mfa"), "error");
+    const input = form.elements.code;
+    input.select();
+    input.focus();
+  }
+
+  /** "Turn on": the code from the new secret; the other sessions end (the server's word). */
+  async function confirmMfa(form) {
+    const response = await authed("POST", "/mfa/totp/confirm", { json: { code: form.elements.code.value.trim() } });
+    if (!response.ok) {
+      await mfaRefused(response, form);
+      return;
+    }
+    const { recovery_codes: codes } = await response.json();
+    renderMfaStatus({ totp: true, recovery_codes_left: codes.length });
+    showRecoveryCodes(codes);
+    say("Two-step verification is on. Your other sessions have been signed out.");
+    await reloadSessions();
+  }
+
+  /** "New recovery codes": a current code confirms; the old set stops working. */
+  async function regenerateRecoveryCodes(form) {
+    const response = await authed("POST", "/mfa/recovery-codes", { json: { code: form.elements.code.value.trim() } });
+    if (!response.ok) {
+      await mfaRefused(response, form);
+      return;
+    }
+    const { recovery_codes: codes } = await response.json();
+    renderMfaStatus({ totp: true, recovery_codes_left: codes.length });
+    showRecoveryCodes(codes);
+    say("New recovery codes are ready. The old ones no longer work.");
+  }
+
+  /** "Turn off": the password (an account without one: none, a recent sign-in) and a current code. */
+  async function disableMfa(form) {
+    const response = await authed("POST", "/mfa/totp/disable", {
+      json: { ...confirmation(form), code: form.elements.code.value.trim() },
+    });
+    if (response.status !== 204) {
+      if (response.status === 400 && (await errorCode(response)) === "current_password_wrong") {
+        say(await explain(response), "error");
+        form.elements.password.select();
+        form.elements.password.focus();
+      } else await mfaRefused(response, form);
+      return;
+    }
+    renderMfa(await fetchMfa());
+    say("Two-step verification is off. Signing in needs only the first step again.");
+    $("mfa-settings-title").focus();
+  }
+
+  function onMfaSubmit(id, action) {
+    const form = $(id);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearMessage();
+      $("reauth-notice").hidden = true;
+      busy(form.querySelector("button[type=submit]"), () => action(form));
+    });
+  }
+
+  /** The handlers of the code form and of the card. */
+  function mfaHandlers() {
+    onMfaSubmit("mfa-form", verifySecondStep);
+    $("mfa-use-recovery").addEventListener("click", () => {
+      clearMessage();
+      setRecoveryMode($("mfa-form").dataset.method !== "recovery_code");
+      $("mfa-code").focus();
+    });
+    $("mfa-back").addEventListener("click", (event) => {
+      event.preventDefault();
+      clearMessage();
+      leaveSecondStep("");
+    });
+    $("mfa-setup").addEventListener("click", (event) => {
+      clearMessage();
+      busy(event.currentTarget, startMfaSetup);
+    });
+    $("mfa-setup-cancel").addEventListener("click", () => {
+      clearMessage();
+      renderMfa(mfaStatus || { totp: false, recovery_codes_left: 0 });
+      $("mfa-settings-title").focus();
+    });
+    $("mfa-codes-done").addEventListener("click", () => {
+      clearMessage();
+      renderMfa(mfaStatus);
+      $("mfa-settings-title").focus();
+    });
+    onMfaSubmit("mfa-confirm-form", confirmMfa);
+    onMfaSubmit("mfa-regenerate-form", regenerateRecoveryCodes);
+    onMfaSubmit("mfa-disable-form", disableMfa);
+  }
+
   async function loadAccount(focusId) {
     const me = await authed("GET", "/me");
     if (!me.ok) throw new HttpError(await explain(me), me.status);
@@ -505,10 +826,12 @@
     const sessions = await authed("GET", "/sessions");
     if (!sessions.ok) throw new HttpError(await explain(sessions), sessions.status);
     const identities = PROVIDERS.size ? await fetchIdentities() : null;
+    const mfa = await fetchMfa();
     $("reauth-notice").hidden = true;
     renderMe(user);
     renderSessions(await sessions.json());
     if (identities !== null) renderIdentities(identities);
+    renderMfa(mfa);
     show("view-signed-in", focusId);
   }
 
@@ -540,6 +863,12 @@
       say(await explain(response, action), "error");
       form.elements.password.select();
       form.elements.password.focus();
+      return;
+    }
+    const second = await wantsSecondFactor(response);
+    if (second !== null) {
+      form.elements.password.value = ""; // the email stays, should the second step expire
+      showSecondStep(second.mfa_token, text);
       return;
     }
     form.reset();
@@ -653,6 +982,12 @@
   async function start() {
     const back = takeReturn();
     const failed = back.oauth_error === undefined ? null : OAUTH_ERRORS[back.oauth_error] || OAUTH_FAILED;
+    if (back.mfa_required === "1" && !failed) {
+      // a provider's first factor was right; the MFA token is in its cookie, the code completes it
+      const name = back.signed_in_with && PROVIDERS.has(back.signed_in_with) ? back.signed_in_with : null;
+      showSecondStep(null, name ? `Signed in with ${providerName(name)}.` : "Signed in.");
+      return;
+    }
     if (!readCookie(CSRF_COOKIE)) {
       // `/#forgot-password`: where a reset page whose link no longer works sends people
       if (window.location.hash === "#forgot-password") showForgot();
@@ -734,6 +1069,7 @@
       });
     }
     pointProvidersBack();
+    mfaHandlers();
     const forgotForm = $("forgot-form");
     forgotForm.addEventListener("submit", (event) => {
       event.preventDefault();
