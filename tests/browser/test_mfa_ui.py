@@ -31,6 +31,8 @@ from support.totp import settled_step
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
 LIMIT = 6  # sign-in attempts per account and minute
+PHONE = {"width": 360, "height": 780}
+NO_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth"
 
 # What the page says (app.js), exactly.
 WRONG_CODE = "That code is not right, or it was used already. Type the code your app shows now."
@@ -116,11 +118,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, issuer: str) -> Iterator[Se
 
 @pytest.fixture
 def open_page(new_page: Callable[..., Any], server: Server) -> Callable[..., Any]:
-    """`open_page()`: a fresh browser context showing the sign-in page, loaded; the provider's CDN is
-    off limits. Script errors and CSP violations fail the test (`new_page`)."""
+    """`open_page(viewport=None)`: a fresh browser context showing the sign-in page, loaded; the
+    provider's CDN is off limits. Script errors and CSP violations fail the test (`new_page`)."""
 
-    def factory() -> Any:
-        page = new_page(server.base)
+    def factory(viewport: dict[str, int] | None = None) -> Any:
+        page = new_page(server.base, *([viewport] if viewport else []))
         page.context.route(re.compile(r"^https://cdn\.jsdelivr\.net/"), lambda route: route.abort())
         page.goto("/")
         state(page).to_have_attribute("data-state", re.compile("^signed-(in|out)$"))
@@ -199,6 +201,7 @@ def enrol(page: Any, name: str) -> Enrolled:
     box = qr.bounding_box()
     assert box is not None and box["width"] >= 150 and box["height"] >= 150  # scannable, not a speck
     assert qr.locator("path").count() >= 1
+    assert page.evaluate(NO_OVERFLOW)
     shown = card.locator("#mfa-secret").inner_text()
     assert re.fullmatch(r"([A-Z2-7]{4} )+[A-Z2-7]{1,4}", shown), shown  # base32, in groups of four
     totp = Totp(shown.replace(" ", ""))
@@ -219,6 +222,7 @@ def enrol(page: Any, name: str) -> Enrolled:
     assert len(codes) == 10 and len(set(codes)) == 10
     assert all(re.fullmatch(r"[A-Z2-7]{5}-[A-Z2-7]{5}", code) for code in codes), codes
     assert codes == answered.value.json()["recovery_codes"]
+    mfa_status(page).to_have_text("On · 10 recovery codes left")
     expect(card.locator("#mfa-enrol")).to_be_hidden()  # the key is gone from the card
     shot(page, f"{name}-recovery-codes")
 
@@ -405,13 +409,16 @@ def test_an_expired_second_step_goes_back_to_the_password_form(
 
 
 def test_too_many_wrong_codes_are_throttled_with_the_wait(open_page: Callable[..., Any]) -> None:
+    """At phone width, too: the set-up and the code form fit without sideways scrolling."""
     email = f"{_tag('mallory')}@example.com"
-    page = open_page()
+    page = open_page(PHONE)
     register(page, email)
-    enrolled = enrol(page, "69-mfa")
+    enrolled = enrol(page, "69-mfa-phone")
+    assert page.evaluate(NO_OVERFLOW)
     sign_out(page)
     sign_in(page, email)
     at_the_code_form(page)
+    assert page.evaluate(NO_OVERFLOW)
 
     for _ in range(LIMIT):
         assert submit_code(page, enrolled.wrong_code()).status == 400
@@ -423,7 +430,7 @@ def test_too_many_wrong_codes_are_throttled_with_the_wait(open_page: Callable[..
     message(page).to_have_text(re.compile(r"^Too many attempts\. Wait \d+ seconds? before trying again\.$"))
     message(page).to_have_attribute("data-kind", "error")
     state(page).to_have_attribute("data-state", "mfa")  # the sign-in can go on after the wait
-    shot(page, "70-mfa-throttled")
+    shot(page, "70-mfa-throttled-phone")
 
 
 def test_new_recovery_codes_and_turning_it_off(open_page: Callable[..., Any]) -> None:
