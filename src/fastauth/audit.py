@@ -45,6 +45,10 @@ AuditEvent = Literal[
     "mfa_failed",
     "recovery_codes_regenerated",
     "recovery_code_used",
+    "passkey_added",
+    "passkey_removed",
+    "passkey_failed",
+    "passkey_cloned",
     "key_rotated",
     "key_retired",
 ]

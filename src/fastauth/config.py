@@ -8,6 +8,7 @@ absent. Everything is checked at construction; errors say what to fix and never 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import warnings
@@ -42,6 +43,7 @@ __all__ = [
     "FastAuthSecurityWarning",
     "JWTConfig",
     "OAuthProviderConfig",
+    "PasskeyConfig",
 ]
 
 
@@ -218,6 +220,87 @@ class OAuthProviderConfig(BaseModel):
                     "localhost), for development and tests, may use plain http."
                 )
         return self
+
+
+_HOST = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class PasskeyConfig(BaseModel):
+    """Passkeys (WebAuthn): the relying party (`FASTAUTH_PASSKEYS__<FIELD>`).
+
+    Nothing set: the RP ID is `public_url`'s host and the one allowed origin is `public_url`'s origin.
+    An IP address cannot be an RP ID (WebAuthn §5.1.3) and browsers run ceremonies only on https (or
+    http://localhost), so with no `public_url`, or one on an IP address or plain http elsewhere,
+    passkeys are off until `rp_id` and `origins` are set.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The RP ID: a domain (`example.com`), the host of every origin or a parent domain of it.
+    rp_id: str | None = None
+    #: The name authenticators show; default: `email.app_name`.
+    rp_name: str | None = Field(default=None, min_length=1, max_length=100)
+    #: The origins pages may run a ceremony from (`https://app.example.com`); https, or http on
+    #: `localhost` for development.
+    origins: tuple[str, ...] = ()
+    #: Seconds a ceremony (its challenge) may take.
+    challenge_ttl: int = Field(default=300, ge=30, le=900)
+
+    def resolved(self, public_url: str | None) -> PasskeyConfig:
+        """This configuration with the defaults from `public_url` filled in and checked (`ValueError`
+        saying what to change); `rp_id` stays None when passkeys are off."""
+        rp_id, origins = self.rp_id, self.origins
+        if rp_id is None:  # follow public_url, where a browser can run a ceremony at all
+            parts = urlsplit(public_url) if public_url else None
+            host = parts.hostname if parts is not None else None
+            if parts is None or host is None or _is_ip(host):
+                return self
+            if parts.scheme != "https" and host != "localhost":
+                return self
+            rp_id = host
+        rp_id = rp_id.lower()
+        if _is_ip(rp_id) or not _HOST.fullmatch(rp_id):
+            raise ValueError(
+                f"passkeys.rp_id must be a domain name such as 'example.com' or 'localhost', not an IP "
+                f"address or URL (got {rp_id!r})."
+            )
+        if not origins:
+            if public_url is None:
+                raise ValueError(
+                    "passkeys.rp_id needs the origins pages run passkey ceremonies from: set "
+                    "FASTAUTH_PASSKEYS__ORIGINS (like '[\"https://app.example.com\"]') or public_url."
+                )
+            origins = (_origin_of(public_url),)
+        for origin in origins:
+            parts = urlsplit(origin)
+            host = parts.hostname or ""
+            secure = parts.scheme == "https" or (parts.scheme == "http" and host == "localhost")
+            if not secure or origin != _origin_of(origin) or parts.path or not host:
+                raise ValueError(
+                    f"passkeys.origins entries must be origins like 'https://app.example.com' (http only "
+                    f"for localhost), without a path or a trailing '/' (got {origin!r})."
+                )
+            if host != rp_id and not host.endswith(f".{rp_id}"):
+                raise ValueError(
+                    f"passkeys.origins entry {origin!r} is not on the RP ID {rp_id!r} or a subdomain of it; "
+                    "browsers refuse such a ceremony (set passkeys.rp_id to a domain both share)."
+                )
+        return self.model_copy(update={"rp_id": rp_id, "origins": tuple(origins)})
 
 
 class EmailConfig(BaseModel):
@@ -436,6 +519,8 @@ class FastAuthConfig(BaseSettings):
     jwt: JWTConfig = Field(default_factory=JWTConfig)
     #: Mail (`FASTAUTH_EMAIL__<FIELD>`); the default sends nothing and leaves the mail flows off.
     email: EmailConfig = Field(default_factory=EmailConfig)
+    #: Passkeys (`FASTAUTH_PASSKEYS__<FIELD>`); the default follows `public_url` (off on an IP address).
+    passkeys: PasskeyConfig = Field(default_factory=PasskeyConfig)
 
     database_url: str = Field(default="sqlite+aiosqlite:///./fastauth.db", repr=False)  # may hold a password
     #: SQLAlchemy connection pool of a server database (PostgreSQL...): connections kept open, and how
@@ -626,6 +711,7 @@ class FastAuthConfig(BaseSettings):
             accepted = self.jwt.accept_issuers if self.jwt.accept_issuers is not None else ("fastauth",)
             update = {"issuer": self.public_url, "accept_issuers": accepted}
             object.__setattr__(self, "jwt", self.jwt.model_copy(update=update))
+        object.__setattr__(self, "passkeys", self.passkeys.resolved(self.public_url))
         if self.username_field is not None:
             if self.user_fields is None:
                 raise ValueError("username_field needs user_fields declaring that field.")

@@ -30,6 +30,10 @@
         ├── InvalidMFACode       invalid_mfa_code     a TOTP or recovery code wrong, spent or replayed
         ├── MFAAlreadyEnabled    mfa_already_enabled
         ├── MFANotEnabled        mfa_not_enabled
+        ├── PasskeysOff          passkeys_off         no relying party is configured (RP ID, origins)
+        ├── InvalidPasskey       invalid_passkey      a WebAuthn response that does not verify
+        │   └── PasskeyCloned    passkey_cloned       its sign count went backwards (audited)
+        ├── PasskeyNotFound      passkey_not_found    not one of the caller's passkeys
         ├── OAuthError           oauth_failed         a provider sign-in failed (refused at the provider,
         │   │                                         a code or ID token that does not verify)
         │   ├── UnknownProvider      unknown_provider     no provider of that name is configured
@@ -78,6 +82,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidEmail",
     "InvalidMFACode",
+    "InvalidPasskey",
     "InvalidResetToken",
     "InvalidSignature",
     "InvalidUserFields",
@@ -91,6 +96,9 @@ __all__ = [
     "NotAuthenticated",
     "OAuthError",
     "OAuthStateInvalid",
+    "PasskeyCloned",
+    "PasskeyNotFound",
+    "PasskeysOff",
     "PasswordPolicyError",
     "PermissionDenied",
     "ProviderEmailUnverified",
@@ -365,6 +373,38 @@ class MFANotEnabled(AuthError):
     """The account has no confirmed second factor (or no enrolment under way to confirm)."""
 
     code = "mfa_not_enabled"
+
+
+class PasskeysOff(AuthError):
+    """Passkeys need a relying party: an RP ID that is a domain name (not an IP address) and the
+    origins pages run from (`FASTAUTH_PASSKEYS__RP_ID`, `__ORIGINS`, or a `public_url` on a domain)."""
+
+    code = "passkeys_off"
+
+
+class InvalidPasskey(AuthError):
+    """A WebAuthn response that does not verify: unknown or spent challenge, wrong origin or RP ID, bad
+    signature, unknown credential, missing user verification. Every refusal answers alike."""
+
+    code = "invalid_passkey"
+
+
+class PasskeyCloned(InvalidPasskey):
+    """An assertion whose signature verifies but whose sign count did not go up: the authenticator was
+    likely cloned. Answered like any other refusal (`invalid_passkey`), and audited."""
+
+    code = "passkey_cloned"
+
+    def __init__(self, passkey: object) -> None:
+        super().__init__("the sign count went backwards")
+        #: The `PasskeyRecord` concerned.
+        self.passkey = passkey
+
+
+class PasskeyNotFound(AuthError):
+    """No passkey of that id among the caller's."""
+
+    code = "passkey_not_found"
 
 
 class OAuthError(AuthError):

@@ -75,6 +75,12 @@ class RateLimits:
         if self.enabled:
             await self._hit(self.login_per_ip, "fastauth-oauth-ip", ip or "unknown")
 
+    async def check_passkey(self, ip: str | None) -> None:
+        """A passwordless passkey ceremony started or finished from `ip` (under the login budget's
+        per-IP rate): each start stores a challenge, and no account is known before the answer."""
+        if self.enabled:
+            await self._hit(self.login_per_ip, "fastauth-passkey-ip", ip or "unknown")
+
     async def check_register(self, ip: str | None) -> None:
         """A registration from `ip`; `RateLimited` over budget."""
         if self.enabled:

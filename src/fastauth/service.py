@@ -45,6 +45,7 @@ from fastauth.errors import (
     InvalidCredentials,
     InvalidEmail,
     InvalidMFACode,
+    InvalidPasskey,
     InvalidResetToken,
     InvalidUserFields,
     InvalidVerifyToken,
@@ -56,6 +57,9 @@ from fastauth.errors import (
     NotAuthenticated,
     OAuthError,
     OAuthStateInvalid,
+    PasskeyCloned,
+    PasskeyNotFound,
+    PasskeysOff,
     RecentSignInRequired,
     RevokedToken,
     SessionNotFound,
@@ -69,13 +73,22 @@ from fastauth.keys.manager import KeyManager
 from fastauth.keys.sealing import seal
 from fastauth.mail import MAIL_OFF, MailTemplates, Outbox, sender_from_config
 from fastauth.mfa import Totp, new_recovery_codes, recovery_hash
+from fastauth.mfa.passkeys import Passkeys, VerifiedPasskey, amr_of, clean_name
 from fastauth.oauth import OAuthFlows, OAuthOutcome, decide, providers_from_config
 from fastauth.oauth.providers import ProviderIdentity
 from fastauth.passwords import NO_PASSWORD, PasswordHasher
 from fastauth.ratelimits import RateLimits
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.sessions import Sessions, TokenPair, revocation_horizon
-from fastauth.storage.base import IdentityRecord, KeyRecord, MFARecord, SessionRecord, Store, User
+from fastauth.storage.base import (
+    IdentityRecord,
+    KeyRecord,
+    MFARecord,
+    PasskeyRecord,
+    SessionRecord,
+    Store,
+    User,
+)
 from fastauth.storage.redis import RedisEvents, RedisRevocationList, check_no_eviction
 from fastauth.tokens.claims import REFRESH
 from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
@@ -93,6 +106,11 @@ SETTLE_TIMEOUT = 10.0
 #: A password change or reset voids the codes that could take the account over (account-security §1).
 #: A sign-in waiting for its second factor (an MFA token) began with the old password: voided too.
 _VOIDED_BY_PASSWORD_CHANGE: tuple[Purpose, ...] = ("reset_password", "change_email", "mfa_challenge")
+#: The start-up line of a server without passkeys.
+PASSKEYS_OFF = (
+    "passkeys are off: they need an RP ID that is a domain name; set FASTAUTH_PUBLIC_URL to a URL on "
+    "a domain (http://localhost:8000 in development) or FASTAUTH_PASSKEYS__RP_ID and __ORIGINS"
+)
 
 
 def _default_store(config: FastAuthConfig) -> Store:
@@ -185,6 +203,20 @@ class AuthService:
         self.audit = audit if audit is not None else _audit_from_config(config, store, engine.clock)
         #: Sign-in providers (None: none configured).
         self.oauth = oauth
+        #: The WebAuthn relying party (None: passkeys off, no RP ID on a domain configured).
+        rp = config.passkeys
+        self.passkeys: Passkeys | None = (
+            Passkeys(
+                store,
+                rp_id=rp.rp_id,
+                rp_name=rp.rp_name or config.email.app_name,
+                origins=rp.origins,
+                challenge_ttl=rp.challenge_ttl,
+                clock=engine.clock,
+            )
+            if rp.rp_id is not None
+            else None
+        )
         #: The application's user fields (`fastauth.UserFields` itself when it declares none).
         self.user_fields: type[UserFields] = config.user_fields or UserFields
         self.field_specs: dict[str, FieldSpec] = {spec.name: spec for spec in describe(config.user_fields)}
@@ -371,6 +403,10 @@ class AuthService:
                 await self.sessions.warm()
             await self.sessions.prune()
             await self.codes.prune()
+            if self.passkeys is not None:
+                await self.passkeys.prune()
+            else:
+                log.info(PASSKEYS_OFF)
             await self.audit.prune_quietly()
             if self.bus is not None:
                 self.bus.start(self._on_event)
@@ -481,6 +517,7 @@ class AuthService:
         password_hash: str | None = None,
         provider: str | None = None,
         second_factor: str | None = None,
+        passkey: str | None = None,
     ) -> TokenPair:
         """The `allow_signin` gate, then a new session; a refused new user is stored but not signed in.
 
@@ -505,7 +542,9 @@ class AuthService:
                 self._verify_after_register(user, ip=ip, user_agent=user_agent)
             raise refusal
         amr: tuple[str, ...] = ("fed",) if provider is not None else ("pwd",)
-        if second_factor is not None:
+        if passkey is not None:  # user-verified: possession and a PIN or biometric, two factors at once
+            amr = (passkey, "mfa")
+        elif second_factor is not None:
             amr = (*amr, second_factor, "mfa")  # RFC 8176: mfa, and which factors
         elif not create_user and await self.mfa_enrolled(user):
             await self._challenge(user, provider)
@@ -517,7 +556,7 @@ class AuthService:
                 raise InvalidCredentials("the password changed during the sign-in")
         if create_user:
             await self.audit.record("signup", **seen)
-        how = f" via {provider}" if provider is not None else ""
+        how = f" via {provider}" if provider is not None else " via passkey" if passkey is not None else ""
         await self.audit.record("signin", **seen, detail=f"session {pair.session_id}{how}")
         if create_user:
             await self.events.registered(user)
@@ -1243,7 +1282,7 @@ class AuthService:
             raise IdentityNotFound("no such linked account")
         current = await self.accounts.get_user(user.id, fresh=True)
         has_password = current is not None and current.hashed_password != NO_PASSWORD
-        if not has_password and len(identities) == 1:
+        if not has_password and len(identities) == 1 and not await self.store.list_passkeys(user.id):
             raise LastSignInMethod("the only way to sign in")
         if not await self.store.delete_identity(identity_id, user.id):
             raise IdentityNotFound("no such linked account")
@@ -1264,25 +1303,44 @@ class AuthService:
         first = json.dumps({"provider": provider})
         challenge = await self.codes.issue(user.id, "mfa_challenge", data=first)
         token = self.engine.issue(MFA, user.id, challenge).token
-        raise MFARequired("a second factor is required", token, ("totp", "recovery_code"))
+        methods: tuple[str, ...] = ("totp", "recovery_code")
+        if self.passkeys is not None and await self.store.list_passkeys(user.id):
+            methods = (*methods, "passkey")
+        raise MFARequired("a second factor is required", token, methods)
 
-    async def mfa_complete(
-        self, mfa_token: str, code: str, *, ip: str | None = None, user_agent: str | None = None
-    ) -> tuple[User, TokenPair]:
-        """The second factor of a sign-in `MFARequired` stopped: the MFA token (verified as its own kind
-        only) and a TOTP or recovery code. A wrong code leaves the token usable until it expires (the
-        attempts are rate-limited); the right one spends it and starts the session, whose tokens say
-        `amr` [first, "otp", "mfa"]. Raises `TokenError`, `InvalidCode` (spent or superseded),
-        `InvalidMFACode`, and the session start's refusals."""
+    async def _pending_sign_in(self, mfa_token: str) -> tuple[User, VerifiedToken, str | None]:
+        """The user, MFA token and first factor's provider of a sign-in waiting for its second factor;
+        `TokenError` or `InvalidCode` (spent or superseded) otherwise."""
         verified = self.engine.verify(mfa_token, MFA)
         record = await self.codes.check(verified.sid, "mfa_challenge")
         user = await self.accounts.get_user(verified.sub, fresh=True)
         if user is None or record.user_id != user.id or not user.is_active:
             raise InvalidCode("invalid or expired code")
-        method = await self.mfa_verify(user, code, ip=ip, user_agent=user_agent)
-        await self.codes.consume(verified.sid, "mfa_challenge")
         first = json.loads(record.data or "{}")
         provider = first.get("provider") if isinstance(first, dict) else None
+        return user, verified, provider if isinstance(provider, str) else None
+
+    async def mfa_complete(
+        self,
+        mfa_token: str,
+        code: str | None = None,
+        *,
+        credential: object = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> tuple[User, TokenPair]:
+        """The second factor of a sign-in `MFARequired` stopped: the MFA token (verified as its own kind
+        only) and a TOTP or recovery code, or a passkey assertion (`credential`, for the options of
+        `passkey_second_factor_options`). A wrong code leaves the token usable until it expires (the
+        attempts are rate-limited); the right one spends it and starts the session, whose tokens say
+        `amr` [first, "otp" or "hwk"/"swk", "mfa"]. Raises `TokenError`, `InvalidCode` (spent or
+        superseded), `InvalidMFACode`, `InvalidPasskey`, and the session start's refusals."""
+        user, verified, provider = await self._pending_sign_in(mfa_token)
+        if credential is not None:
+            method = await self._passkey_factor(user, credential, verified.sid, ip=ip, user_agent=user_agent)
+        else:
+            method = await self.mfa_verify(user, code or "", ip=ip, user_agent=user_agent)
+        await self.codes.consume(verified.sid, "mfa_challenge")
         pair = await self._start_session(
             user, ip=ip, user_agent=user_agent, provider=provider, second_factor=method
         )
@@ -1398,10 +1456,171 @@ class AuthService:
         if user is None:
             return False
         removed = await self.store.delete_mfa(user.id)
-        if removed:
+        passkeys = await self.store.list_passkeys(user.id)
+        for passkey in passkeys:
+            await self.store.delete_passkey(passkey.id, user.id)
+        if removed or passkeys:
             await self.sessions.revoke_all(user.id)
-            await self.audit.record("mfa_disabled", user_id=user.id, detail="reset by an administrator")
-        return removed
+            await self.audit.record(
+                "mfa_disabled",
+                user_id=user.id,
+                detail=f"reset by an administrator ({len(passkeys)} passkeys removed)",
+            )
+        return removed or bool(passkeys)
+
+    # passkeys
+
+    def _relying_party(self) -> Passkeys:
+        if self.passkeys is None:
+            raise PasskeysOff("no passkey relying party is configured")
+        return self.passkeys
+
+    async def _audit_passkey_failure(
+        self, error: Exception, user_id: str | None, ip: str | None, user_agent: str | None
+    ) -> None:
+        if isinstance(error, PasskeyCloned):
+            passkey = error.passkey
+            assert isinstance(passkey, PasskeyRecord)
+            await self.audit.record(
+                "passkey_cloned", user_id=passkey.user_id, ip=ip, user_agent=user_agent, detail=passkey.id
+            )
+        else:
+            await self.audit.record("passkey_failed", user_id=user_id, ip=ip, user_agent=user_agent)
+
+    async def _assertion(
+        self, credential: object, ceremony: str, user_id: str | None, ip: str | None, user_agent: str | None
+    ) -> VerifiedPasskey:
+        """A verified assertion; each refusal audited (a clone as such) and re-raised."""
+        passkeys = self._relying_party()
+        try:
+            return await passkeys.authenticate(
+                credential, "login" if ceremony == "login" else "second_factor"
+            )
+        except InvalidPasskey as error:
+            await self._audit_passkey_failure(error, user_id, ip, user_agent)
+            raise
+
+    async def list_passkeys(self, user: User) -> list[PasskeyRecord]:
+        """`user`'s passkeys, oldest first."""
+        return await self.store.list_passkeys(user.id)
+
+    async def passkey_registration_options(self, user: User) -> dict[str, Any]:
+        """The options of `navigator.credentials.create()` for a new passkey of `user` (a random user
+        handle, the passkeys they have excluded)."""
+        passkeys = self._relying_party()
+        return await passkeys.registration_options(user, await self.store.list_passkeys(user.id))
+
+    async def passkey_register(
+        self,
+        user: User,
+        credential: object,
+        name: str | None = None,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> PasskeyRecord:
+        """Verify and store the passkey `navigator.credentials.create()` made; `InvalidPasskey`."""
+        passkeys = self._relying_party()
+        label = clean_name(name, "Passkey")
+        try:
+            record = await passkeys.register(user, credential, label)
+        except InvalidPasskey:
+            await self.audit.record(
+                "passkey_failed", user_id=user.id, ip=ip, user_agent=user_agent, detail="registration"
+            )
+            raise
+        await self.audit.record(
+            "passkey_added", user_id=user.id, ip=ip, user_agent=user_agent, detail=record.id
+        )
+        return record
+
+    async def rename_passkey(self, user: User, passkey_id: str, name: str) -> PasskeyRecord:
+        """Rename one of `user`'s passkeys; `PasskeyNotFound` for any other id."""
+        label = clean_name(name, "Passkey")
+        if not await self.store.rename_passkey(passkey_id, user.id, label):
+            raise PasskeyNotFound("no such passkey")
+        found = next((p for p in await self.store.list_passkeys(user.id) if p.id == passkey_id), None)
+        if found is None:
+            raise PasskeyNotFound("no such passkey")
+        return found
+
+    async def delete_passkey(
+        self, user: User, passkey_id: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> None:
+        """Remove one of `user`'s passkeys; `PasskeyNotFound` for any other id, `LastSignInMethod` when
+        it is the account's only way in (no password, no linked provider, no other passkey)."""
+        passkeys = await self.store.list_passkeys(user.id)
+        if not any(p.id == passkey_id for p in passkeys):
+            raise PasskeyNotFound("no such passkey")
+        current = await self.accounts.get_user(user.id, fresh=True)
+        has_password = current is not None and current.hashed_password != NO_PASSWORD
+        if not has_password and len(passkeys) == 1 and not await self.store.list_identities(user.id):
+            raise LastSignInMethod("the only way to sign in")
+        if not await self.store.delete_passkey(passkey_id, user.id):
+            raise PasskeyNotFound("no such passkey")
+        await self.audit.record(
+            "passkey_removed", user_id=user.id, ip=ip, user_agent=user_agent, detail=passkey_id
+        )
+
+    async def passkey_login_options(self, *, ip: str | None = None) -> dict[str, Any]:
+        """The options of `navigator.credentials.get()` for a passwordless sign-in (any discoverable
+        passkey of this RP, user verification required). Rate-limited per source: each stores a
+        challenge."""
+        passkeys = self._relying_party()
+        await self.rate_limits.check_passkey(ip)
+        return await passkeys.authentication_options("login")
+
+    async def passkey_sign_in(
+        self, credential: object, *, ip: str | None = None, user_agent: str | None = None
+    ) -> tuple[User, TokenPair]:
+        """A passwordless sign-in with a user-verified passkey: a session whose tokens say `amr`
+        ["hwk" or "swk", "mfa"] (a TOTP on the account is not asked for: the passkey is two factors).
+        Rate-limited per source like logins; `InvalidPasskey`, `InvalidCredentials` (an inactive
+        account), and the session start's refusals."""
+        await self.rate_limits.check_passkey(ip)
+        verified = await self._assertion(credential, "login", None, ip, user_agent)
+        user = await self.accounts.get_user(verified.passkey.user_id, fresh=True)
+        if user is None or not user.is_active:
+            await self.audit.record(
+                "signin_failed",
+                user_id=verified.passkey.user_id,
+                ip=ip,
+                user_agent=user_agent,
+                detail="inactive account",
+            )
+            raise InvalidCredentials("inactive account")
+        pair = await self._start_session(user, ip=ip, user_agent=user_agent, passkey=amr_of(verified.passkey))
+        return user, pair
+
+    async def passkey_second_factor_options(self, mfa_token: str) -> dict[str, Any]:
+        """The options of `navigator.credentials.get()` for the second factor of a pending sign-in: the
+        user's passkeys allowed, the ceremony bound to that sign-in. `TokenError`, `InvalidCode`,
+        `MFANotEnabled` (no passkey)."""
+        passkeys = self._relying_party()
+        user, verified, _ = await self._pending_sign_in(mfa_token)
+        mine = await self.store.list_passkeys(user.id)
+        if not mine:
+            raise MFANotEnabled("no passkey")
+        return await passkeys.authentication_options(
+            "second_factor", user_id=user.id, allow=mine, data=verified.sid
+        )
+
+    async def _passkey_factor(
+        self, user: User, credential: object, sign_in: str, *, ip: str | None, user_agent: str | None
+    ) -> str:
+        """A passkey as the second factor of the pending sign-in `sign_in`: its RFC 8176 method."""
+        await self.rate_limits.check_login(f"mfa:{user.id}", ip)
+        verified = await self._assertion(credential, "second_factor", user.id, ip, user_agent)
+        if verified.ceremony.data != sign_in:
+            await self.audit.record(
+                "passkey_failed",
+                user_id=user.id,
+                ip=ip,
+                user_agent=user_agent,
+                detail="another sign-in's challenge",
+            )
+            raise InvalidPasskey("the challenge belongs to another sign-in")
+        return amr_of(verified.passkey)
 
     # administration
 

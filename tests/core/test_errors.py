@@ -20,7 +20,7 @@ def instance(cls: type[FastAuthError]) -> FastAuthError:
 
 
 def test_every_class_is_a_fastauth_error_with_its_own_distinct_code() -> None:
-    assert len(CLASSES) == 50
+    assert len(CLASSES) == 54
     for cls in CLASSES:
         assert issubclass(cls, FastAuthError)
         assert isinstance(cls.__dict__.get("code"), str) and cls.__dict__["code"], cls.__name__

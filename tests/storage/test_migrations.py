@@ -246,6 +246,36 @@ async def test_the_seventh_revision_adds_the_second_factor_tables_and_changes_no
     assert recovery["foreign_keys"] == [(("user_id",), "fastauth_users", ("id",), "CASCADE")]
 
 
+async def test_the_eighth_revision_adds_the_passkey_tables_and_changes_nothing_else(
+    two_databases: tuple[str, str],
+) -> None:
+    seventh_url, eighth_url = two_databases
+    await upgrade(seventh_url, "0007")
+    await upgrade(eighth_url, "0008")
+    seventh, eighth = await describe(seventh_url), await describe(eighth_url)
+    passkeys = eighth.pop("fastauth_passkeys")
+    challenges = eighth.pop("fastauth_passkey_challenges")
+    assert eighth == seventh
+    assert passkeys["primary_key"] == ["id"]
+    assert passkeys["foreign_keys"] == [(("user_id",), "fastauth_users", ("id",), "CASCADE")]
+    assert [unique[1] for unique in passkeys["unique"]] == [("credential_id",)]
+    assert challenges["primary_key"] == ["id"]
+    assert challenges["foreign_keys"] == []  # a passwordless sign-in's challenge has no user yet
+
+
+async def test_the_eighth_revision_downgrades_to_the_seventh(database_url: str) -> None:
+    await upgrade(database_url)
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade_to, "0007")
+    finally:
+        await engine.dispose()
+    tables = await describe(database_url)
+    assert "fastauth_passkeys" not in tables and "fastauth_passkey_challenges" not in tables
+    assert "fastauth_mfa" in tables
+
+
 async def test_the_third_revision_downgrades_to_the_second(database_url: str) -> None:
     await upgrade(database_url)
     engine = create_async_engine(async_url(database_url))
@@ -309,7 +339,7 @@ async def test_an_applications_alembic_version_is_never_touched(database_url: st
             ours = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
     finally:
         await store.close()
-    assert (app, ours) == (["app_rev_42"], ["0007"])
+    assert (app, ours) == (["app_rev_42"], ["0008"])
 
 
 async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(database_url: str) -> None:
@@ -319,7 +349,7 @@ async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(dat
         await asyncio.gather(*(store.check_schema(keys=True) for store in stores))
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
-        assert versions == ["0007"]
+        assert versions == ["0008"]
     finally:
         for store in stores:
             await store.close()
@@ -339,7 +369,7 @@ async def test_a_revision_from_a_newer_fastauth_is_refused_at_start_and_not_touc
     finally:
         await store.close()
     assert str(refused.value) == (
-        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0007): "
+        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0008): "
         "a newer fastauth migrated it; upgrade fastauth"
     )
 
@@ -351,12 +381,12 @@ async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_comma
         with pytest.raises(ConfigError) as refused:
             await store.check_schema()  # what start-up does when auto_create_tables is off
         assert str(refused.value) == (
-            "the database schema is at revision 0001 and this fastauth needs 0007: run `fastauth db "
+            "the database schema is at revision 0001 and this fastauth needs 0008: run `fastauth db "
             "upgrade` (it migrates the database FASTAUTH_DATABASE_URL names), then start again"
         )
         await store.create_tables()  # with auto_create_tables SQLite upgrades itself
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0007", "head")
+        assert (state.revision, state.status) == ("0008", "head")
         assert {"fastauth_codes", "fastauth_audit"} <= state.tables
         await store.check_schema(keys=True)
     finally:
@@ -371,7 +401,7 @@ async def test_upgrade_stops_at_the_revision_asked_for(database_url: str) -> Non
         assert (state.revision, state.status) == ("0001", "behind")
         assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
         before, after = await store.upgrade()
-        assert (before.revision, after.revision, after.status) == ("0001", "0007", "head")
+        assert (before.revision, after.revision, after.status) == ("0001", "0008", "head")
     finally:
         await store.close()
 
@@ -397,7 +427,7 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
         assert (await store.schema_state()).status == "unversioned"
         await store.create_tables()  # adopts on SQLite and PostgreSQL alike: nothing is left to run
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0007", "head")
+        assert (state.revision, state.status) == ("0008", "head")
         assert state.tables == {
             "fastauth_users",
             "fastauth_sessions",
@@ -409,6 +439,8 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
             "fastauth_oauth_states",
             "fastauth_mfa",
             "fastauth_recovery_codes",
+            "fastauth_passkeys",
+            "fastauth_passkey_challenges",
         }
         await store.check_schema(keys=True)
     finally:

@@ -40,7 +40,7 @@ from fastauth.errors import ConfigError, InvalidCode
 from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
 
 #: The head revision, and every fastauth table at it.
-HEAD = "0007"
+HEAD = "0008"
 TABLES = {
     "fastauth_users",
     "fastauth_sessions",
@@ -52,6 +52,8 @@ TABLES = {
     "fastauth_oauth_states",
     "fastauth_mfa",
     "fastauth_recovery_codes",
+    "fastauth_passkeys",
+    "fastauth_passkey_challenges",
 }
 #: The tables later revisions add: a database adopted from 0.1.0 lacks them until upgraded.
 LATER_TABLES = TABLES - {"fastauth_users", "fastauth_sessions", "fastauth_keys"}

@@ -42,6 +42,10 @@ BODIES = {
     ("post", "/auth/mfa/totp/confirm"): True,
     ("post", "/auth/mfa/recovery-codes"): True,
     ("post", "/auth/mfa/totp/disable"): True,
+    ("post", "/auth/mfa/passkey/options"): False,  # the MFA token may be in its cookie
+    ("post", "/auth/passkeys/register/verify"): True,
+    ("post", "/auth/passkeys/login/verify"): True,
+    ("patch", "/auth/passkeys/{passkey_id}"): True,
 }
 #: The statuses a route behind `get_current_user` always documents.
 AUTHENTICATED = {"401", "403", "503"}

@@ -1,4 +1,5 @@
-"""Second factors: TOTP (RFC 6238) with recovery codes (`totp`); passkeys come next.
+"""Second factors: TOTP (RFC 6238) with recovery codes (`totp`), and passkeys (WebAuthn, `passkeys`),
+which also sign in without a password.
 
 Framework-free: the service (`AuthService.mfa_*`) owns enrolment, verification and the audit.
 """

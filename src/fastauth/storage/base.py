@@ -26,6 +26,9 @@ __all__ = [
     "MFAStore",
     "OAuthStateRecord",
     "OAuthStateStore",
+    "PasskeyChallengeRecord",
+    "PasskeyRecord",
+    "PasskeyStore",
     "SessionRecord",
     "SessionStore",
     "Store",
@@ -380,6 +383,82 @@ class MFAStore(Protocol):
         """How many unused recovery codes the user has."""
 
 
+@dataclass(slots=True)
+class PasskeyRecord:
+    """A registered WebAuthn credential (a passkey) of a user.
+
+    `credential_id`, `public_key` (COSE) and `user_handle` are base64url without padding. The user
+    handle is random, the same for all of a user's passkeys, and never the user's id or email (WebAuthn
+    §14.6.1). `sign_count` only goes up: an assertion whose count does not is refused (a cloned
+    authenticator). `backup_eligible`/`backed_up` say whether the key can be or is synced (`swk`) rather
+    than bound to one device (`hwk`).
+    """
+
+    id: str
+    user_id: str
+    credential_id: str
+    public_key: str = field(repr=False)
+    sign_count: int
+    user_handle: str = field(repr=False)
+    name: str
+    created_at: int
+    transports: tuple[str, ...] = ()
+    aaguid: str = ""
+    backup_eligible: bool = False
+    backed_up: bool = False
+    last_used_at: int | None = None
+
+
+@dataclass(slots=True)
+class PasskeyChallengeRecord:
+    """A WebAuthn ceremony under way, known by the SHA-256 of its challenge (`id`): single-use,
+    short-lived, bound to its `purpose` ("register", "login" or "second_factor") and, except for a
+    passwordless sign-in, to the user; `data` ties a second factor to its sign-in (the MFA token's id)."""
+
+    id: str
+    purpose: str
+    created_at: int
+    expires_at: int
+    user_id: str | None = None
+    data: str | None = None
+
+
+@runtime_checkable
+class PasskeyStore(Protocol):
+    """Passkeys and the challenges of their ceremonies."""
+
+    async def insert_passkey(self, record: PasskeyRecord) -> None:
+        """Insert; `ValueError` for a credential id already registered (to anyone) or an unknown user."""
+
+    async def get_passkey(self, credential_id: str) -> PasskeyRecord | None:
+        """The passkey of this credential id, or None."""
+
+    async def list_passkeys(self, user_id: str) -> list[PasskeyRecord]:
+        """The user's passkeys, oldest first."""
+
+    async def use_passkey(self, passkey_id: str, old_count: int, new_count: int, now: int) -> bool:
+        """Compare-and-set: record a use and its new sign count if the stored count is still
+        `old_count`; True for exactly one of many concurrent callers."""
+
+    async def rename_passkey(self, passkey_id: str, user_id: str, name: str) -> bool:
+        """Rename one of `user_id`'s passkeys; True if it exists."""
+
+    async def delete_passkey(self, passkey_id: str, user_id: str) -> bool:
+        """Delete one of `user_id`'s passkeys; True if it existed."""
+
+    async def insert_passkey_challenge(self, record: PasskeyChallengeRecord) -> None:
+        """Insert (challenges are random; a taken id is `ValueError`)."""
+
+    async def consume_passkey_challenge(
+        self, challenge_id: str, purpose: str, now: int
+    ) -> PasskeyChallengeRecord | None:
+        """Delete the unexpired challenge of this id and purpose and return it; None when there is
+        none. Exactly one of many concurrent callers gets it."""
+
+    async def prune_passkey_challenges(self, before: int) -> int:
+        """Delete the challenges that expired before `before`; returns how many."""
+
+
 @runtime_checkable
 class Store(
     UserStore,
@@ -390,6 +469,7 @@ class Store(
     IdentityStore,
     OAuthStateStore,
     MFAStore,
+    PasskeyStore,
     Protocol,
 ):
     """Everything fastauth keeps, with its lifecycle: what the service starts, checks and closes.

@@ -21,6 +21,8 @@ from fastauth.storage.base import (
     KeyRecord,
     MFARecord,
     OAuthStateRecord,
+    PasskeyChallengeRecord,
+    PasskeyRecord,
     SessionRecord,
     User,
 )
@@ -57,6 +59,8 @@ class MemoryStore:
         #: Recovery codes: hash -> [user id, used_at].
         self._recovery: dict[str, list[Any]] = {}
         self._oauth_states: dict[str, OAuthStateRecord] = {}
+        self._passkeys: dict[str, PasskeyRecord] = {}
+        self._passkey_challenges: dict[str, PasskeyChallengeRecord] = {}
 
     # lifecycle: nothing to create, check or release
 
@@ -167,6 +171,7 @@ class MemoryStore:
         self._identities = {key: value for key, value in self._identities.items() if value.user_id != user_id}
         self._mfa.pop(user_id, None)
         self._recovery = {key: value for key, value in self._recovery.items() if value[0] != user_id}
+        self._passkeys = {key: value for key, value in self._passkeys.items() if value.user_id != user_id}
         return True
 
     # sessions
@@ -479,3 +484,70 @@ class MemoryStore:
     async def count_recovery_codes(self, user_id: str) -> int:
         """The user's unused codes."""
         return sum(1 for owner, used in self._recovery.values() if owner == user_id and used is None)
+
+    # passkeys
+
+    async def insert_passkey(self, record: PasskeyRecord) -> None:
+        """Insert; `ValueError` for a registered credential id or an unknown user."""
+        if record.user_id not in self._users:
+            raise ValueError("the user does not exist")
+        if any(known.credential_id == record.credential_id for known in self._passkeys.values()):
+            raise ValueError("the credential is registered already")
+        self._passkeys[record.id] = replace(record)
+
+    async def get_passkey(self, credential_id: str) -> PasskeyRecord | None:
+        """A copy of the passkey of this credential id, or None."""
+        found = next((p for p in self._passkeys.values() if p.credential_id == credential_id), None)
+        return replace(found) if found is not None else None
+
+    async def list_passkeys(self, user_id: str) -> list[PasskeyRecord]:
+        """Copies of the user's passkeys, oldest first."""
+        mine = [replace(p) for p in self._passkeys.values() if p.user_id == user_id]
+        return sorted(mine, key=lambda p: (p.created_at, p.id))
+
+    async def use_passkey(self, passkey_id: str, old_count: int, new_count: int, now: int) -> bool:
+        """Record the use if the count is still `old_count`."""
+        record = self._passkeys.get(passkey_id)
+        if record is None or record.sign_count != old_count:
+            return False
+        record.sign_count, record.last_used_at = new_count, now
+        return True
+
+    async def rename_passkey(self, passkey_id: str, user_id: str, name: str) -> bool:
+        """Rename one of `user_id`'s passkeys."""
+        record = self._passkeys.get(passkey_id)
+        if record is None or record.user_id != user_id:
+            return False
+        record.name = name
+        return True
+
+    async def delete_passkey(self, passkey_id: str, user_id: str) -> bool:
+        """Delete one of `user_id`'s passkeys."""
+        record = self._passkeys.get(passkey_id)
+        if record is None or record.user_id != user_id:
+            return False
+        del self._passkeys[passkey_id]
+        return True
+
+    async def insert_passkey_challenge(self, record: PasskeyChallengeRecord) -> None:
+        """Insert; `ValueError` for a taken id."""
+        if record.id in self._passkey_challenges:
+            raise ValueError("passkey challenge id already exists")
+        self._passkey_challenges[record.id] = replace(record)
+
+    async def consume_passkey_challenge(
+        self, challenge_id: str, purpose: str, now: int
+    ) -> PasskeyChallengeRecord | None:
+        """Remove and return the unexpired challenge of this id and purpose."""
+        record = self._passkey_challenges.get(challenge_id)
+        if record is None or record.purpose != purpose or record.expires_at <= now:
+            return None
+        del self._passkey_challenges[challenge_id]
+        return record
+
+    async def prune_passkey_challenges(self, before: int) -> int:
+        """Delete the challenges that expired before `before`."""
+        ended = [key for key, record in self._passkey_challenges.items() if record.expires_at < before]
+        for key in ended:
+            del self._passkey_challenges[key]
+        return len(ended)

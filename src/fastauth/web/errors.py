@@ -72,6 +72,8 @@ _TOKEN_CODES = (
     "wrong_token_type",
     "revoked_token",
 )
+#: Every passkey refusal answers alike too: a suspected clone is for the audit log only.
+_PASSKEY_CODES = ("invalid_passkey", "passkey_cloned")
 
 TABLE: Mapping[str, Answer] = {
     "not_authenticated": Answer(401, "Not authenticated", {"WWW-Authenticate": "Bearer"}),
@@ -100,6 +102,9 @@ TABLE: Mapping[str, Answer] = {
     "invalid_mfa_code": Answer(400, "Invalid or expired code"),
     "mfa_already_enabled": Answer(409, "Two-factor authentication is already on"),
     "mfa_not_enabled": Answer(404, "Two-factor authentication is not set up"),
+    "passkeys_off": Answer(501, "Passkeys are not configured on this server"),
+    **dict.fromkeys(_PASSKEY_CODES, Answer(400, "Passkey not accepted")),
+    "passkey_not_found": Answer(404, "No such passkey"),
     "oauth_failed": Answer(400, "Sign-in with the provider failed"),
     "unknown_provider": Answer(404, "No such sign-in provider"),
     "redirect_not_allowed": Answer(400, "redirect_to is not an allowed address"),
@@ -130,8 +135,12 @@ TABLE: Mapping[str, Answer] = {
     "method_not_allowed": Answer(405, "Method Not Allowed"),
 }
 
-#: The code an answer's body shows for each code of the table: a token refusal never says which check.
-PUBLIC_CODE: Mapping[str, str] = {code: "invalid_token" if code in _TOKEN_CODES else code for code in TABLE}
+#: The code an answer's body shows for each code of the table: a token (or passkey) refusal never says
+#: which check.
+PUBLIC_CODE: Mapping[str, str] = {
+    code: "invalid_token" if code in _TOKEN_CODES else "invalid_passkey" if code in _PASSKEY_CODES else code
+    for code in TABLE
+}
 
 _by_class: dict[type[FastAuthError], tuple[str, Answer] | None] = {}
 

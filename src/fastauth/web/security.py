@@ -9,7 +9,7 @@ the same on an application where `mount()` did not install the handler.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi.openapi.models import OAuth2 as OAuth2Model
@@ -34,6 +34,7 @@ __all__ = [
     "optional_user",
     "password_scheme",
     "recent_auth_check",
+    "require_recent",
     "roles_check",
 ]
 
@@ -138,12 +139,18 @@ def recent_auth_check(
 
     async def check(auth: FastAuth, request: Request) -> dict[str, Any]:
         claims = (await auth.authenticate(request)).claims
-        when = claims.get("auth_time")
-        methods = claims.get("amr")
-        recent = type(when) is int and auth.service.now() - when <= max_age
-        strong = not wanted or (isinstance(methods, list) and any(m in methods for m in wanted))
-        if not (recent and strong):
-            raise RecentSignInRequired("a recent sign-in is needed", max_age, " ".join(wanted) or None)
+        require_recent(claims, auth.service.now(), max_age, wanted)
         return claims
 
     return check
+
+
+def require_recent(claims: Mapping[str, Any], now: int, max_age: int, wanted: Sequence[str] = ()) -> None:
+    """`RecentSignInRequired` unless the verified `claims` say a sign-in at most `max_age` seconds
+    before `now` (and, with `wanted`, by one of those RFC 8176 methods)."""
+    when = claims.get("auth_time")
+    methods = claims.get("amr")
+    recent = type(when) is int and now - when <= max_age
+    strong = not wanted or (isinstance(methods, list) and any(m in methods for m in wanted))
+    if not (recent and strong):
+        raise RecentSignInRequired("a recent sign-in is needed", max_age, " ".join(wanted) or None)

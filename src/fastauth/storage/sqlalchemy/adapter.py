@@ -25,6 +25,8 @@ from fastauth.storage.base import (
     KeyRecord,
     MFARecord,
     OAuthStateRecord,
+    PasskeyChallengeRecord,
+    PasskeyRecord,
     SessionRecord,
     User,
 )
@@ -33,6 +35,7 @@ from fastauth.storage.sqlalchemy import codes as code_rows
 from fastauth.storage.sqlalchemy import identities as identity_rows
 from fastauth.storage.sqlalchemy import keys as key_rows
 from fastauth.storage.sqlalchemy import mfa as mfa_rows
+from fastauth.storage.sqlalchemy import passkeys as passkey_rows
 from fastauth.storage.sqlalchemy import schema
 from fastauth.storage.sqlalchemy import sessions as session_rows
 from fastauth.storage.sqlalchemy import users as user_rows
@@ -237,6 +240,7 @@ class SQLAlchemyAdapter:
             await code_rows.delete_user_codes(conn, user_id)
             await identity_rows.delete_user_identities(conn, user_id)
             await mfa_rows.delete_mfa(conn, user_id)
+            await passkey_rows.delete_user_passkeys(conn, user_id)
             await session_rows.delete_user_sessions(conn, user_id, at)
             return await user_rows.delete_user(conn, self._users, user_id)
 
@@ -461,6 +465,61 @@ class SQLAlchemyAdapter:
         """The user's unused recovery codes."""
         async with self._tx() as conn:
             return await mfa_rows.count_recovery_codes(conn, user_id)
+
+    # passkeys
+
+    async def insert_passkey(self, record: PasskeyRecord) -> None:
+        """Insert; `ValueError` for a registered credential id or an unknown user."""
+        try:
+            async with self._tx() as conn:
+                await passkey_rows.insert_passkey(conn, record)
+        except IntegrityError:
+            raise ValueError("the credential is registered already, or the user does not exist") from None
+
+    async def get_passkey(self, credential_id: str) -> PasskeyRecord | None:
+        """The passkey of this credential id, or None."""
+        async with self._tx() as conn:
+            return await passkey_rows.get_passkey(conn, credential_id)
+
+    async def list_passkeys(self, user_id: str) -> list[PasskeyRecord]:
+        """The user's passkeys, oldest first."""
+        async with self._tx() as conn:
+            return await passkey_rows.list_passkeys(conn, user_id)
+
+    async def use_passkey(self, passkey_id: str, old_count: int, new_count: int, now: int) -> bool:
+        """Compare-and-set the sign count; True for exactly one concurrent caller."""
+        async with self._tx() as conn:
+            return await passkey_rows.use_passkey(conn, passkey_id, old_count, new_count, now)
+
+    async def rename_passkey(self, passkey_id: str, user_id: str, name: str) -> bool:
+        """Rename one of `user_id`'s passkeys; True if it exists."""
+        async with self._tx() as conn:
+            return await passkey_rows.rename_passkey(conn, passkey_id, user_id, name)
+
+    async def delete_passkey(self, passkey_id: str, user_id: str) -> bool:
+        """Delete one of `user_id`'s passkeys; True if it existed."""
+        async with self._tx() as conn:
+            return await passkey_rows.delete_passkey(conn, passkey_id, user_id)
+
+    async def insert_passkey_challenge(self, record: PasskeyChallengeRecord) -> None:
+        """Insert; `ValueError` for a taken id."""
+        try:
+            async with self._tx() as conn:
+                await passkey_rows.insert_passkey_challenge(conn, record)
+        except IntegrityError:
+            raise ValueError("passkey challenge id already exists") from None
+
+    async def consume_passkey_challenge(
+        self, challenge_id: str, purpose: str, now: int
+    ) -> PasskeyChallengeRecord | None:
+        """Compare-and-delete: exactly one of many concurrent callers gets the record."""
+        async with self._tx() as conn:
+            return await passkey_rows.consume_passkey_challenge(conn, challenge_id, purpose, now)
+
+    async def prune_passkey_challenges(self, before: int) -> int:
+        """Delete the challenges that expired before `before`; returns how many."""
+        async with self._tx() as conn:
+            return await passkey_rows.prune_passkey_challenges(conn, before)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

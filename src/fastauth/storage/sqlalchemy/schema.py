@@ -77,6 +77,8 @@ REQUIRED_TABLES: tuple[str, ...] = (
     "fastauth_oauth_states",
     "fastauth_mfa",
     "fastauth_recovery_codes",
+    "fastauth_passkeys",
+    "fastauth_passkey_challenges",
 )
 KEYS_TABLE = "fastauth_keys"
 #: Any value, the same in every fastauth process: PostgreSQL's advisory lock for migrations.

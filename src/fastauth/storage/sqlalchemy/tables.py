@@ -56,6 +56,8 @@ __all__ = [
     "KEYS",
     "MFA",
     "OAUTH_STATES",
+    "PASSKEYS",
+    "PASSKEY_CHALLENGES",
     "RECOVERY_CODES",
     "REVOKED",
     "SESSIONS",
@@ -68,6 +70,8 @@ __all__ = [
     "KeyRow",
     "MFARow",
     "OAuthStateRow",
+    "PasskeyChallengeRow",
+    "PasskeyRow",
     "RecoveryCodeRow",
     "RevokedSessionRow",
     "SessionRow",
@@ -210,6 +214,46 @@ class RecoveryCodeRow(Base):
     __table_args__ = (Index("ix_fastauth_recovery_codes_user", "user_id"),)
 
 
+class PasskeyRow(Base):
+    """A user's passkey (`fastauth_passkeys`); columns = `PasskeyRecord` fields (`transports` joined
+    by spaces)."""
+
+    __tablename__ = "fastauth_passkeys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("fastauth_users.id", ondelete="CASCADE"))
+    #: base64url; WebAuthn allows up to 1023 bytes (1364 characters).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[str] = mapped_column(Text)
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    user_handle: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    transports: Mapped[str] = mapped_column(String(200))
+    aaguid: Mapped[str] = mapped_column(String(36))
+    backup_eligible: Mapped[bool] = mapped_column(Boolean)
+    backed_up: Mapped[bool] = mapped_column(Boolean)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (Index("ix_fastauth_passkeys_user", "user_id"),)
+
+
+class PasskeyChallengeRow(Base):
+    """A WebAuthn ceremony under way (`fastauth_passkey_challenges`); columns = `PasskeyChallengeRecord`
+    fields. No foreign key: a passwordless sign-in's challenge has no user yet."""
+
+    __tablename__ = "fastauth_passkey_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    data: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+    __table_args__ = (Index("ix_fastauth_passkey_challenges_expires", "expires_at"),)
+
+
 class KeyRow(Base):
     """Signing keys shared by every process (asymmetric algorithms without configured PEM keys); the
     columns are `KeyRecord`'s fields."""
@@ -276,6 +320,8 @@ IDENTITIES: Table = IdentityRow.__table__  # type: ignore[assignment]
 OAUTH_STATES: Table = OAuthStateRow.__table__  # type: ignore[assignment]
 MFA: Table = MFARow.__table__  # type: ignore[assignment]
 RECOVERY_CODES: Table = RecoveryCodeRow.__table__  # type: ignore[assignment]
+PASSKEYS: Table = PasskeyRow.__table__  # type: ignore[assignment]
+PASSKEY_CHALLENGES: Table = PasskeyChallengeRow.__table__  # type: ignore[assignment]
 
 
 #: The columns of fastauth's own `User` attributes (`fields` is the application's, one column each).

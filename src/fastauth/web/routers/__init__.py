@@ -10,6 +10,7 @@ from fastauth.web.routers import (
     admin,
     mfa,
     oauth,
+    passkeys,
     reset,
     revocations,
     sessions,
@@ -27,10 +28,10 @@ __all__ = ["build_auth_router"]
 
 def build_auth_router(auth: FastAuth) -> PrefixRouter:
     """Register, login, refresh, logout, me, sessions, change-password, verification, password reset, the
-    audit log, sign-in providers, second factors (and the revocation list)."""
+    audit log, sign-in providers, second factors, passkeys (and the revocation list)."""
     prefix = auth.config.route_prefix
     router = PrefixRouter(prefixes=(prefix + "/",), prefix=prefix, tags=["auth"], route_class=AnsweringRoute)
-    built = [tokens, token_endpoint, account, sessions, verify, reset, admin, oauth, mfa]
+    built = [tokens, token_endpoint, account, sessions, verify, reset, admin, oauth, mfa, passkeys]
     if auth.config.revocation_list_enabled:
         built.append(revocations)
     for module in built:

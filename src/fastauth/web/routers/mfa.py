@@ -8,11 +8,11 @@ cookie instead (`set_mfa_cookie`), and `POST /mfa/verify` reads it from there wh
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from fastauth.errors import MFARequired, NotAuthenticated
 from fastauth.storage.base import User
@@ -32,6 +32,7 @@ __all__ = [
     "DisableIn",
     "MFARequiredOut",
     "MFAStatusOut",
+    "MFATokenIn",
     "MFAVerifyIn",
     "RecoveryCodesOut",
     "TotpSetupOut",
@@ -51,10 +52,24 @@ class MFARequiredOut(BaseModel):
 
 
 class MFAVerifyIn(BaseModel):
-    """The MFA token (or its cookie) and a TOTP code or a recovery code."""
+    """The MFA token (or its cookie) and one second factor: a TOTP code or a recovery code (`code`),
+    or a passkey's answer to `POST /mfa/passkey/options` (`credential`, `credential.toJSON()`)."""
 
     mfa_token: str | None = None
-    code: str
+    code: str | None = None
+    credential: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_factor(self) -> MFAVerifyIn:
+        if (self.code is None) == (self.credential is None):
+            raise ValueError("give either code or credential")
+        return self
+
+
+class MFATokenIn(BaseModel):
+    """The MFA token of the sign-in (left out when it is in its cookie)."""
+
+    mfa_token: str | None = None
 
 
 class CodeIn(BaseModel):
@@ -128,6 +143,7 @@ def build(auth: FastAuth) -> APIRouter:
             "invalid_token",
             "invalid_code",
             "invalid_mfa_code",
+            "invalid_passkey",
             "mfa_not_enabled",
             "cross_site_signin",
             "signin_not_allowed",
@@ -137,7 +153,8 @@ def build(auth: FastAuth) -> APIRouter:
         ),
     )
     async def verify(request: Request) -> Response:
-        """Complete a sign-in: the MFA token of its first factor and a TOTP code or a recovery code."""
+        """Complete a sign-in: the MFA token of its first factor and a TOTP code, a recovery code or a
+        passkey."""
         await service.ensure_started()
         transport = auth.transports.for_request(request)
         if transport.name != "json":  # the answer sets sign-in cookies: no cross-site form may
@@ -146,10 +163,32 @@ def build(auth: FastAuth) -> APIRouter:
         token = payload.mfa_token or request.cookies.get(mfa_cookie_name(cfg))
         if not token:
             raise NotAuthenticated("no MFA token")
-        _, pair = await service.mfa_complete(token, payload.code, **seen(request))
+        _, pair = await service.mfa_complete(
+            token, payload.code, credential=payload.credential, **seen(request)
+        )
         answer = transport.login_response(pair, 200, service.now())
         answer.delete_cookie(mfa_cookie_name(cfg), path=f"{cfg.route_prefix}/mfa")
         return answer
+
+    @router.post(
+        "/mfa/passkey/options",
+        response_model=dict[str, Any],
+        openapi_extra=body(MFATokenIn, required=False, example={"mfa_token": "eyJ..."}),
+        responses=answers(
+            *BODY, "invalid_token", "invalid_code", "mfa_not_enabled", "passkeys_off",
+            extra={200: no_store("WebAuthn options for the browser")},
+        ),
+    )  # fmt: skip
+    async def passkey_options(request: Request) -> Response:
+        """Options for `navigator.credentials.get()`: a passkey as the second factor of the sign-in
+        whose MFA token (or its cookie) is given; the answer goes to `POST /mfa/verify {credential}`."""
+        await service.ensure_started()
+        payload = await read_model(request, MFATokenIn)
+        token = payload.mfa_token or request.cookies.get(mfa_cookie_name(cfg))
+        if not token:
+            raise NotAuthenticated("no MFA token")
+        options = await service.passkey_second_factor_options(token)
+        return JSONResponse(options, headers=NO_STORE)
 
     @router.get("/mfa", response_model=MFAStatusOut, responses=answers(*AUTH))
     async def status(user: User = Depends(auth.get_current_user)) -> MFAStatusOut:
