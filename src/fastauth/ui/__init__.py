@@ -24,6 +24,14 @@ provider's return with `?mfa_required=1` and the MFA token in its HttpOnly cooki
 form that POSTs `{route_prefix}/mfa/verify`; the account view has a card to set it up (the QR code is
 rebuilt as inline SVG paths, so `img-src 'self'` holds), show the recovery codes once, make new ones
 and turn it off.
+
+Passkeys (when `auth.service.passkeys` is configured): the page says so in `data-passkey-*` attributes
+of `<body>` (the RP ID, the allowed origins, the address they work at). Signed out, "Sign in with a
+passkey" runs `{route_prefix}/passkeys/login/*`; the second step of a sign-in offers "Use a passkey"
+(`/mfa/passkey/options`, then `/mfa/verify {credential}`); the account view lists, adds, renames and
+removes passkeys. On an origin that is not one of the relying party's (e.g. `127.0.0.1` for an RP ID
+`localhost`), where the browser would refuse the ceremony, the page names the address that works
+instead of offering a broken button.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -76,6 +85,30 @@ class _ProviderButton:
 
 
 @dataclass(frozen=True, slots=True)
+class _PasskeySite:
+    """The relying party, as the page needs it: where a ceremony can run."""
+
+    rp_id: str
+    #: The origins the server accepts ceremonies from, space-separated.
+    origins: str
+    #: The origin to send people to from any other one: `public_url`'s, when it is allowed.
+    home: str
+
+
+def _passkey_site(auth: FastAuth) -> _PasskeySite | None:
+    """What the page says about passkeys; None when they are off."""
+    rp = auth.service.passkeys
+    if rp is None or not rp.origins:
+        return None
+    public = auth.config.public_url
+    preferred = urlsplit(public) if public else None
+    home = rp.origins[0]
+    if preferred is not None and f"{preferred.scheme}://{preferred.netloc}" in rp.origins:
+        home = f"{preferred.scheme}://{preferred.netloc}"
+    return _PasskeySite(rp.rp_id, " ".join(rp.origins), home)
+
+
+@dataclass(frozen=True, slots=True)
 class _Asset:
     body: bytes
     media_type: str
@@ -109,6 +142,7 @@ def page_renderer(auth: FastAuth) -> Callable[[Request, str, str], Response]:
         if flows is not None
         else []
     )
+    passkeys = _passkey_site(auth)
 
     def render(request: Request, name: str, cache_control: str) -> Response:
         root = str(request.scope.get("root_path", "")).rstrip("/")
@@ -124,6 +158,7 @@ def page_renderer(auth: FastAuth) -> Callable[[Request, str, str], Response]:
             docs_url=f"{root}{request.app.docs_url}" if getattr(request.app, "docs_url", None) else None,
             csrf_cookie=auth.cookies.csrf_name,
             providers=providers,
+            passkeys=passkeys,
             password_min=cfg.password_min_length,
             password_max=cfg.password_max_length,
             access_ttl=cfg.jwt.access_token_ttl,

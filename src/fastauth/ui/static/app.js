@@ -559,10 +559,12 @@
     $("mfa-use-recovery").textContent = recovery ? "Use a code from your app instead" : "Use a recovery code instead";
   }
 
-  /** Show the code form. `mfaToken`: from the password sign-in's answer, or null (the cookie has it). */
-  function showSecondStep(mfaToken, text) {
+  /** Show the code form. `mfaToken`: from the password sign-in's answer, or null (the cookie has it);
+   * `methods`: the second factors the answer listed (null: unknown, a provider's return). */
+  function showSecondStep(mfaToken, text, methods = null) {
     secondStep = { mfaToken, text };
     setRecoveryMode(false);
+    offerPasskeyStep(methods);
     show("view-mfa", "mfa-code");
   }
 
@@ -819,6 +821,459 @@
     onMfaSubmit("mfa-disable-form", disableMfa);
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // passkeys (WebAuthn)
+  //
+  // On only when the server has a relying party: `<body data-passkey-rp-id data-passkey-origins
+  // data-passkey-home>` (none of them: no passkey parts on the page). A browser runs a ceremony only
+  // on an origin of the RP ID, and the server accepts only its configured origins, so on any other
+  // origin (say 127.0.0.1 for the RP ID "localhost") the page names the address that works instead.
+  //
+  // The API's options are WebAuthn's JSON forms. `PublicKeyCredential.parse*OptionsFromJSON` turns them
+  // into what `navigator.credentials` takes where the browser has it; elsewhere the page decodes the
+  // base64url fields itself (the challenge, `user.id`, each credential's `id`). The answer goes back as
+  // JSON built here (`credential.toJSON()` is not in every browser).
+  //
+  // - Signed out: "Sign in with a passkey": `POST /passkeys/login/options`, `get()`,
+  //   `POST /passkeys/login/verify {credential}` with cookie delivery, as a password sign-in.
+  // - The second step of a sign-in: "Use a passkey": `POST /mfa/passkey/options {mfa_token}` (`{}` when
+  //   the token is in its cookie), `get()`, `POST /mfa/verify {mfa_token, credential}`.
+  // - Signed in: the "Passkeys" card lists `GET /passkeys`, adds one (`/passkeys/register/options`,
+  //   `create()`, `/passkeys/register/verify {credential, name}`; a recent sign-in is needed), renames
+  //   (`PATCH`) and removes (`DELETE`) them, with the CSRF header as every other change.
+
+  const PASSKEYS = document.body.dataset.passkeyRpId
+    ? {
+        rpId: document.body.dataset.passkeyRpId,
+        origins: (document.body.dataset.passkeyOrigins || "").split(" ").filter(Boolean),
+        home: document.body.dataset.passkeyHome || "",
+      }
+    : null;
+  const PASSKEY_NAME = "Passkey";
+  const PASSKEY_NAME_MAX = 64;
+  const PASSKEY_REFUSED = "This passkey was not accepted. Try again, or sign in another way.";
+  const PASSKEY_OFF = "Passkeys are not turned on on this server.";
+
+  /** Where passkeys cannot work in this page: "elsewhere" (another origin), "unsupported", or null. */
+  function passkeyObstacle() {
+    if (PASSKEYS === null) return "off";
+    if (!PASSKEYS.origins.includes(window.location.origin)) return "elsewhere";
+    if (!window.PublicKeyCredential || !navigator.credentials) return "unsupported";
+    return null;
+  }
+
+  /** The words (and link) in place of a passkey button that could not work here. */
+  function passkeyElsewhere(element, obstacle) {
+    element.hidden = false;
+    if (obstacle === "elsewhere") {
+      const link = document.createElement("a");
+      link.href = new URL(window.location.pathname, PASSKEYS.home).href;
+      link.textContent = PASSKEYS.home;
+      element.replaceChildren("Passkeys work at ", link, ".");
+    } else if (obstacle === "unsupported") element.textContent = "This browser does not support passkeys.";
+    else element.textContent = PASSKEY_OFF;
+  }
+
+  function fromBase64url(text) {
+    const plain = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4));
+    const bytes = new Uint8Array(plain.length);
+    for (let i = 0; i < plain.length; i += 1) bytes[i] = plain.charCodeAt(i);
+    return bytes.buffer;
+  }
+
+  function toBase64url(buffer) {
+    let plain = "";
+    for (const byte of new Uint8Array(buffer)) plain += String.fromCharCode(byte);
+    return btoa(plain).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  const withIds = (list) => (list || []).map((descriptor) => ({ ...descriptor, id: fromBase64url(descriptor.id) }));
+
+  /** `PublicKeyCredentialCreationOptionsJSON` as `navigator.credentials.create()` takes it. */
+  function creationOptions(json) {
+    if (typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function") {
+      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+    }
+    return {
+      ...json,
+      challenge: fromBase64url(json.challenge),
+      user: { ...json.user, id: fromBase64url(json.user.id) },
+      excludeCredentials: withIds(json.excludeCredentials),
+    };
+  }
+
+  /** `PublicKeyCredentialRequestOptionsJSON` as `navigator.credentials.get()` takes it. */
+  function requestOptions(json) {
+    if (typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+    }
+    return { ...json, challenge: fromBase64url(json.challenge), allowCredentials: withIds(json.allowCredentials) };
+  }
+
+  /** A new credential (`create()`) or an assertion (`get()`) as the JSON the API reads. */
+  function credentialJSON(credential) {
+    const answer = credential.response;
+    const response = { clientDataJSON: toBase64url(answer.clientDataJSON) };
+    if (answer.attestationObject !== undefined) {
+      response.attestationObject = toBase64url(answer.attestationObject);
+      if (typeof answer.getTransports === "function") response.transports = answer.getTransports();
+    } else {
+      response.authenticatorData = toBase64url(answer.authenticatorData);
+      response.signature = toBase64url(answer.signature);
+      if (answer.userHandle) response.userHandle = toBase64url(answer.userHandle);
+    }
+    const json = {
+      id: credential.id,
+      rawId: toBase64url(credential.rawId),
+      type: credential.type,
+      response,
+      clientExtensionResults: credential.getClientExtensionResults(),
+    };
+    if (typeof credential.authenticatorAttachment === "string") {
+      json.authenticatorAttachment = credential.authenticatorAttachment;
+    }
+    return json;
+  }
+
+  /** Words for a ceremony the browser or the device did not complete (a DOMException's name). */
+  function ceremonyFailed(error, making) {
+    switch (error && error.name) {
+      case "NotAllowedError":
+      case "AbortError":
+        return making
+          ? "No passkey was added: it was cancelled, it timed out, or your device did not confirm it is you."
+          : "No passkey was used: it was cancelled, it timed out, or your device did not confirm it is you.";
+      case "InvalidStateError":
+        return making
+          ? "This device already has a passkey for this account (it is in the list). Add one on another device or passkey manager."
+          : "The passkey could not be used. Try again.";
+      case "SecurityError":
+        return `The browser refused to use a passkey on this page. Passkeys work at ${PASSKEYS.home}.`;
+      case "NotSupportedError":
+        return "This device cannot make the kind of passkey needed here (one that checks it is you).";
+      default:
+        return null;
+    }
+  }
+
+  /** `navigator.credentials[method](options)`: the credential, or null when it failed (said in words). */
+  async function ceremony(method, options, making) {
+    try {
+      return await navigator.credentials[method]({ publicKey: options });
+    } catch (error) {
+      const words = ceremonyFailed(error, making);
+      if (words === null) throw error;
+      say(words, "error");
+      return null;
+    }
+  }
+
+  /** Words for a refused passkey answer of the API. */
+  async function passkeyRefused(response) {
+    const refusal = await errorCode(response);
+    if (response.status === 400 && refusal === "invalid_passkey") return PASSKEY_REFUSED;
+    if (response.status === 501 && refusal === "passkeys_off") return PASSKEY_OFF;
+    return explain(response, "login");
+  }
+
+  /** Passkeys turned out to be off (501): no passkey button any more. */
+  function passkeysTurnedOff() {
+    for (const id of ["passkey-signin", "mfa-passkey", "passkeys-card"]) $(id).hidden = true;
+  }
+
+  /** "Sign in with a passkey": a passwordless sign-in, then the account as after a password. */
+  async function passkeySignIn() {
+    const options = await send("POST", "/passkeys/login/options");
+    if (!options.ok) {
+      if (options.status === 501) passkeysTurnedOff();
+      say(await passkeyRefused(options), "error");
+      return;
+    }
+    const credential = await ceremony("get", requestOptions(await options.json()), false);
+    if (credential === null) return;
+    const response = await send("POST", "/passkeys/login/verify", {
+      json: { credential: credentialJSON(credential) },
+      cookies: true,
+    });
+    if (!response.ok) {
+      say(await passkeyRefused(response), "error");
+      return;
+    }
+    $("login-form").reset();
+    await afterSignIn("Signed in with a passkey.");
+  }
+
+  /** The second step offers "Use a passkey" when the account has one (`methods`), or may (null: a
+   * provider's return, whose methods are unknown), and passkeys can work on this page. */
+  function offerPasskeyStep(methods) {
+    const offer = $("mfa-passkey");
+    if (offer === null) return;
+    offer.hidden = passkeyObstacle() !== null || (Array.isArray(methods) && !methods.includes("passkey"));
+  }
+
+  /** "Use a passkey": the second factor of the sign-in under way. */
+  async function passkeySecondStep() {
+    if (secondStep === null) {
+      leaveSecondStep(MFA_EXPIRED, "error");
+      return;
+    }
+    const token = secondStep.mfaToken === null ? {} : { mfa_token: secondStep.mfaToken };
+    const options = await send("POST", "/mfa/passkey/options", { json: token });
+    if (!options.ok) {
+      const refusal = await errorCode(options);
+      if (options.status === 404 && refusal === "mfa_not_enabled") {
+        $("mfa-passkey").hidden = true;
+        say("This account has no passkey. Enter the code from your app instead.", "error");
+        $("mfa-code").focus();
+      } else if (options.status === 401 || (options.status === 400 && refusal === "invalid_code")) {
+        leaveSecondStep(MFA_EXPIRED, "error");
+      } else {
+        if (options.status === 501) passkeysTurnedOff();
+        say(await passkeyRefused(options), "error");
+      }
+      return;
+    }
+    const credential = await ceremony("get", requestOptions(await options.json()), false);
+    if (credential === null || secondStep === null) return;
+    const response = await send("POST", "/mfa/verify", {
+      json: { ...token, credential: credentialJSON(credential) },
+      cookies: true,
+    });
+    if (response.ok) {
+      const { text } = secondStep;
+      secondStep = null;
+      $("mfa-form").reset();
+      await afterSignIn(text);
+      return;
+    }
+    const refusal = await errorCode(response);
+    if (
+      (response.status === 400 && refusal === "invalid_code") ||
+      response.status === 401 ||
+      (response.status === 404 && refusal === "mfa_not_enabled")
+    ) {
+      leaveSecondStep(MFA_EXPIRED, "error");
+    } else say(await passkeyRefused(response), "error"); // invalid_passkey, 429 with its wait, 5xx
+  }
+
+  /** A passkey's name as typed, or the reason it cannot be one (1 to 64 printable characters). */
+  function passkeyName(typed, fallback) {
+    const name = typed.split(/\s+/).filter(Boolean).join(" ") || fallback;
+    if (name.length > PASSKEY_NAME_MAX || /[\p{Cc}\p{Cf}]/u.test(name)) return null;
+    return name;
+  }
+  const BAD_NAME = `A passkey's name is 1 to ${PASSKEY_NAME_MAX} characters, without control characters.`;
+
+  function renderPasskeys(passkeys) {
+    const list = $("passkeys");
+    list.hidden = passkeys.length === 0;
+    $("passkeys-empty").hidden = passkeys.length > 0;
+    list.replaceChildren(...passkeys.map(passkeyItem));
+  }
+
+  function passkeyItem(passkey) {
+    const item = document.createElement("li");
+    item.className = "session passkey";
+    item.dataset.passkeyId = passkey.id;
+
+    const head = document.createElement("div");
+    head.className = "session-head";
+    const title = document.createElement("strong");
+    title.className = "device passkey-name";
+    title.textContent = passkey.name;
+    const kind = document.createElement("span");
+    kind.className = passkey.synced ? "tag" : "tag plain";
+    kind.textContent = passkey.synced ? "Synced" : "This device only";
+    head.append(title, kind);
+
+    const facts = document.createElement("dl");
+    facts.className = "session-facts";
+    fact(facts, "Created", timeElement(passkey.created_at, dateFormat.format(new Date(passkey.created_at))));
+    fact(facts, "Last used", passkey.last_used_at ? timeElement(passkey.last_used_at, ago(passkey.last_used_at)) : "never");
+
+    const actions = document.createElement("div");
+    actions.className = "passkey-actions";
+    const rename = document.createElement("button");
+    rename.type = "button";
+    rename.className = "button quiet";
+    rename.textContent = "Rename";
+    rename.setAttribute("aria-label", `Rename passkey ${passkey.name}`);
+    rename.addEventListener("click", () => {
+      clearMessage();
+      startRename(item, passkey);
+    });
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "button quiet danger";
+    remove.textContent = "Remove";
+    remove.setAttribute("aria-label", `Remove passkey ${passkey.name}`);
+    remove.addEventListener("click", () => {
+      clearMessage();
+      busy(remove, () => removePasskey(passkey));
+    });
+    actions.append(rename, remove);
+
+    item.append(head, facts, actions);
+    return item;
+  }
+
+  /** "Rename": a small form in the passkey's place in the list, the current name to edit. */
+  function startRename(item, passkey) {
+    const form = document.createElement("form");
+    form.className = "passkey-rename";
+    form.method = "post";
+    form.action = "#";
+    const field = document.createElement("div");
+    field.className = "field";
+    const label = document.createElement("label");
+    label.htmlFor = `passkey-rename-${passkey.id}`;
+    label.textContent = `New name for ${passkey.name}`;
+    const input = document.createElement("input");
+    input.id = label.htmlFor;
+    input.name = "name";
+    input.type = "text";
+    input.maxLength = PASSKEY_NAME_MAX;
+    input.required = true;
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    input.value = passkey.name;
+    field.append(label, input);
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.className = "button primary";
+    save.textContent = "Save";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "button quiet";
+    cancel.textContent = "Cancel";
+    cancel.addEventListener("click", () => {
+      clearMessage();
+      item.replaceWith(passkeyItem(passkey));
+    });
+    form.append(field, save, cancel);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearMessage();
+      busy(save, () => renamePasskey(passkey, input));
+    });
+    item.replaceChildren(form);
+    input.select();
+    input.focus();
+  }
+
+  async function renamePasskey(passkey, input) {
+    const name = passkeyName(input.value, "");
+    if (!name) {
+      say(BAD_NAME, "error");
+      input.focus();
+      return;
+    }
+    const response = await authed("PATCH", `/passkeys/${encodeURIComponent(passkey.id)}`, { json: { name } });
+    if (response.status === 400 && (await errorCode(response)) === "invalid_passkey") {
+      say(BAD_NAME, "error");
+      input.focus();
+      return;
+    }
+    let words;
+    if (response.ok) words = [`The passkey is now called \u201c${(await response.json()).name}\u201d.`];
+    else if (response.status === 404) words = ["That passkey was removed already.", "error"];
+    else words = [await explain(response), "error"];
+    renderPasskeys(await fetchPasskeys());
+    $("passkeys-title").focus();
+    say(...words);
+  }
+
+  async function removePasskey(passkey) {
+    const response = await authed("DELETE", `/passkeys/${encodeURIComponent(passkey.id)}`);
+    let words;
+    if (response.status === 204) {
+      words = [
+        `The passkey \u201c${passkey.name}\u201d is removed: it no longer signs you in here. ` +
+          "Your device may still list it; you can delete it there too.",
+      ];
+    } else if (response.status === 409 && (await errorCode(response)) === "last_sign_in_method") {
+      words = [
+        `\u201c${passkey.name}\u201d is the only way to sign in to this account, so it stays. ` +
+          "Add another passkey, link a provider or set a password first.",
+        "error",
+      ];
+    } else if (response.status === 404) words = ["That passkey was removed already.", "error"];
+    else words = [await explain(response), "error"];
+    renderPasskeys(await fetchPasskeys());
+    $("passkeys-title").focus();
+    say(...words);
+  }
+
+  async function fetchPasskeys() {
+    const response = await authed("GET", "/passkeys");
+    if (!response.ok) throw new HttpError(await explain(response), response.status);
+    return response.json();
+  }
+
+  /** "Add a passkey": the device makes one for this account; the server keeps its public key. */
+  async function addPasskey(form) {
+    const name = passkeyName(form.elements.name.value, PASSKEY_NAME);
+    if (name === null) {
+      say(BAD_NAME, "error");
+      form.elements.name.focus();
+      return;
+    }
+    const options = await authed("POST", "/passkeys/register/options");
+    if (!options.ok) {
+      if (wantsRecentSignIn(options)) {
+        askToSignInAgain(options, form, "Adding a passkey adds a way into your account");
+      } else {
+        if (options.status === 501) passkeysTurnedOff();
+        say(await passkeyRefused(options), "error");
+      }
+      return;
+    }
+    const created = await ceremony("create", creationOptions(await options.json()), true);
+    if (created === null) return;
+    const response = await authed("POST", "/passkeys/register/verify", {
+      json: { credential: credentialJSON(created), name },
+    });
+    if (response.status === 201) {
+      const added = await response.json();
+      form.reset();
+      renderPasskeys(await fetchPasskeys());
+      say(`Passkey \u201c${added.name}\u201d added: you can sign in with it now.`);
+      $("passkeys-title").focus();
+    } else if (wantsRecentSignIn(response)) {
+      askToSignInAgain(response, form, "Adding a passkey adds a way into your account");
+    } else if (response.status === 400 && (await errorCode(response)) === "invalid_passkey") {
+      say("The new passkey was not accepted, so it was not added. Try again.", "error");
+    } else say(await passkeyRefused(response), "error");
+  }
+
+  /** The passkey parts of the page: shown or replaced by where they work, and their handlers. */
+  function passkeyHandlers() {
+    if (PASSKEYS === null) return;
+    const obstacle = passkeyObstacle();
+    $("passkey-signin").hidden = false;
+    if (obstacle === null) $("passkey-sign-in").hidden = false;
+    else {
+      passkeyElsewhere($("passkey-signin-elsewhere"), obstacle);
+      passkeyElsewhere($("passkeys-elsewhere"), obstacle);
+      $("passkey-add-form").hidden = true;
+    }
+    $("passkey-sign-in").addEventListener("click", (event) => {
+      clearMessage();
+      busy(event.currentTarget, passkeySignIn);
+    });
+    $("mfa-use-passkey").addEventListener("click", (event) => {
+      clearMessage();
+      busy(event.currentTarget, passkeySecondStep);
+    });
+    const form = $("passkey-add-form");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearMessage();
+      $("reauth-notice").hidden = true;
+      busy(form.querySelector("button[type=submit]"), () => addPasskey(form));
+    });
+  }
+
   async function loadAccount(focusId) {
     const me = await authed("GET", "/me");
     if (!me.ok) throw new HttpError(await explain(me), me.status);
@@ -827,11 +1282,13 @@
     if (!sessions.ok) throw new HttpError(await explain(sessions), sessions.status);
     const identities = PROVIDERS.size ? await fetchIdentities() : null;
     const mfa = await fetchMfa();
+    const passkeys = PASSKEYS !== null ? await fetchPasskeys() : null;
     $("reauth-notice").hidden = true;
     renderMe(user);
     renderSessions(await sessions.json());
     if (identities !== null) renderIdentities(identities);
     renderMfa(mfa);
+    if (passkeys !== null) renderPasskeys(passkeys);
     show("view-signed-in", focusId);
   }
 
@@ -868,7 +1325,7 @@
     const second = await wantsSecondFactor(response);
     if (second !== null) {
       form.elements.password.value = ""; // the email stays, should the second step expire
-      showSecondStep(second.mfa_token, text);
+      showSecondStep(second.mfa_token, text, second.methods);
       return;
     }
     form.reset();
@@ -914,13 +1371,14 @@
     return hasPassword() ? { password: form.elements.password.value } : {};
   }
 
-  /** The sign-in is too old for this change: say so, and offer the way to a new one. */
-  function askToSignInAgain(response, form) {
+  /** The sign-in is too old for this change: say so, and offer the way to a new one. `why`: the reason a
+   * recent sign-in confirms it (default: the account has no password). */
+  function askToSignInAgain(response, form, why = "Your account has no password") {
     const maxAge = /max_age=(\d+)/.exec(response.headers.get("WWW-Authenticate") || "");
     const within = maxAge ? ` (in the last ${seconds(maxAge[1])})` : "";
     const notice = $("reauth-notice");
     $("reauth-detail").textContent =
-      `Your account has no password, so a recent sign-in${within} confirms this, and yours is older. ` +
+      `${why}, so a recent sign-in${within} confirms this, and yours is older. ` +
       "Sign in again, then try once more. Nothing was changed.";
     form.after(notice);
     notice.hidden = false;
@@ -1070,6 +1528,7 @@
     }
     pointProvidersBack();
     mfaHandlers();
+    passkeyHandlers();
     const forgotForm = $("forgot-form");
     forgotForm.addEventListener("submit", (event) => {
       event.preventDefault();
