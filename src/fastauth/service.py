@@ -970,23 +970,36 @@ class AuthService:
 
     # email change and deletion
 
-    async def _confirm(self, user: User, password: str | None, session_id: str | None) -> User:
+    async def _confirm(
+        self, user: User, password: str | None, session_id: str | None, *, factor_checked: bool = False
+    ) -> User:
         """The stored user, once the caller confirmed it is them: the password, or (an account
-        without one) a sign-in no older than `recent_sign_in_window`. `CurrentPasswordWrong`,
-        `RecentSignInRequired`."""
+        without one) a sign-in no older than `recent_sign_in_window`. An account with a second factor
+        also needs its session to be that recent and signed in with the second factor (`amr` "mfa"),
+        unless the caller checks a current code itself (`factor_checked`): a stolen session and a
+        phished password must not change the email (then reset the password) or delete the account.
+        `CurrentPasswordWrong`, `RecentSignInRequired` (RFC 9470: `max_age`, and `acr_values` "mfa"
+        when the second factor is what is missing)."""
         current = await self.accounts.get_user(user.id, fresh=True)
+        window = self.config.recent_sign_in_window
+        session = await self.store.get_session(session_id) if session_id else None
+        recent = (
+            current is not None
+            and session is not None
+            and session.user_id == current.id
+            and session.revoked_at is None
+            and session.created_at >= self.now() - window
+        )
         if current is not None and current.hashed_password == NO_PASSWORD:
-            window = self.config.recent_sign_in_window
-            session = await self.store.get_session(session_id) if session_id else None
-            if (
-                session is None
-                or session.user_id != current.id
-                or session.revoked_at is not None
-                or session.created_at < self.now() - window
-            ):
+            if not recent:
                 raise RecentSignInRequired("the sign-in is not recent enough", window)
-            return current
-        return await self.accounts.confirm_password(user, password or "")
+        else:
+            current = await self.accounts.confirm_password(user, password or "")
+        if not factor_checked and await self.mfa_enrolled(current):
+            methods = (session.amr or "").split() if session is not None else []
+            if not (recent and "mfa" in methods):
+                raise RecentSignInRequired("a recent sign-in with the second factor is needed", window, "mfa")
+        return current
 
     async def request_email_change(
         self,
@@ -1444,7 +1457,7 @@ class AuthService:
     ) -> None:
         """Turn TOTP off: the password (or, without one, a recent sign-in) and a current second factor."""
         await self.rate_limits.check_login(user.email, ip)
-        current = await self._confirm(user, password, session_id)
+        current = await self._confirm(user, password, session_id, factor_checked=True)
         await self.mfa_verify(current, code, ip=ip, user_agent=user_agent)
         await self.store.delete_mfa(current.id)
         await self.audit.record("mfa_disabled", user_id=current.id, ip=ip, user_agent=user_agent)

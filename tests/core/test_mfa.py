@@ -13,6 +13,8 @@ from fastauth.errors import (
     InvalidMFACode,
     MFAAlreadyEnabled,
     MFANotEnabled,
+    MFARequired,
+    RecentSignInRequired,
 )
 from fastauth.mfa import STEP, Totp
 from fastauth.service import AuthService
@@ -159,10 +161,37 @@ async def test_the_secret_is_sealed_at_rest_and_bound_to_its_user(
 async def test_deleting_the_account_removes_its_second_factor(
     service: AuthService, store: MemoryStore, clock: Clock
 ) -> None:
-    user, _, _ = await enrolled(service, clock)
-    await service.delete_account(user, PASSWORD)
+    user, totp, _ = await enrolled(service, clock)
+    with pytest.raises(MFARequired) as stopped:
+        await service.sign_in(EMAIL, PASSWORD)
+    _, pair = await service.mfa_complete(stopped.value.mfa_token, totp.code_at(step_of(clock)))
+    await service.delete_account(user, PASSWORD, session_id=pair.session_id)
+    assert await store.get_user(user.id) is None
     assert await store.get_mfa(user.id) is None
     assert await store.count_recovery_codes(user.id) == 0
+
+
+async def test_a_sensitive_change_needs_a_recent_sign_in_with_the_second_factor(
+    service: AuthService, store: MemoryStore, clock: Clock
+) -> None:
+    """The password alone (a phished one, in a stolen session) changes nothing on an account with TOTP:
+    no email change (then a reset would take the account), no deletion. RFC 9470: the refusal asks
+    for a sign-in at most `recent_sign_in_window` old with `acr_values` "mfa"."""
+    user, totp, _ = await enrolled(service, clock)
+    password_only = await service.sessions.start(user, ip=None, user_agent=None, amr=("pwd",))
+    with pytest.raises(MFARequired) as stopped:
+        await service.sign_in(EMAIL, PASSWORD)
+    _, strong = await service.mfa_complete(stopped.value.mfa_token, totp.code_at(step_of(clock)))
+    for session_id in (None, password_only.session_id):
+        with pytest.raises(RecentSignInRequired) as refused:
+            await service.delete_account(user, PASSWORD, session_id=session_id)
+        assert (refused.value.max_age, refused.value.acr_values) == (300, "mfa")
+    clock.advance(301)  # the second-factor sign-in is no longer recent
+    with pytest.raises(RecentSignInRequired):
+        await service.delete_account(user, PASSWORD, session_id=strong.session_id)
+    with pytest.raises(CurrentPasswordWrong):  # the password is still checked first
+        await service.delete_account(user, "not the password", session_id=strong.session_id)
+    assert await store.get_user(user.id) is not None
 
 
 async def test_failures_and_uses_are_audited_without_the_code(service: AuthService, clock: Clock) -> None:
