@@ -1501,14 +1501,21 @@ class AuthService:
             await self.audit.record("passkey_failed", user_id=user_id, ip=ip, user_agent=user_agent)
 
     async def _assertion(
-        self, credential: object, ceremony: str, user_id: str | None, ip: str | None, user_agent: str | None
+        self,
+        credential: object,
+        sign_in: str | None,
+        user_id: str | None,
+        ip: str | None,
+        user_agent: str | None,
     ) -> VerifiedPasskey:
-        """A verified assertion; each refusal audited (a clone as such) and re-raised."""
+        """A verified assertion for a passwordless sign-in (`sign_in` None) or the second factor of
+        the pending sign-in `sign_in`, not yet recorded; each refusal audited (a clone as such) and
+        re-raised."""
         passkeys = self._relying_party()
         try:
-            return await passkeys.authenticate(
-                credential, "login" if ceremony == "login" else "second_factor"
-            )
+            if sign_in is None:
+                return await passkeys.authenticate(credential, "login")
+            return await passkeys.authenticate(credential, "second_factor", sign_in=sign_in)
         except InvalidPasskey as error:
             await self._audit_passkey_failure(error, user_id, ip, user_agent)
             raise
@@ -1591,7 +1598,7 @@ class AuthService:
         Rate-limited per source like logins; `InvalidPasskey`, `InvalidCredentials` (an inactive
         account), and the session start's refusals."""
         await self.rate_limits.check_passkey(ip)
-        verified = await self._assertion(credential, "login", None, ip, user_agent)
+        verified = await self._assertion(credential, None, None, ip, user_agent)
         user = await self.accounts.get_user(verified.passkey.user_id, fresh=True)
         if user is None or not user.is_active:
             await self.audit.record(
@@ -1602,6 +1609,7 @@ class AuthService:
                 detail="inactive account",
             )
             raise InvalidCredentials("inactive account")
+        await self._relying_party().record_use(verified)
         pair = await self._start_session(user, ip=ip, user_agent=user_agent, passkey=amr_of(verified.passkey))
         return user, pair
 
@@ -1623,16 +1631,8 @@ class AuthService:
     ) -> str:
         """A passkey as the second factor of the pending sign-in `sign_in`: its RFC 8176 method."""
         await self.rate_limits.check_login(f"mfa:{user.id}", ip)
-        verified = await self._assertion(credential, "second_factor", user.id, ip, user_agent)
-        if verified.ceremony.data != sign_in:
-            await self.audit.record(
-                "passkey_failed",
-                user_id=user.id,
-                ip=ip,
-                user_agent=user_agent,
-                detail="another sign-in's challenge",
-            )
-            raise InvalidPasskey("the challenge belongs to another sign-in")
+        verified = await self._assertion(credential, sign_in, user.id, ip, user_agent)
+        await self._relying_party().record_use(verified)
         return amr_of(verified.passkey)
 
     # administration

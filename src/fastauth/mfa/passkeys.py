@@ -81,7 +81,7 @@ def _sent_challenge(credential: object) -> bytes:
         raise InvalidPasskey(_REFUSED)
     try:
         client_data = json.loads(_b64url_decode(response.get("clientDataJSON")))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested deep enough to overflow
         raise InvalidPasskey(_REFUSED) from None
     if not isinstance(client_data, dict):
         raise InvalidPasskey(_REFUSED)
@@ -110,11 +110,13 @@ def clean_name(name: object, default: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class VerifiedPasskey:
-    """An assertion that verified: the passkey (its count updated) and the ceremony it answered."""
+    """An assertion that verified: the passkey (as stored before this use), the ceremony it answered,
+    and the sign count it brought."""
 
     passkey: PasskeyRecord
     ceremony: PasskeyChallengeRecord
     user_verified: bool
+    new_sign_count: int
 
 
 class Passkeys:
@@ -261,11 +263,16 @@ class Passkeys:
         )
         return dict(options_to_json_dict(options))
 
-    async def authenticate(self, credential: object, ceremony: Ceremony) -> VerifiedPasskey:
-        """Verify an assertion for `ceremony` ("login" or "second_factor"). `InvalidPasskey` for
-        anything that does not verify; `PasskeyCloned` (a subclass) when the signature verifies but the
-        sign count went backwards."""
+    async def authenticate(
+        self, credential: object, ceremony: Ceremony, *, sign_in: str | None = None
+    ) -> VerifiedPasskey:
+        """Verify an assertion for `ceremony` ("login", or "second_factor" of the pending sign-in
+        `sign_in`), writing nothing yet: `record_use` stores the new sign count once the caller
+        accepts the sign-in. `InvalidPasskey` for anything that does not verify; `PasskeyCloned` (a
+        subclass) when the signature verifies but the sign count went backwards."""
         challenge, spent = await self._spend(credential, ceremony)
+        if ceremony == "second_factor" and (sign_in is None or spent.data != sign_in):
+            raise InvalidPasskey("the challenge belongs to another sign-in")
         try:
             parsed = parse_authentication_credential_json(credential)  # type: ignore[arg-type]
         except Exception:
@@ -296,10 +303,19 @@ class Passkeys:
         new_count = verified.new_sign_count
         if (new_count > 0 or passkey.sign_count > 0) and new_count <= passkey.sign_count:
             raise PasskeyCloned(passkey)
-        if not await self.store.use_passkey(passkey.id, passkey.sign_count, new_count, self._now()):
+        return VerifiedPasskey(
+            passkey=passkey, ceremony=spent, user_verified=verified.user_verified, new_sign_count=new_count
+        )
+
+    async def record_use(self, verified: VerifiedPasskey) -> PasskeyRecord:
+        """Store the use of an accepted assertion: its sign count, compare-and-set against the count
+        it was verified against (`InvalidPasskey` if another use got there first), and the time."""
+        passkey = verified.passkey
+        now = self._now()
+        if not await self.store.use_passkey(passkey.id, passkey.sign_count, verified.new_sign_count, now):
             raise InvalidPasskey("the passkey was used concurrently")
-        passkey.sign_count, passkey.last_used_at = new_count, self._now()
-        return VerifiedPasskey(passkey=passkey, ceremony=spent, user_verified=verified.user_verified)
+        passkey.sign_count, passkey.last_used_at = verified.new_sign_count, now
+        return passkey
 
     async def prune(self) -> int:
         """Delete the ceremonies that expired; returns how many."""
