@@ -80,8 +80,8 @@ def verify(email: Annotated[str, typer.Argument(help="The user's email.")]) -> N
 
 @users_app.command("mfa-reset")
 def mfa_reset(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
-    """Remove a locked-out user's second factor (TOTP and recovery codes) and end their sessions
-    (audited); they sign in with the password alone and can enrol again."""
+    """Remove a locked-out user's second factors (TOTP, recovery codes and passkeys) and end their
+    sessions (audited); they sign in with the password alone and can enrol again."""
     config, _ = server_config()
 
     async def action(service: Any) -> bool | None:
