@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from fastauth.web.errors import web_error
 
-__all__ = ["MAX_BODY", "client_ip", "read_body", "read_model"]
+__all__ = ["MAX_BODY", "client_ip", "read_body", "read_model", "seen"]
 
 MAX_BODY = 16 * 1024
 M = TypeVar("M", bound=BaseModel)
@@ -19,6 +19,11 @@ M = TypeVar("M", bound=BaseModel)
 def client_ip(request: Request) -> str | None:
     """The peer address (behind a proxy, uvicorn's `--proxy-headers` makes it the client's)."""
     return request.client.host if request.client else None
+
+
+def seen(request: Request) -> dict[str, str | None]:
+    """Where a request came from, as the service's flows take it for the audit (`ip`, `user_agent`)."""
+    return {"ip": client_ip(request), "user_agent": request.headers.get("user-agent")}
 
 
 async def read_body(request: Request) -> dict[str, Any]:

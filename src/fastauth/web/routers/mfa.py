@@ -19,7 +19,7 @@ from fastauth.storage.base import User
 from fastauth.web.csrf import refuse_cross_site
 from fastauth.web.errors import AnsweringRoute
 from fastauth.web.openapi import AUTH, BODY, answers, body, no_store
-from fastauth.web.requests import client_ip, read_model
+from fastauth.web.requests import read_model, seen
 from fastauth.web.schemas import TokenOut
 from fastauth.web.transports import NO_STORE
 
@@ -130,9 +130,6 @@ def build(auth: FastAuth) -> APIRouter:
     router = APIRouter(route_class=AnsweringRoute)
     service = auth.service
     cfg = auth.config
-
-    def seen(request: Request) -> dict[str, str | None]:
-        return {"ip": client_ip(request), "user_agent": request.headers.get("user-agent")}
 
     @router.post(
         "/mfa/verify",

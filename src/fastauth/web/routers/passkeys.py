@@ -23,7 +23,7 @@ from fastauth.storage.base import PasskeyRecord, User
 from fastauth.web.csrf import refuse_cross_site
 from fastauth.web.errors import AnsweringRoute
 from fastauth.web.openapi import AUTH, BODY, answers, body, no_store
-from fastauth.web.requests import client_ip, read_model
+from fastauth.web.requests import client_ip, read_model, seen
 from fastauth.web.schemas import TokenOut, utc
 from fastauth.web.security import require_recent
 from fastauth.web.transports import NO_STORE
@@ -93,9 +93,6 @@ def build(auth: FastAuth) -> APIRouter:
     router = APIRouter(route_class=AnsweringRoute)
     service = auth.service
     cfg = auth.config
-
-    def seen(request: Request) -> dict[str, str | None]:
-        return {"ip": client_ip(request), "user_agent": request.headers.get("user-agent")}
 
     def recently(request: Request) -> None:
         """Adding a way in is a sensitive change: a sign-in at most `recent_sign_in_window` old."""
