@@ -388,6 +388,11 @@ class InvalidPasskey(AuthError):
 
     code = "invalid_passkey"
 
+    def __init__(self, message: str = "passkey not accepted", *, user_id: str | None = None) -> None:
+        super().__init__(message)
+        #: The account whose passkey the response named, once that is known (for the audit).
+        self.user_id = user_id
+
 
 class PasskeyCloned(InvalidPasskey):
     """An assertion whose signature verifies but whose sign count did not go up: the authenticator was
@@ -396,7 +401,7 @@ class PasskeyCloned(InvalidPasskey):
     code = "passkey_cloned"
 
     def __init__(self, passkey: object) -> None:
-        super().__init__("the sign count went backwards")
+        super().__init__("the sign count went backwards", user_id=getattr(passkey, "user_id", None))
         #: The `PasskeyRecord` concerned.
         self.passkey = passkey
 

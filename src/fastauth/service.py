@@ -22,7 +22,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import httpx
@@ -73,7 +73,7 @@ from fastauth.keys.manager import KeyManager
 from fastauth.keys.sealing import seal
 from fastauth.mail import MAIL_OFF, MailTemplates, Outbox, sender_from_config
 from fastauth.mfa import Totp, new_recovery_codes, recovery_hash
-from fastauth.mfa.passkeys import Passkeys, VerifiedPasskey, amr_of, clean_name
+from fastauth.mfa.passkeys import PASSKEY_ID, Passkeys, VerifiedPasskey, amr_of, clean_name
 from fastauth.oauth import OAuthFlows, OAuthOutcome, decide, providers_from_config
 from fastauth.oauth.providers import ProviderIdentity
 from fastauth.passwords import NO_PASSWORD, PasswordHasher
@@ -518,12 +518,15 @@ class AuthService:
         provider: str | None = None,
         second_factor: str | None = None,
         passkey: str | None = None,
+        accepted: Callable[[], Awaitable[object]] | None = None,
     ) -> TokenPair:
         """The `allow_signin` gate, then a new session; a refused new user is stored but not signed in.
 
         `password_hash`: the hash a password sign-in was checked against. Once the session exists, the
         stored hash must still be it: a reset or change that lands meanwhile (and ended the sessions
         before this one existed) ends this one too, so no sign-in with an old password outlives it.
+        `accepted`: what the first factor records once the gate let the sign-in through (a passkey's
+        new sign count), before the session starts.
         """
         refusal: Exception | None = None
         seen = {"user_id": user.id, "ip": ip, "user_agent": user_agent}
@@ -548,6 +551,8 @@ class AuthService:
             amr = (*amr, second_factor, "mfa")  # RFC 8176: mfa, and which factors
         elif not create_user and await self.mfa_enrolled(user):
             await self._challenge(user, provider)
+        if accepted is not None:
+            await accepted()
         pair = await self.sessions.start(user, ip=ip, user_agent=user_agent, create_user=create_user, amr=amr)
         if password_hash is not None:
             stored = await self.store.get_user(user.id)
@@ -970,6 +975,31 @@ class AuthService:
 
     # email change and deletion
 
+    async def _recent_session(self, user: User, session_id: str | None) -> SessionRecord | None:
+        """The caller's live session of `user` when it signed in at most `recent_sign_in_window`
+        seconds ago, else None."""
+        session = await self.store.get_session(session_id) if session_id else None
+        if (
+            session is None
+            or session.user_id != user.id
+            or session.revoked_at is not None
+            or session.created_at < self.now() - self.config.recent_sign_in_window
+        ):
+            return None
+        return session
+
+    async def require_fresh_sign_in(self, user: User, session_id: str | None) -> None:
+        """A change of the account's ways in (adding or removing a passkey) needs the caller's session
+        signed in at most `recent_sign_in_window` seconds ago, and with the second factor when the
+        account has one: a stolen session must not add its thief's passkey (a lasting way in that
+        survives a password reset) nor strip the owner's. `RecentSignInRequired` (RFC 9470)."""
+        window = self.config.recent_sign_in_window
+        session = await self._recent_session(user, session_id)
+        if session is None:
+            raise RecentSignInRequired("the sign-in is not recent enough", window)
+        if await self.mfa_enrolled(user) and "mfa" not in (session.amr or "").split():
+            raise RecentSignInRequired("a recent sign-in with the second factor is needed", window, "mfa")
+
     async def _confirm(
         self, user: User, password: str | None, session_id: str | None, *, factor_checked: bool = False
     ) -> User:
@@ -982,14 +1012,8 @@ class AuthService:
         when the second factor is what is missing)."""
         current = await self.accounts.get_user(user.id, fresh=True)
         window = self.config.recent_sign_in_window
-        session = await self.store.get_session(session_id) if session_id else None
-        recent = (
-            current is not None
-            and session is not None
-            and session.user_id == current.id
-            and session.revoked_at is None
-            and session.created_at >= self.now() - window
-        )
+        session = await self._recent_session(current, session_id) if current is not None else None
+        recent = session is not None
         if current is not None and current.hashed_password == NO_PASSWORD:
             if not recent:
                 raise RecentSignInRequired("the sign-in is not recent enough", window)
@@ -1295,7 +1319,8 @@ class AuthService:
             raise IdentityNotFound("no such linked account")
         current = await self.accounts.get_user(user.id, fresh=True)
         has_password = current is not None and current.hashed_password != NO_PASSWORD
-        if not has_password and len(identities) == 1 and not await self.store.list_passkeys(user.id):
+        usable_passkeys = self.passkeys is not None and bool(await self.store.list_passkeys(user.id))
+        if not has_password and len(identities) == 1 and not usable_passkeys:
             raise LastSignInMethod("the only way to sign in")
         if not await self.store.delete_identity(identity_id, user.id):
             raise IdentityNotFound("no such linked account")
@@ -1498,7 +1523,8 @@ class AuthService:
                 "passkey_cloned", user_id=passkey.user_id, ip=ip, user_agent=user_agent, detail=passkey.id
             )
         else:
-            await self.audit.record("passkey_failed", user_id=user_id, ip=ip, user_agent=user_agent)
+            owner = error.user_id if isinstance(error, InvalidPasskey) and error.user_id else user_id
+            await self.audit.record("passkey_failed", user_id=owner, ip=ip, user_agent=user_agent)
 
     async def _assertion(
         self,
@@ -1524,10 +1550,15 @@ class AuthService:
         """`user`'s passkeys, oldest first."""
         return await self.store.list_passkeys(user.id)
 
-    async def passkey_registration_options(self, user: User) -> dict[str, Any]:
+    async def passkey_registration_options(
+        self, user: User, *, session_id: str | None = None, ip: str | None = None
+    ) -> dict[str, Any]:
         """The options of `navigator.credentials.create()` for a new passkey of `user` (a random user
-        handle, the passkeys they have excluded)."""
+        handle, the passkeys they have excluded). Needs a fresh sign-in (`require_fresh_sign_in`, of
+        the caller's session `session_id`); rate-limited like logins (each stores a challenge)."""
         passkeys = self._relying_party()
+        await self.rate_limits.check_login(f"passkey:{user.id}", ip)
+        await self.require_fresh_sign_in(user, session_id)
         return await passkeys.registration_options(user, await self.store.list_passkeys(user.id))
 
     async def passkey_register(
@@ -1536,11 +1567,14 @@ class AuthService:
         credential: object,
         name: str | None = None,
         *,
+        session_id: str | None = None,
         ip: str | None = None,
         user_agent: str | None = None,
     ) -> PasskeyRecord:
-        """Verify and store the passkey `navigator.credentials.create()` made; `InvalidPasskey`."""
+        """Verify and store the passkey `navigator.credentials.create()` made (a fresh sign-in of
+        `session_id` needed, as for the options); `InvalidPasskey`."""
         passkeys = self._relying_party()
+        await self.require_fresh_sign_in(user, session_id)
         label = clean_name(name, "Passkey")
         try:
             record = await passkeys.register(user, credential, label)
@@ -1556,6 +1590,8 @@ class AuthService:
 
     async def rename_passkey(self, user: User, passkey_id: str, name: str) -> PasskeyRecord:
         """Rename one of `user`'s passkeys; `PasskeyNotFound` for any other id."""
+        if not PASSKEY_ID.fullmatch(passkey_id):
+            raise PasskeyNotFound("no such passkey")
         label = clean_name(name, "Passkey")
         if not await self.store.rename_passkey(passkey_id, user.id, label):
             raise PasskeyNotFound("no such passkey")
@@ -1565,13 +1601,23 @@ class AuthService:
         return found
 
     async def delete_passkey(
-        self, user: User, passkey_id: str, *, ip: str | None = None, user_agent: str | None = None
+        self,
+        user: User,
+        passkey_id: str,
+        *,
+        session_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
     ) -> None:
-        """Remove one of `user`'s passkeys; `PasskeyNotFound` for any other id, `LastSignInMethod` when
-        it is the account's only way in (no password, no linked provider, no other passkey)."""
+        """Remove one of `user`'s passkeys (a fresh sign-in of `session_id` needed); `PasskeyNotFound`
+        for any other id, `LastSignInMethod` when it is the account's only way in (no password, no
+        linked provider, no other passkey)."""
+        if not PASSKEY_ID.fullmatch(passkey_id):
+            raise PasskeyNotFound("no such passkey")
         passkeys = await self.store.list_passkeys(user.id)
         if not any(p.id == passkey_id for p in passkeys):
             raise PasskeyNotFound("no such passkey")
+        await self.require_fresh_sign_in(user, session_id)
         current = await self.accounts.get_user(user.id, fresh=True)
         has_password = current is not None and current.hashed_password != NO_PASSWORD
         if not has_password and len(passkeys) == 1 and not await self.store.list_identities(user.id):
@@ -1609,16 +1655,22 @@ class AuthService:
                 detail="inactive account",
             )
             raise InvalidCredentials("inactive account")
-        await self._relying_party().record_use(verified)
-        pair = await self._start_session(user, ip=ip, user_agent=user_agent, passkey=amr_of(verified.passkey))
+        pair = await self._start_session(
+            user,
+            ip=ip,
+            user_agent=user_agent,
+            passkey=amr_of(verified.passkey),
+            accepted=lambda: self._record_use(verified, ip, user_agent),
+        )
         return user, pair
 
-    async def passkey_second_factor_options(self, mfa_token: str) -> dict[str, Any]:
+    async def passkey_second_factor_options(self, mfa_token: str, *, ip: str | None = None) -> dict[str, Any]:
         """The options of `navigator.credentials.get()` for the second factor of a pending sign-in: the
         user's passkeys allowed, the ceremony bound to that sign-in. `TokenError`, `InvalidCode`,
         `MFANotEnabled` (no passkey)."""
         passkeys = self._relying_party()
         user, verified, _ = await self._pending_sign_in(mfa_token)
+        await self.rate_limits.check_login(f"mfa:{user.id}", ip)
         mine = await self.store.list_passkeys(user.id)
         if not mine:
             raise MFANotEnabled("no passkey")
@@ -1632,8 +1684,17 @@ class AuthService:
         """A passkey as the second factor of the pending sign-in `sign_in`: its RFC 8176 method."""
         await self.rate_limits.check_login(f"mfa:{user.id}", ip)
         verified = await self._assertion(credential, sign_in, user.id, ip, user_agent)
-        await self._relying_party().record_use(verified)
+        await self._record_use(verified, ip, user_agent)
         return amr_of(verified.passkey)
+
+    async def _record_use(self, verified: VerifiedPasskey, ip: str | None, user_agent: str | None) -> None:
+        """Store an accepted assertion's use; losing its compare-and-set to a concurrent use is a
+        refusal, audited."""
+        try:
+            await self._relying_party().record_use(verified)
+        except InvalidPasskey as error:
+            await self._audit_passkey_failure(error, verified.passkey.user_id, ip, user_agent)
+            raise
 
     # administration
 

@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -46,7 +47,7 @@ from webauthn.helpers.structs import (
 from fastauth.errors import InvalidPasskey, PasskeyCloned
 from fastauth.storage.base import PasskeyChallengeRecord, PasskeyRecord, PasskeyStore, User
 
-__all__ = ["CHALLENGE_BYTES", "Ceremony", "Passkeys", "VerifiedPasskey", "amr_of"]
+__all__ = ["CHALLENGE_BYTES", "PASSKEY_ID", "Ceremony", "Passkeys", "VerifiedPasskey", "amr_of", "clean_name"]
 
 Ceremony = Literal["register", "login", "second_factor"]
 #: Random bytes in a challenge (WebAuthn §13.4.3 asks for at least 16).
@@ -56,6 +57,13 @@ CHALLENGE_BYTES = 32
 _MAX_FIELD = 16_384
 _MAX_NAME = 64
 _REFUSED = "the passkey response does not verify"
+#: A credential id as a response names it: base64url of at most 1023 bytes (WebAuthn §5.8.3 step 17).
+_MAX_CREDENTIAL_ID = 1023
+_CREDENTIAL_ID = re.compile(r"[A-Za-z0-9_-]{1,1364}")
+#: A passkey's own id (`PasskeyRecord.id`), as the routes take it.
+PASSKEY_ID = re.compile(r"[0-9a-f]{32}")
+#: Seconds between two prunings of expired challenges by a running process.
+_PRUNE_EVERY = 3600
 
 
 def _b64url_decode(text: object) -> bytes:
@@ -138,6 +146,7 @@ class Passkeys:
         self.origins = list(origins)
         self.challenge_ttl = challenge_ttl
         self._clock = clock
+        self._pruned_at = 0
 
     def _now(self) -> int:
         return int(self._clock())
@@ -145,6 +154,9 @@ class Passkeys:
     async def _new_challenge(self, ceremony: Ceremony, user_id: str | None, data: str | None) -> bytes:
         challenge = secrets.token_bytes(CHALLENGE_BYTES)
         now = self._now()
+        if now - self._pruned_at >= _PRUNE_EVERY:  # a long-running process keeps the table small too
+            self._pruned_at = now
+            await self.store.prune_passkey_challenges(now)
         await self.store.insert_passkey_challenge(
             PasskeyChallengeRecord(
                 id=_challenge_id(challenge),
@@ -212,6 +224,8 @@ class Passkeys:
             )
         except Exception:  # the library parses attacker-controlled CBOR: any failure is a refusal
             raise InvalidPasskey(_REFUSED) from None
+        if len(verified.credential_id) > _MAX_CREDENTIAL_ID:
+            raise InvalidPasskey("the credential id is longer than WebAuthn allows")
         response = credential.get("response") if isinstance(credential, dict) else None
         sent = response.get("transports") if isinstance(response, dict) else None
         known = {t.value for t in AuthenticatorTransport}
@@ -277,7 +291,8 @@ class Passkeys:
             parsed = parse_authentication_credential_json(credential)  # type: ignore[arg-type]
         except Exception:
             raise InvalidPasskey(_REFUSED) from None
-        passkey = await self.store.get_passkey(parsed.id) if len(parsed.id) <= 1400 else None
+        known = isinstance(parsed.id, str) and _CREDENTIAL_ID.fullmatch(parsed.id)
+        passkey = await self.store.get_passkey(parsed.id) if known else None
         if passkey is None or (spent.user_id is not None and spent.user_id != passkey.user_id):
             raise InvalidPasskey("the credential is not a passkey registered here (for this user)")
         handle = parsed.response.user_handle
@@ -285,7 +300,7 @@ class Passkeys:
             handle is not None
             and not secrets.compare_digest(bytes(handle), _b64url_decode(passkey.user_handle))
         ):
-            raise InvalidPasskey("the user handle is not the passkey's")
+            raise InvalidPasskey("the user handle is not the passkey's", user_id=passkey.user_id)
         try:
             # The count is compared below, after the signature verified (the library would compare it
             # first): so only a genuine authenticator's regression is reported as a clone.
@@ -299,7 +314,7 @@ class Passkeys:
                 require_user_verification=ceremony == "login",
             )
         except Exception:
-            raise InvalidPasskey(_REFUSED) from None
+            raise InvalidPasskey(_REFUSED, user_id=passkey.user_id) from None
         new_count = verified.new_sign_count
         if (new_count > 0 or passkey.sign_count > 0) and new_count <= passkey.sign_count:
             raise PasskeyCloned(passkey)
@@ -313,7 +328,7 @@ class Passkeys:
         passkey = verified.passkey
         now = self._now()
         if not await self.store.use_passkey(passkey.id, passkey.sign_count, verified.new_sign_count, now):
-            raise InvalidPasskey("the passkey was used concurrently")
+            raise InvalidPasskey("the passkey was used concurrently", user_id=passkey.user_id)
         passkey.sign_count, passkey.last_used_at = verified.new_sign_count, now
         return passkey
 

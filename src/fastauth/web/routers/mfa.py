@@ -19,7 +19,7 @@ from fastauth.storage.base import User
 from fastauth.web.csrf import refuse_cross_site
 from fastauth.web.errors import AnsweringRoute
 from fastauth.web.openapi import AUTH, BODY, answers, body, no_store
-from fastauth.web.requests import read_model, seen
+from fastauth.web.requests import client_ip, read_model, seen
 from fastauth.web.schemas import TokenOut
 from fastauth.web.transports import NO_STORE
 
@@ -172,7 +172,7 @@ def build(auth: FastAuth) -> APIRouter:
         response_model=dict[str, Any],
         openapi_extra=body(MFATokenIn, required=False, example={"mfa_token": "eyJ..."}),
         responses=answers(
-            *BODY, "invalid_token", "invalid_code", "mfa_not_enabled", "passkeys_off",
+            *BODY, "invalid_token", "invalid_code", "mfa_not_enabled", "passkeys_off", "rate_limited",
             extra={200: no_store("WebAuthn options for the browser")},
         ),
     )  # fmt: skip
@@ -184,7 +184,7 @@ def build(auth: FastAuth) -> APIRouter:
         token = payload.mfa_token or request.cookies.get(mfa_cookie_name(cfg))
         if not token:
             raise NotAuthenticated("no MFA token")
-        options = await service.passkey_second_factor_options(token)
+        options = await service.passkey_second_factor_options(token, ip=client_ip(request))
         return JSONResponse(options, headers=NO_STORE)
 
     @router.get("/mfa", response_model=MFAStatusOut, responses=answers(*AUTH))

@@ -25,7 +25,6 @@ from fastauth.web.errors import AnsweringRoute
 from fastauth.web.openapi import AUTH, BODY, answers, body, no_store
 from fastauth.web.requests import client_ip, read_model, seen
 from fastauth.web.schemas import TokenOut, utc
-from fastauth.web.security import require_recent
 from fastauth.web.transports import NO_STORE
 
 if TYPE_CHECKING:
@@ -92,22 +91,22 @@ def build(auth: FastAuth) -> APIRouter:
     """The passkey routes of `auth`."""
     router = APIRouter(route_class=AnsweringRoute)
     service = auth.service
-    cfg = auth.config
 
-    def recently(request: Request) -> None:
-        """Adding a way in is a sensitive change: a sign-in at most `recent_sign_in_window` old."""
-        require_recent(request.state.fastauth_token.claims, service.now(), cfg.recent_sign_in_window)
+    def session_of(request: Request) -> str:
+        return str(request.state.fastauth_token.sid)
 
     @router.post(
         "/passkeys/register/options",
         response_model=dict[str, Any],
-        responses=answers(*AUTH, "recent_sign_in_required", "passkeys_off", extra=_OPTIONS),
+        responses=answers(*AUTH, "recent_sign_in_required", "passkeys_off", "rate_limited", extra=_OPTIONS),
     )
     async def register_options(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
         """Options for `navigator.credentials.create()`: a discoverable, user-verified passkey for the
-        caller, their passkeys excluded. Needs a recent sign-in."""
-        recently(request)
-        options = await service.passkey_registration_options(user)
+        caller, their passkeys excluded. Needs a recent sign-in (with the second factor, when the
+        account has one)."""
+        options = await service.passkey_registration_options(
+            user, session_id=session_of(request), ip=client_ip(request)
+        )
         return JSONResponse(options, headers=NO_STORE)
 
     @router.post(
@@ -119,9 +118,10 @@ def build(auth: FastAuth) -> APIRouter:
     )
     async def register_verify(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
         """Store the passkey `navigator.credentials.create()` made for the options above."""
-        recently(request)
         payload = await read_model(request, RegisterIn)
-        record = await service.passkey_register(user, payload.credential, payload.name, **seen(request))
+        record = await service.passkey_register(
+            user, payload.credential, payload.name, session_id=session_of(request), **seen(request)
+        )
         return JSONResponse(PasskeyOut.of(record).model_dump(mode="json"), 201, headers=NO_STORE)
 
     @router.get("/passkeys", response_model=list[PasskeyOut], responses=answers(*AUTH))
@@ -145,13 +145,16 @@ def build(auth: FastAuth) -> APIRouter:
     @router.delete(
         "/passkeys/{passkey_id}",
         status_code=204,
-        responses=answers(*AUTH, "passkey_not_found", "last_sign_in_method", "invalid_body"),
+        responses=answers(
+            *AUTH, "passkey_not_found", "last_sign_in_method", "recent_sign_in_required", "invalid_body"
+        ),
     )
     async def remove(
         request: Request, passkey_id: str, user: User = Depends(auth.get_current_user)
     ) -> Response:
-        """Remove one of the caller's passkeys (409 when it is the account's last way in)."""
-        await service.delete_passkey(user, passkey_id, **seen(request))
+        """Remove one of the caller's passkeys (a recent sign-in needed, as to add one; 409 when it is
+        the account's last way in)."""
+        await service.delete_passkey(user, passkey_id, session_id=session_of(request), **seen(request))
         return Response(status_code=204)
 
     @router.post(
