@@ -1308,6 +1308,17 @@ class AuthService:
         """The provider accounts linked to `user`, oldest first."""
         return await self.store.list_identities(user.id)
 
+    async def _ways_in(self, user: User) -> int:
+        """How many ways the account has to sign in: its password, each linked provider, and each
+        passkey while passkeys are on. Read again after a removal, so that two removals at once cannot
+        both leave the account locked out (the second one undoes itself)."""
+        current = await self.accounts.get_user(user.id, fresh=True)
+        ways = int(current is not None and current.hashed_password != NO_PASSWORD)
+        ways += len(await self.store.list_identities(user.id))
+        if self.passkeys is not None:
+            ways += len(await self.store.list_passkeys(user.id))
+        return ways
+
     async def unlink_identity(
         self, user: User, identity_id: str, *, ip: str | None = None, user_agent: str | None = None
     ) -> None:
@@ -1317,13 +1328,13 @@ class AuthService:
         target = next((known for known in identities if known.id == identity_id), None)
         if target is None:
             raise IdentityNotFound("no such linked account")
-        current = await self.accounts.get_user(user.id, fresh=True)
-        has_password = current is not None and current.hashed_password != NO_PASSWORD
-        usable_passkeys = self.passkeys is not None and bool(await self.store.list_passkeys(user.id))
-        if not has_password and len(identities) == 1 and not usable_passkeys:
+        if await self._ways_in(user) <= 1:
             raise LastSignInMethod("the only way to sign in")
         if not await self.store.delete_identity(identity_id, user.id):
             raise IdentityNotFound("no such linked account")
+        if await self._ways_in(user) == 0:  # a concurrent removal took the other way in: undo ours
+            await self.store.insert_identity(target)
+            raise LastSignInMethod("the only way to sign in")
         await self.audit.record(
             "identity_unlinked", user_id=user.id, ip=ip, user_agent=user_agent, detail=target.provider
         )
@@ -1618,12 +1629,15 @@ class AuthService:
         if not any(p.id == passkey_id for p in passkeys):
             raise PasskeyNotFound("no such passkey")
         await self.require_fresh_sign_in(user, session_id)
-        current = await self.accounts.get_user(user.id, fresh=True)
-        has_password = current is not None and current.hashed_password != NO_PASSWORD
-        if not has_password and len(passkeys) == 1 and not await self.store.list_identities(user.id):
+        target = next(p for p in passkeys if p.id == passkey_id)
+        counts = self.passkeys is not None  # with passkeys off, removing one takes no way in away
+        if counts and await self._ways_in(user) <= 1:
             raise LastSignInMethod("the only way to sign in")
         if not await self.store.delete_passkey(passkey_id, user.id):
             raise PasskeyNotFound("no such passkey")
+        if counts and await self._ways_in(user) == 0:  # a concurrent removal took the other way: undo ours
+            await self.store.insert_passkey(target)
+            raise LastSignInMethod("the only way to sign in")
         await self.audit.record(
             "passkey_removed", user_id=user.id, ip=ip, user_agent=user_agent, detail=passkey_id
         )
