@@ -40,9 +40,18 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fastauth.storage": ((*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts"), ()),
     "fastauth.keys": ((*WEB, "fastauth.service", "fastauth.sessions"), ()),
     "fastauth.mail": ((*WEB, "fastauth.service"), ()),
-    # Second factors and sign-in providers: below the service, never the web layer.
+    # Second factors and sign-in providers: below the service, never the web layer. Passkeys keep
+    # their ceremonies in a store, through its protocol and records only (storage/base.py).
     "fastauth.mfa": (
-        (*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts", "fastauth.storage"),
+        (
+            *WEB,
+            "fastauth.service",
+            "fastauth.sessions",
+            "fastauth.accounts",
+            "fastauth.storage.sqlalchemy",
+            "fastauth.storage.memory",
+            "fastauth.storage.redis",
+        ),
         (),
     ),
     "fastauth.oauth": ((*WEB, "fastauth.service", "fastauth.sessions", "fastauth.accounts"), ()),
