@@ -1450,6 +1450,7 @@ class AuthService:
         codes = await self._new_recovery_codes(user.id)
         await self.sessions.revoke_all(user.id, except_session=keep_session)
         await self.audit.record("mfa_enabled", user_id=user.id, ip=ip, user_agent=user_agent, detail="totp")
+        self._mail("mfa_enabled", user.email)
         return codes
 
     async def mfa_verify(
@@ -1497,6 +1498,7 @@ class AuthService:
         await self.mfa_verify(current, code, ip=ip, user_agent=user_agent)
         await self.store.delete_mfa(current.id)
         await self.audit.record("mfa_disabled", user_id=current.id, ip=ip, user_agent=user_agent)
+        self._mail("mfa_disabled", current.email)
 
     async def mfa_reset(self, email: str) -> bool:
         """An administrator's recovery of a locked-out user (`fastauth users mfa-reset`): TOTP and
@@ -1515,6 +1517,7 @@ class AuthService:
                 user_id=user.id,
                 detail=f"reset by an administrator ({len(passkeys)} passkeys removed)",
             )
+            self._mail("mfa_disabled", user.email)
         return removed or bool(passkeys)
 
     # passkeys
@@ -1597,6 +1600,7 @@ class AuthService:
         await self.audit.record(
             "passkey_added", user_id=user.id, ip=ip, user_agent=user_agent, detail=record.id
         )
+        self._mail("passkey_added", user.email)  # a lasting way in: the owner hears of it
         return record
 
     async def rename_passkey(self, user: User, passkey_id: str, name: str) -> PasskeyRecord:
@@ -1641,6 +1645,7 @@ class AuthService:
         await self.audit.record(
             "passkey_removed", user_id=user.id, ip=ip, user_agent=user_agent, detail=passkey_id
         )
+        self._mail("passkey_removed", user.email)
 
     async def passkey_login_options(self, *, ip: str | None = None) -> dict[str, Any]:
         """The options of `navigator.credentials.get()` for a passwordless sign-in (any discoverable

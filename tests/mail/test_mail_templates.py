@@ -28,6 +28,22 @@ EXPECTED = {
     "email_change_confirm": ("Confirm your new email address for Acme", "the email address of a Acme"),
     "email_changed": ("The email address of your Acme account was changed", "to new@example.com."),
     "account_deleted": ("Your Acme account was deleted", "The Acme account ada@example.com was deleted"),
+    "mfa_enabled": (
+        "Two-step verification is on for your Acme account",
+        "turned on for your Acme account ada@example.com",
+    ),
+    "mfa_disabled": (
+        "Two-step verification is off for your Acme account",
+        "turned off for your Acme account ada@example.com",
+    ),
+    "passkey_added": (
+        "A passkey was added to your Acme account",
+        "added to your Acme account ada@example.com",
+    ),
+    "passkey_removed": (
+        "A passkey was removed from your Acme account",
+        "removed from your Acme account ada@example.com",
+    ),
 }
 
 
@@ -63,7 +79,7 @@ def test_every_kind_renders(kind: Any) -> None:
         assert "token=" not in message.text and "href=" not in message.html
 
 
-def test_the_kinds_are_the_six_of_the_issue() -> None:
+def test_the_kinds_are_the_six_of_the_issue_and_the_second_factor_notices() -> None:
     assert MAIL_KINDS == (
         "verify_email",
         "reset_password",
@@ -71,6 +87,10 @@ def test_the_kinds_are_the_six_of_the_issue() -> None:
         "email_change_confirm",
         "email_changed",
         "account_deleted",
+        "mfa_enabled",
+        "mfa_disabled",
+        "passkey_added",
+        "passkey_removed",
     )
     assert LINK_PATHS == {
         "verify_email": "/verify-email",

@@ -33,6 +33,10 @@ MailKind = Literal[
     "email_change_confirm",
     "email_changed",
     "account_deleted",
+    "mfa_enabled",
+    "mfa_disabled",
+    "passkey_added",
+    "passkey_removed",
 ]
 MAIL_KINDS: tuple[MailKind, ...] = get_args(MailKind)
 
