@@ -33,6 +33,7 @@ def test_serve_with_no_configuration_runs_in_development_mode(tmp_path: Path) ->
         assert httpx.get(f"{base}/openapi.json").json()["paths"]["/auth/login"]
         out = process.stop()
     assert "DEVELOPMENT MODE" in out
+    assert "passkeys are off: an IP address cannot be their RP ID" in out  # it listens on 127.0.0.1
     secret_file = tmp_path / ".fastauth-dev-secret"
     assert secret_file.stat().st_mode & 0o777 == 0o600
     assert secret_file.read_text().strip() not in out  # the secret is never printed

@@ -142,6 +142,12 @@ def banner(config: FastAuthConfig) -> None:
     note = issuer_note(config)
     issuer = f" - {note}\n" if note else ""
     mail = " - mails are printed here, with their links, instead of sent\n" if config.email.console else ""
+    passkeys = (
+        " - passkeys are off: an IP address cannot be their RP ID; set FASTAUTH_PUBLIC_URL=http://localhost:PORT"
+        " and open the page there\n"
+        if config.passkeys.rp_id is None
+        else f" - passkeys work on {', '.join(config.passkeys.origins)}\n"
+    )
     print(
         f"{line}\n fastauth is running in DEVELOPMENT MODE\n"
         f" - no FASTAUTH_SECRET set: using a random secret kept in ./{DEV_SECRET_FILE}\n"
@@ -149,6 +155,7 @@ def banner(config: FastAuthConfig) -> None:
         " - cookies are sent over plain HTTP (cookie_secure=False)\n"
         f"{mail}"
         f"{page}"
+        f"{passkeys}"
         f"{issuer}"
         " Set FASTAUTH_SECRET (see `fastauth generate-secret`) before using this anywhere real.\n"
         f"{line}",
