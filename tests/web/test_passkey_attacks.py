@@ -8,7 +8,10 @@ concurrent uses of one assertion; and the rate limit of the passwordless ceremon
 
 The "browser" is the software authenticator of tests/support/authenticator.py, which lies on demand.
 Every refusal is checked for its exact answer, for what it did not change (the stored passkeys, their
-sign counts, the sessions) and for its audit record. Refusals decided by parsing and py_webauthn's checks
+sign counts, the sessions) and for its audit record: a refusal that named a known passkey (decided after
+the credential was looked up: origin, RP ID, user verification, user handle, signature, clone) is
+recorded under the passkey's owner; one decided before (malformed, a challenge unknown, spent, expired
+or of another ceremony, an unknown credential) under no account. Refusals decided by parsing and py_webauthn's checks
 alone run on SQLite only; those that lean on the store (challenges spent, bound and expired, the sign
 count's compare-and-set, a taken credential id, concurrent uses) run on SQLite and PostgreSQL.
 """
@@ -36,10 +39,13 @@ ALICE, BOB = "alice@example.com", "bob@example.com"
 ORIGIN = "http://localhost"
 REFUSED = {"detail": "Passkey not accepted", "code": "invalid_passkey"}
 TOO_MANY = {"detail": "Too many attempts; try again later", "code": "rate_limited"}
+STEP_UP = {"detail": "Sign in again to confirm this", "code": "recent_sign_in_required"}
+STEP_UP_MFA = 'Bearer error="insufficient_user_authentication", max_age=300, acr_values="mfa"'
 MFA_KEYS = {"mfa_required", "mfa_token", "methods"}
 WRONG_ORIGINS = ["http://evil.localhost", "https://localhost", "http://localhost:1234"]
-#: The audit record of a refused passwordless sign-in (no account is known before it verifies).
-LOGIN_FAILED = ("passkey_failed", None, None)
+#: The audit record of a passwordless sign-in refused before its credential was looked up (no account
+#: is known then).
+BEFORE_LOOKUP = [("passkey_failed", None, None)]
 #: For refusals decided by parsing and the library's checks alone (the store does nothing in them that
 #: the tests on both databases do not cover): SQLite only, to keep the module fast.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -311,18 +317,26 @@ async def signed_up(a: Any, email: str = ALICE, authn: Authenticator | None = No
     return who
 
 
+def failed_for(owner: Person) -> list[tuple[str, str | None, str | None]]:
+    """The audit record of a sign-in refused after its credential was looked up: under its owner."""
+    return [("passkey_failed", owner.user_id, None)]
+
+
 async def sign_in_refused(
     a: Any,
     credential: Any,
-    *people: Person,
+    owner: Person,
+    *others: Person,
     audit: list[tuple[str, str | None, str | None]] | None = None,
 ) -> None:
-    """`credential` at /login/verify: refused, nothing changed for `people`, and audited (by default
-    as a failed passkey sign-in of no known account)."""
+    """`credential`, naming `owner`'s passkey, at /login/verify: refused, nothing changed for `owner`
+    and `others`, and audited (by default as a failed passkey sign-in of `owner`: the refusal came
+    after the lookup; `BEFORE_LOOKUP` otherwise)."""
+    people = (owner, *others)
     before = await snapshot(a, *people)
     assert_refused(await login_verify(a, credential))
     await assert_untouched(a, before, *people)
-    assert await audit_since(a, before.audit) == (audit if audit is not None else [LOGIN_FAILED])
+    assert await audit_since(a, before.audit) == (audit if audit is not None else failed_for(owner))
 
 
 async def test_a_passwordless_sign_in_works(make_app: Any) -> None:
@@ -359,7 +373,7 @@ async def test_a_sign_in_replayed_is_refused(make_app: Any) -> None:
     assertion = alice.authn.get(await login_options(a))
     first = await login_verify(a, assertion)
     assert first.status_code == 200, first.text
-    await sign_in_refused(a, assertion, alice)
+    await sign_in_refused(a, assertion, alice, audit=BEFORE_LOOKUP)  # the challenge is spent
 
 
 async def test_a_registration_challenge_is_no_sign_in_challenge(make_app: Any) -> None:
@@ -367,7 +381,7 @@ async def test_a_registration_challenge_is_no_sign_in_challenge(make_app: Any) -
     alice = await signed_up(a)
     issued = await register_options(a, alice)
     assertion = alice.authn.get(await login_options(a), challenge=issued["challenge"])
-    await sign_in_refused(a, assertion, alice)
+    await sign_in_refused(a, assertion, alice, audit=BEFORE_LOOKUP)
 
 
 async def test_a_second_factor_challenge_is_no_passwordless_challenge(make_app: Any) -> None:
@@ -375,7 +389,7 @@ async def test_a_second_factor_challenge_is_no_passwordless_challenge(make_app: 
     a = await passkey_app(make_app, clock=clock)
     alice = await enrolled(a, clock)
     options = await second_factor_options(a, await mfa_token(a, alice))
-    await sign_in_refused(a, alice.authn.get(options), alice)
+    await sign_in_refused(a, alice.authn.get(options), alice, audit=BEFORE_LOOKUP)
 
 
 @sqlite_only
@@ -413,7 +427,9 @@ async def test_a_sign_in_with_an_unknown_credential_is_refused(make_app: Any) ->
         user_handle=alice.authn.credentials[0].user_handle,  # even with Alice's handle
         key=ec.generate_private_key(ec.SECP256R1()),
     )
-    await sign_in_refused(a, alice.authn.get(await login_options(a), credential=stranger), alice)
+    await sign_in_refused(
+        a, alice.authn.get(await login_options(a), credential=stranger), alice, audit=BEFORE_LOOKUP
+    )
 
 
 @sqlite_only
@@ -492,7 +508,7 @@ async def test_a_removed_passkey_signs_nobody_in(make_app: Any) -> None:
     removed = await a.client.delete(f"/auth/passkeys/{passkey.id}", headers=alice.headers)
     assert removed.status_code == 204, removed.text
     assert await passkeys_of(a, alice) == []
-    await sign_in_refused(a, alice.authn.get(await login_options(a)), alice)
+    await sign_in_refused(a, alice.authn.get(await login_options(a)), alice, audit=BEFORE_LOOKUP)
 
 
 # --- the second factor -----------------------------------------------------------------------------
@@ -504,6 +520,13 @@ async def enrolled(a: Any, clock: Clock, email: str = ALICE, *, passkey: bool = 
     who = await person(a, email)
     if passkey:
         await with_passkey(a, who)
+    await enrol_totp(a, who, clock)
+    return who
+
+
+async def enrol_totp(a: Any, who: Person, clock: Clock) -> None:
+    """TOTP turned on from `who`'s session (which stays amr pwd); the clock moved past the step the
+    enrolment spent."""
     setup = await a.client.post("/auth/mfa/totp/setup", headers=who.headers)
     assert setup.status_code == 200, setup.text
     who.totp = Totp(setup.json()["secret"], clock=clock)
@@ -512,7 +535,18 @@ async def enrolled(a: Any, clock: Clock, email: str = ALICE, *, passkey: bool = 
     )
     assert confirmed.status_code == 200, confirmed.text
     clock.advance(STEP)
-    return who
+
+
+async def signed_in_with_code(a: Any, who: Person, clock: Clock) -> None:
+    """`who` signs in again with the password and the current TOTP code (`who.tokens` become that
+    session's, amr pwd otp mfa); the clock moves past the step the code spent."""
+    assert who.totp is not None
+    token = await mfa_token(a, who)
+    answer = await mfa_verify(a, token, code=who.totp.code_at(int(clock()) // STEP))
+    assert answer.status_code == 200, answer.text
+    who.tokens = answer.json()
+    assert claims(who.tokens["access_token"])["amr"] == ["pwd", "otp", "mfa"]
+    clock.advance(STEP)
 
 
 async def mfa_token(a: Any, who: Person) -> str:
@@ -548,11 +582,13 @@ async def bobs_sign_in_answered_by_alice(a: Any, clock: Clock, ceremony: str) ->
     Bob's ("bobs"), and posts it with Bob's MFA token: (Alice, Bob, Bob's token, the state before, the
     answer)."""
     alice, bob = await enrolled(a, clock, ALICE), await enrolled(a, clock, BOB, passkey=False)
-    bobs_token = await mfa_token(a, bob)
+    if ceremony == "bobs":  # Bob gets a passkey, so that his sign-in offers a passkey ceremony
+        await signed_in_with_code(a, bob, clock)  # TOTP on: adding a passkey needs the second factor
+        await with_passkey(a, bob)
+    bobs_token = await mfa_token(a, bob)  # (after that sign-in, which a newer pending one supersedes)
     if ceremony == "alices":
         options = await second_factor_options(a, await mfa_token(a, alice))
     else:
-        await with_passkey(a, bob)  # so that Bob's sign-in offers a passkey ceremony
         options = await second_factor_options(a, bobs_token)
         options["allowCredentials"] = []  # Alice's authenticator signs with her own key
     assertion = alice.authn.get(options)
@@ -669,6 +705,31 @@ async def test_a_passkey_does_not_skip_the_second_step_of_a_password_sign_in(mak
     await assert_untouched(a, before, alice)
 
 
+async def test_the_session_that_enrolled_totp_adds_no_passkey(make_app: Any) -> None:
+    """The enrolling session signed in with the password alone (amr pwd): once TOTP is on it may not
+    add a passkey (a stolen session must not plant its thief's), neither the options nor the verify of
+    a ceremony begun before; nothing stored or audited. Signed in again with the code, the same
+    ceremony completes."""
+    clock = Clock()
+    a = await passkey_app(make_app, clock=clock)
+    alice = await person(a)
+    made = alice.authn.create(await register_options(a, alice))
+    await enrol_totp(a, alice, clock)
+    assert claims(alice.tokens["access_token"])["amr"] == ["pwd"]
+    before = await snapshot(a, alice)
+    options = await a.client.post("/auth/passkeys/register/options", headers=alice.headers)
+    verify = await register_verify(a, alice, made)
+    for refused in (options, verify):
+        assert_refused(refused, 401, STEP_UP)
+        assert refused.headers.get_list("www-authenticate") == [STEP_UP_MFA]
+    await assert_untouched(a, before, alice)
+    assert await audit_since(a, before.audit) == []
+    await signed_in_with_code(a, alice, clock)
+    added = await register_verify(a, alice, made)
+    assert added.status_code == 201, added.text
+    assert [p.id for p in await passkeys_of(a, alice)] == [added.json()["id"]]
+
+
 # --- malformed input -------------------------------------------------------------------------------
 
 
@@ -699,7 +760,7 @@ MALFORMED_CLIENT_DATA: dict[str, Any] = {
 async def test_a_malformed_sign_in_is_refused(make_app: Any, credential: Any) -> None:
     a = await passkey_app(make_app)
     alice = await signed_up(a)
-    await sign_in_refused(a, credential, alice)
+    await sign_in_refused(a, credential, alice, audit=BEFORE_LOOKUP)
 
 
 @sqlite_only
@@ -719,8 +780,9 @@ async def test_a_deeply_nested_client_data_is_refused(make_app: Any, route: str)
     alice = await enrolled(a, clock)
     credential = {"response": {"clientDataJSON": b64url(b"[" * 1000 + b"]" * 1000)}}
     if route == "login":
-        await sign_in_refused(a, credential, alice)
+        await sign_in_refused(a, credential, alice, audit=BEFORE_LOOKUP)
     elif route == "register":
+        await signed_in_with_code(a, alice, clock)  # TOTP on: adding a passkey needs the second factor
         await registration_refused(a, alice, credential)
     else:
         token = await mfa_token(a, alice)
@@ -791,7 +853,8 @@ async def test_a_100_kb_field_is_refused_unread(make_app: Any, field: str) -> No
 @pytest.mark.parametrize("field", ["authenticatorData", "signature", "userHandle", "id"])
 async def test_the_largest_field_a_body_holds_is_refused(make_app: Any, field: str) -> None:
     """A field as long as the body cap allows (15 kB; an id and its rawId 7.5 kB each), on a genuine
-    challenge: refused exactly."""
+    challenge: refused exactly; an id that long is refused before any lookup (no account known), the
+    other fields once Alice's passkey was found (audited under her)."""
     a = await passkey_app(make_app)
     alice = await signed_up(a)
     assertion = alice.authn.get(await login_options(a))
@@ -800,7 +863,7 @@ async def test_the_largest_field_a_body_holds_is_refused(make_app: Any, field: s
         assertion["id"] = assertion["rawId"] = large[:7_500]
     else:
         assertion["response"][field] = large
-    await sign_in_refused(a, assertion, alice)
+    await sign_in_refused(a, assertion, alice, audit=BEFORE_LOOKUP if field == "id" else None)
 
 
 @sqlite_only

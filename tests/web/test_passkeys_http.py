@@ -7,7 +7,8 @@
 - the passwordless sign-in: tokens whose `amr` is `hwk` (or `swk` for a synced passkey) and `mfa`, a
   session like any other, audited; an account with TOTP is not stopped for a code;
 - a passkey as the second factor after a password (`/mfa/passkey/options`, `/mfa/verify {credential}`);
-- adding a passkey needs a recent sign-in; passkeys off (no public_url, or one on an IP) answer 501;
+- adding a passkey needs a recent sign-in (and removing one, with the second factor when the account
+  has one: tests/web/test_passkey_review.py); passkeys off (no public_url, or one on an IP) answer 501;
   a wrong relying party configuration stops start-up;
 - the last way into an account without a password cannot be removed; an administrator's MFA reset and
   the account's deletion take its passkeys with them.
