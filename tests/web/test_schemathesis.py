@@ -6,7 +6,9 @@ one-time code, or a password that is not the account's, is refused (400) by desi
 registration of the document's example address is refused (409); email-validator refuses some
 addresses JSON Schema's `email` format allows (422 `invalid_email`). `GET /auth/reset-password` is the
 sign-in page's HTML page that the mailed link opens (not an API operation, so not in the document),
-which `unsupported_method` reports for the POST route: the one accepted finding.
+which `unsupported_method` reports for the POST route: the one accepted finding. A schema-valid
+WebAuthn answer no authenticator made is refused (400 invalid_passkey), as is a passkey name with
+control characters.
 """
 
 from __future__ import annotations
@@ -64,6 +66,18 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403",
 include-path = ["/auth/mfa/totp/confirm", "/auth/mfa/totp/disable", "/auth/mfa/recovery-codes", "/auth/mfa/verify"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
 
+# A schema-valid WebAuthn answer that no authenticator made: 400 invalid_passkey, by design; second-
+# factor options for a sign-in that is not pending: 400 invalid_code.
+[[operations]]
+include-path = ["/auth/passkeys/register/verify", "/auth/passkeys/login/verify", "/auth/mfa/passkey/options"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
+
+# A schema-valid but unclean name (control characters, only spaces): 400 invalid_passkey.
+[[operations]]
+include-path = "/auth/passkeys/{passkey_id}"
+include-method = "PATCH"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
+
 [[operations]]
 include-path = "/auth/me"
 include-method = "DELETE"
@@ -76,7 +90,13 @@ def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     # Rate limits off: the fuzzer's thousands of logins would otherwise be (rightly) throttled.
-    env = clean_env(FASTAUTH_RATE_LIMIT_ENABLED="false")
+    # Passkeys on (the server listens on 127.0.0.1, an IP, so the relying party is given): the fuzzer
+    # reaches every passkey route's own checks instead of 501 passkeys_off.
+    env = clean_env(
+        FASTAUTH_RATE_LIMIT_ENABLED="false",
+        FASTAUTH_PASSKEYS__RP_ID="localhost",
+        FASTAUTH_PASSKEYS__ORIGINS='["http://localhost"]',
+    )
     with serve(tmp_path, env) as process:
         base = process.base
         r = httpx.post(f"{base}/auth/register", json={"email": "fuzz@example.com", "password": "password123"})

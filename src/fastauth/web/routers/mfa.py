@@ -106,6 +106,21 @@ class MFAStatusOut(BaseModel):
     recovery_codes_left: int
 
 
+#: `MFAVerifyIn` as the document says it: exactly one of `code` and `credential` (pydantic's own
+#: schema cannot say "one of two optional fields").
+_VERIFY_SCHEMA = {
+    "title": "MFAVerifyIn",
+    "description": MFAVerifyIn.__doc__,
+    "type": "object",
+    "properties": {
+        "mfa_token": {"type": "string", "description": "Left out when the MFA token is in its cookie."},
+        "code": {"type": "string", "description": "A TOTP code or a recovery code."},
+        "credential": {"type": "object", "description": "A passkey's `credential.toJSON()`."},
+    },
+    "oneOf": [{"required": ["code"]}, {"required": ["credential"]}],
+}
+
+
 def mfa_cookie_name(config: FastAuthConfig) -> str:
     """The MFA token's cookie (a provider sign-in in a browser)."""
     return f"{'__Secure-' if config.cookie_secure else ''}fastauth_mfa"
@@ -134,7 +149,7 @@ def build(auth: FastAuth) -> APIRouter:
     @router.post(
         "/mfa/verify",
         response_model=TokenOut,
-        openapi_extra=body(MFAVerifyIn, example={"mfa_token": "eyJ...", "code": "123456"}),
+        openapi_extra=body(_VERIFY_SCHEMA, example={"mfa_token": "eyJ...", "code": "123456"}),
         responses=answers(
             *BODY,
             "invalid_token",
