@@ -39,8 +39,11 @@ def browser() -> Iterator[Any]:
         missing(f"{CHROMIUM} not found (apt-get install chromium)")
     if importlib.util.find_spec("playwright") is None:
         missing("the playwright package is not installed (pip install 'playwright>=1.40')")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait as long as actions do: on a loaded CI machine 5 s (Playwright's default) is not
+    # always enough for a page that waits on the server and on the virtual authenticator.
+    expect.set_options(timeout=8000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
