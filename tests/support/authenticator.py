@@ -93,9 +93,7 @@ class Authenticator:
             key=ec.generate_private_key(ec.SECP256R1()),
         )
         self.credentials.append(credential)
-        attested = (
-            bytes(16) + struct.pack(">H", len(credential.id)) + credential.id + credential.cose_key()
-        )
+        attested = bytes(16) + struct.pack(">H", len(credential.id)) + credential.id + credential.cose_key()
         auth_data = (
             hashlib.sha256(rp.encode()).digest()
             + bytes([self._flags(uv=uv, attested=True)])
@@ -128,7 +126,7 @@ class Authenticator:
         rp_id: str | None = None,
         uv: bool = True,
         sign_count: int | None = None,
-        user_handle: bytes | None | bool = True,
+        user_handle: bytes | bool | None = True,
         challenge: str | None = None,
     ) -> dict[str, Any]:
         """`navigator.credentials.get(options).toJSON()` with `credential` (default: the first one
@@ -148,7 +146,9 @@ class Authenticator:
             + bytes([self._flags(uv=uv, attested=False)])
             + struct.pack(">I", sign_count)
         )
-        client_data = self._client_data("webauthn.get", challenge or options["challenge"], origin or self.origin)
+        client_data = self._client_data(
+            "webauthn.get", challenge or options["challenge"], origin or self.origin
+        )
         signature = credential.key.sign(
             auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
         )
