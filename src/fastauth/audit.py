@@ -51,6 +51,15 @@ AuditEvent = Literal[
     "passkey_cloned",
     "key_rotated",
     "key_retired",
+    "role_created",
+    "role_changed",
+    "role_deleted",
+    "user_changed",
+    "roles_changed",
+    "sessions_ended",
+    "api_key_created",
+    "api_key_revoked",
+    "token_revoked",
 ]
 EVENTS: tuple[str, ...] = get_args(AuditEvent)
 
@@ -100,9 +109,10 @@ class Audit:
         ip: str | None = None,
         user_agent: str | None = None,
         detail: str | None = None,
+        actor_id: str | None = None,
     ) -> None:
         """Store one record of `event`; a failure to store it is logged, never raised (an event not in
-        `EVENTS` is a bug: `ValueError`)."""
+        `EVENTS` is a bug: `ValueError`). `actor_id`: the administrator who acted on `user_id`."""
         if event not in EVENTS:
             raise ValueError(f"unknown audit event {event!r}")
         if not self.enabled:
@@ -116,6 +126,7 @@ class Audit:
             ip=_cut(ip, _IP),
             user_agent=_cut(user_agent, _USER_AGENT),
             detail=_cut(detail, _DETAIL),
+            actor_id=actor_id,
         )
         try:
             await self.store.insert_audit(record)

@@ -38,6 +38,7 @@ __all__ = [
     "BUILTIN_PROVIDERS",
     "LEGACY_ENV",
     "SECRET_ENV_NAMES",
+    "AuthzConfig",
     "EmailConfig",
     "FastAuthConfig",
     "FastAuthSecurityWarning",
@@ -303,6 +304,60 @@ class PasskeyConfig(BaseModel):
         return self.model_copy(update={"rp_id": rp_id, "origins": tuple(origins)})
 
 
+class AuthzConfig(BaseModel):
+    """Roles, permissions and API keys (`FASTAUTH_AUTHZ__<FIELD>`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    #: Roles written at every start (name -> permissions), e.g.
+    #: `FASTAUTH_AUTHZ__ROLES='{"editor": ["posts:write"]}'`; the admin API cannot change these.
+    roles: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    #: Access tokens carry `roles` and `scope` (the roles' permissions); both are then reserved claims
+    #: for `modify_jwt`. Off: fastauth writes neither (a hook may), and the checks read the user.
+    roles_in_token: bool = True
+    #: Superusers pass `require_permissions` and `require_roles` whatever they hold (read from the
+    #: user, so a refused token costs one cached read). Off: only the admin API lets them in.
+    superuser_bypass: bool = False
+    #: The first superuser, created at start-up when no account has this address (with the password
+    #: below, or none: they then use "forgot password"). Idempotent.
+    first_superuser_email: str | None = None
+    first_superuser_password: SecretStr | None = None
+
+    #: API keys (`POST {route_prefix}/api-keys`, `Authorization: Bearer fa_...`).
+    api_keys_enabled: bool = True
+    #: Also read keys from this header (e.g. `X-API-Key`); None: the Authorization header only.
+    api_key_header: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    #: Longest lifetime of a key, in seconds (None: keys may never expire), and the default one.
+    api_key_max_ttl: int | None = Field(default=365 * 24 * 3600, gt=0)
+    api_key_default_ttl: int | None = Field(default=90 * 24 * 3600, gt=0)
+    #: Live keys one user may hold.
+    api_keys_per_user: int = Field(default=50, ge=1, le=10_000)
+    #: Requests one key may make (`limits` notation).
+    api_key_rate_limit: str = "600/minute"
+    #: Seconds a checked key stays cached: without Redis, how long a revocation takes to reach the
+    #: other processes (with Redis it reaches them at once).
+    api_key_cache_ttl: float = Field(default=30.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _check(self) -> AuthzConfig:
+        from fastauth.authz.permissions import check_permission, check_role_name
+        from fastauth.errors import InvalidRole
+
+        for name, permissions in self.roles.items():
+            try:
+                check_role_name(name)
+                for permission in permissions:
+                    check_permission(permission)
+            except InvalidRole as error:
+                raise ValueError(f"roles[{name!r}]: {error}") from None
+        ttl, longest = self.api_key_default_ttl, self.api_key_max_ttl
+        if longest is not None and (ttl is None or ttl > longest):
+            raise ValueError("api_key_default_ttl must be set and at most api_key_max_ttl.")
+        if (self.first_superuser_password is not None) and self.first_superuser_email is None:
+            raise ValueError("first_superuser_password needs first_superuser_email.")
+        return self
+
+
 class EmailConfig(BaseModel):
     """How fastauth sends mail (`fastauth.mail`). Nothing set: no sender, the mail flows are off.
 
@@ -521,6 +576,8 @@ class FastAuthConfig(BaseSettings):
     email: EmailConfig = Field(default_factory=EmailConfig)
     #: Passkeys (`FASTAUTH_PASSKEYS__<FIELD>`); the default follows `public_url` (off on an IP address).
     passkeys: PasskeyConfig = Field(default_factory=PasskeyConfig)
+    #: Roles, permissions and API keys (`FASTAUTH_AUTHZ__<FIELD>`).
+    authz: AuthzConfig = Field(default_factory=AuthzConfig)
 
     database_url: str = Field(default="sqlite+aiosqlite:///./fastauth.db", repr=False)  # may hold a password
     #: SQLAlchemy connection pool of a server database (PostgreSQL...): connections kept open, and how

@@ -8,7 +8,8 @@
     ├── MailOff                  mail_off             the flow needs mail, and this server sends none
     ├── TokenError               invalid_token        a token was refused (subclasses refine the log line)
     │   ├── MalformedToken, UnknownKey, AlgorithmMismatch, InvalidSignature,
-    │   └── ExpiredToken, InvalidClaims, WrongTokenType, RevokedToken
+    │   ├── ExpiredToken, InvalidClaims, WrongTokenType, RevokedToken
+    │   └── InvalidApiKey        an API key malformed, unknown, revoked, expired, or its owner inactive
     └── AuthError                auth_error           an account or session operation was refused
         ├── NotAuthenticated     not_authenticated    no credentials were presented at all
         ├── InvalidCredentials   invalid_credentials  unknown email, wrong password, inactive account
@@ -21,6 +22,15 @@
         ├── PasswordPolicyError  password_policy
         ├── SessionNotFound      session_not_found    not the caller's live session (or none at all)
         ├── PermissionDenied     permission_denied    authenticated, but not allowed
+        │   └── InsufficientScope insufficient_scope  the token or key lacks a scope (RFC 6750 §3.1)
+        ├── InvalidRole          invalid_role         a role name or permission that is not well formed
+        ├── RoleNotFound         role_not_found
+        ├── RoleExists           role_exists
+        ├── RoleInConfig         role_in_config       declared in the configuration: change it there
+        ├── InvalidScope         invalid_scope        API-key scopes beyond what the owner holds
+        ├── ApiKeyNotFound       api_key_not_found    not one of the caller's live API keys
+        ├── UserNotFound         user_not_found       (the admin API) no user of that id
+        ├── InvalidCursor        invalid_cursor       a pagination cursor this server did not write
         ├── CsrfFailed           csrf_failed
         ├── CrossSiteSignin      cross_site_signin    a cross-site request would set sign-in cookies
         ├── EmailNotVerified     email_not_verified   the flow needs a verified email address
@@ -63,6 +73,7 @@ __all__ = [
     "AccountExists",
     "AlgorithmMismatch",
     "AlreadyVerified",
+    "ApiKeyNotFound",
     "AuthError",
     "ConfigError",
     "CrossSiteSignin",
@@ -76,14 +87,19 @@ __all__ = [
     "HookError",
     "IdentityNotFound",
     "IdentityTaken",
+    "InsufficientScope",
+    "InvalidApiKey",
     "InvalidChangeEmailToken",
     "InvalidClaims",
     "InvalidCode",
     "InvalidCredentials",
+    "InvalidCursor",
     "InvalidEmail",
     "InvalidMFACode",
     "InvalidPasskey",
     "InvalidResetToken",
+    "InvalidRole",
+    "InvalidScope",
     "InvalidSignature",
     "InvalidUserFields",
     "InvalidVerifyToken",
@@ -107,12 +123,16 @@ __all__ = [
     "RecentSignInRequired",
     "RedirectNotAllowed",
     "RevokedToken",
+    "RoleExists",
+    "RoleInConfig",
+    "RoleNotFound",
     "SessionNotFound",
     "SigninNotAllowed",
     "StoreUnavailable",
     "TokenError",
     "UnknownKey",
     "UnknownProvider",
+    "UserNotFound",
     "WrongTokenType",
 ]
 
@@ -210,6 +230,13 @@ class RevokedToken(TokenError):
     code = "revoked_token"
 
 
+class InvalidApiKey(TokenError):
+    """An API key that is refused: malformed, wrong checksum, unknown, revoked, expired, or its owner is
+    gone or inactive. Answered as every token refusal is."""
+
+    code = "invalid_api_key"
+
+
 class AuthError(FastAuthError):
     """An account or session operation was refused."""
 
@@ -285,6 +312,67 @@ class PermissionDenied(AuthError):
     """Authenticated, but not allowed (not a superuser, a role missing)."""
 
     code = "permission_denied"
+
+
+class InsufficientScope(PermissionDenied):
+    """The access token or API key lacks a scope the route needs: 403 with
+    `WWW-Authenticate: Bearer error="insufficient_scope", scope="..."` (RFC 6750 §3.1)."""
+
+    code = "insufficient_scope"
+
+    def __init__(self, message: str, scope: str = "") -> None:
+        super().__init__(message)
+        #: The scopes the route needs, space-separated.
+        self.scope = scope
+
+
+class InvalidRole(AuthError):
+    """A role name or permission that is not well formed (the message says what is allowed)."""
+
+    code = "invalid_role"
+
+
+class RoleNotFound(AuthError):
+    """No role of that name."""
+
+    code = "role_not_found"
+
+
+class RoleExists(AuthError):
+    """A role of that name exists already."""
+
+    code = "role_exists"
+
+
+class RoleInConfig(AuthError):
+    """The role is declared in the configuration (`FASTAUTH_AUTHZ__ROLES`), which writes it at every
+    start: change it there."""
+
+    code = "role_in_config"
+
+
+class InvalidScope(AuthError):
+    """API-key scopes that are not permissions, or that the key's owner does not hold."""
+
+    code = "invalid_scope"
+
+
+class ApiKeyNotFound(AuthError):
+    """No live API key of that id among the caller's."""
+
+    code = "api_key_not_found"
+
+
+class UserNotFound(AuthError):
+    """(The admin API) no user has that id."""
+
+    code = "user_not_found"
+
+
+class InvalidCursor(AuthError):
+    """A pagination cursor that this server did not write (or for another query)."""
+
+    code = "invalid_cursor"
 
 
 class CsrfFailed(AuthError):

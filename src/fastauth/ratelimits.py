@@ -34,6 +34,7 @@ class RateLimits:
         email_per_account: str = "5/hour",
         email_per_ip: str = "30/hour",
         code_per_ip: str = "60/hour",
+        api_key: str = "600/minute",
     ) -> None:
         self.enabled = enabled
         uri = _async_uri(storage_uri)
@@ -51,6 +52,7 @@ class RateLimits:
         self.email_per_account = parse(email_per_account)
         self.email_per_ip = parse(email_per_ip)
         self.code_per_ip = parse(code_per_ip)
+        self.api_key = parse(api_key)
 
     async def _hit(self, item: RateLimitItem, *key: str) -> None:
         try:
@@ -97,3 +99,8 @@ class RateLimits:
         """A request that presents a mailed code (verify, reset-password, change-email/confirm)."""
         if self.enabled:
             await self._hit(self.code_per_ip, "fastauth-code-ip", ip or "unknown")
+
+    async def check_api_key(self, key_id: str) -> None:
+        """A request made with the API key `key_id`."""
+        if self.enabled:
+            await self._hit(self.api_key, "fastauth-api-key", key_id)

@@ -17,10 +17,14 @@ imports FastAPI or Starlette.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
@@ -32,21 +36,27 @@ from fastauth.accounts import Accounts, UserCache, normalize_email, rate_limit_k
 from fastauth.accounts.one_time import PURPOSES, OneTimeCodes, Purpose
 from fastauth.accounts.users import new_user_id
 from fastauth.audit import DAY, Audit
+from fastauth.authz import ADMIN, REVOKE, ApiKeys, Principal, Roles, check_permission, looks_like_api_key
 from fastauth.config import FastAuthConfig
 from fastauth.errors import (
     AlreadyVerified,
+    ApiKeyNotFound,
     ConfigError,
     EmailNotVerified,
     EmailTaken,
+    FastAuthError,
     FieldTaken,
     IdentityNotFound,
+    InvalidApiKey,
     InvalidChangeEmailToken,
     InvalidCode,
     InvalidCredentials,
+    InvalidCursor,
     InvalidEmail,
     InvalidMFACode,
     InvalidPasskey,
     InvalidResetToken,
+    InvalidScope,
     InvalidUserFields,
     InvalidVerifyToken,
     LastSignInMethod,
@@ -60,12 +70,15 @@ from fastauth.errors import (
     PasskeyCloned,
     PasskeyNotFound,
     PasskeysOff,
+    PermissionDenied,
     RecentSignInRequired,
     RevokedToken,
     SessionNotFound,
     SigninNotAllowed,
     StoreUnavailable,
+    TokenError,
     UnknownProvider,
+    UserNotFound,
 )
 from fastauth.fields import FieldSpec, UserFields, Username, describe
 from fastauth.hooks import EventHooks, Events, sends_mail
@@ -81,10 +94,12 @@ from fastauth.ratelimits import RateLimits
 from fastauth.revocation import MemoryRevocationList, RevocationList
 from fastauth.sessions import Sessions, TokenPair, revocation_horizon
 from fastauth.storage.base import (
+    ApiKeyRecord,
     IdentityRecord,
     KeyRecord,
     MFARecord,
     PasskeyRecord,
+    RoleRecord,
     SessionRecord,
     Store,
     User,
@@ -220,6 +235,14 @@ class AuthService:
         #: The application's user fields (`fastauth.UserFields` itself when it declares none).
         self.user_fields: type[UserFields] = config.user_fields or UserFields
         self.field_specs: dict[str, FieldSpec] = {spec.name: spec for spec in describe(config.user_fields)}
+        authz = config.authz
+        #: Role definitions (cached) and the permissions they grant.
+        self.roles = Roles(store, configured=authz.roles, cache_ttl=config.user_cache_ttl, clock=engine.clock)
+        #: API keys: checked through a cache, their last use written in batches.
+        self.api_keys = ApiKeys(store, cache_ttl=authz.api_key_cache_ttl, clock=engine.clock)
+        if authz.roles_in_token:
+            sessions.authorization = self.authorization_claims
+        self._flush_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._owns_store = owns_store
         self._started = False
@@ -321,6 +344,7 @@ class AuthService:
             email_per_account=cfg.email_rate_limit_per_account,
             email_per_ip=cfg.email_rate_limit_per_ip,
             code_per_ip=cfg.code_rate_limit_per_ip,
+            api_key=cfg.authz.api_key_rate_limit,
         )
         codes = OneTimeCodes(
             the_store,
@@ -408,6 +432,10 @@ class AuthService:
             else:
                 log.info(PASSKEYS_OFF)
             await self.audit.prune_quietly()
+            await self.roles.seed()
+            await self._first_superuser()
+            if self._flush_task is None or self._flush_task.done():
+                self._flush_task = asyncio.create_task(self._flush_loop(), name="fastauth-api-key-uses")
             if self.bus is not None:
                 self.bus.start(self._on_event)
             if self.outbox is not None:
@@ -448,10 +476,17 @@ class AuthService:
         kind, _, value = message.partition(":")
         if kind == "user":
             self.accounts.cache.invalidate(value)
+        elif kind == "apikey":
+            self.api_keys.forget(value)
+        elif kind == "roles":
+            self.roles.invalidate()
+            self.accounts.cache.clear()
         elif kind == "keys" and self.keys is not None:
             await self.keys.refresh()
         elif kind == "reset":
             self.accounts.cache.clear()
+            self.api_keys.forget()
+            self.roles.invalidate()
             self._event_resets += 1
             revocation = self.sessions.revocation
             if self._event_resets > 1 and isinstance(revocation, RedisRevocationList):
@@ -485,6 +520,13 @@ class AuthService:
             await asyncio.gather(settling, *stuck, return_exceptions=True)
         if self.outbox is not None:
             await self.outbox.aclose()
+        if self._flush_task is not None:
+            self._flush_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flush_task
+            self._flush_task = None
+        with contextlib.suppress(Exception):
+            await self.api_keys.flush()
         if self._key_task is not None:
             self._key_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -1787,3 +1829,498 @@ class AuthService:
             await self.audit.record("key_retired", user_id=None, detail=f"kid {kid}")
         await self._publish("keys")
         return done
+
+    # authorization: roles and permissions
+
+    async def authorization_claims(self, user: User) -> dict[str, Any]:
+        """What an access token says `user` may do: `roles` (their names) and, when they grant any,
+        `scope` (the permissions, space-separated; RFC 9068 §2.2.3). Read at each sign-in and refresh,
+        so a change of roles reaches a session at its next refresh."""
+        claims: dict[str, Any] = {"roles": list(user.roles)}
+        permissions = await self.roles.permissions_of(user.roles)
+        if permissions:
+            claims["scope"] = " ".join(sorted(permissions))
+        return claims
+
+    async def holdable(self, user: User) -> frozenset[str] | None:
+        """The permissions `user` holds now (from the store's roles); None for a superuser: every one."""
+        if user.is_superuser:
+            return None
+        return await self.roles.permissions_of(user.roles)
+
+    async def may_bypass(self, user_id: str) -> bool:
+        """Whether the user passes permission and role checks as a superuser (`authz.superuser_bypass`
+        and an active superuser now)."""
+        if not self.config.authz.superuser_bypass:
+            return False
+        user = await self.accounts.get_user(user_id)
+        return user is not None and user.is_active and user.is_superuser
+
+    async def principal_of_token(self, token: VerifiedToken) -> Principal:
+        """The principal of a verified access token; a token without `roles` (issued before fastauth
+        wrote them, or with `roles_in_token` off) gets the user's roles and permissions now."""
+        principal = Principal.of_token(token.claims)
+        if principal.has_authz_claims:
+            return principal
+        user = await self.user_of(token)
+        permissions = await self.roles.permissions_of(user.roles)
+        return dataclasses.replace(principal, roles=user.roles, scopes=permissions, has_authz_claims=False)
+
+    async def authenticate_api_key(self, text: str) -> tuple[Principal, User]:
+        """The principal of a presented API key, and its owner: `InvalidApiKey` for a malformed key (no
+        database read), an unknown, revoked or expired one, or an owner gone or inactive; `RateLimited`
+        over the key's budget. Its scopes are cut down to what the owner holds now."""
+        record = await self.api_keys.find(text)
+        owner = await self.accounts.get_user(record.user_id)
+        if owner is None or not owner.is_active:
+            raise InvalidApiKey("the key's owner is gone or inactive")
+        await self.rate_limits.check_api_key(record.id)
+        held = await self.holdable(owner)
+        scopes = frozenset(record.scopes) if held is None else frozenset(record.scopes) & held
+        self.api_keys.used(record)
+        claims = {
+            "sub": owner.id,
+            "type": "api_key",
+            "client_id": record.id,
+            "scope": " ".join(sorted(scopes)),
+            "roles": list(owner.roles),
+            "iat": record.created_at,
+            **({"exp": record.expires_at} if record.expires_at is not None else {}),
+        }
+        principal = Principal(
+            kind="api_key",
+            user_id=owner.id,
+            roles=owner.roles,
+            scopes=scopes,
+            claims=claims,
+            api_key_id=record.id,
+        )
+        return principal, owner
+
+    async def admin_of(self, principal: Principal) -> tuple[User, frozenset[str] | None]:
+        """The acting administrator and the permissions they may hand out (None: all, a superuser),
+        read now (never from the token: taking admin rights away works at once). `PermissionDenied`
+        unless the principal is an active superuser (through a token) or holds `fastauth:admin`."""
+        user = await self.accounts.get_user(principal.user_id, fresh=True)
+        if user is None or not user.is_active:
+            raise PermissionDenied("not an administrator")
+        if principal.is_api_key:
+            if ADMIN not in principal.scopes:
+                raise PermissionDenied("the key lacks fastauth:admin")
+            return user, (None if user.is_superuser else principal.scopes)
+        held = await self.holdable(user)
+        if held is not None and ADMIN not in held:
+            raise PermissionDenied("not an administrator")
+        return user, held
+
+    @staticmethod
+    def _within(wanted: Any, held: frozenset[str] | None, what: str) -> None:
+        if held is None:
+            return
+        beyond = sorted(set(wanted) - held)
+        if beyond:
+            raise PermissionDenied(f"{what} beyond the administrator's own permissions: {' '.join(beyond)}")
+
+    async def _role_audit(self, event: Any, actor: User, name: str, detail: str = "") -> None:
+        await self.audit.record(event, user_id=None, actor_id=actor.id, detail=f"role {name}{detail}"[:200])
+
+    async def create_role(
+        self, actor: User, held: frozenset[str] | None, name: str, permissions: list[str], description: str
+    ) -> RoleRecord:
+        """A new role (audited); an administrator who is not a superuser grants only what they hold."""
+        self._within(permissions, held, "permissions")
+        role = await self.roles.create(name, permissions, description)
+        await self._role_audit("role_created", actor, role.name, f": {' '.join(role.permissions)}")
+        await self._publish("roles")
+        return role
+
+    async def update_role(
+        self,
+        actor: User,
+        held: frozenset[str] | None,
+        name: str,
+        *,
+        permissions: list[str] | None = None,
+        description: str | None = None,
+    ) -> RoleRecord:
+        """Change a role (audited); it reaches its holders' tokens at their next refresh."""
+        if permissions is not None:
+            self._within(permissions, held, "permissions")
+        if held is not None:
+            self._within((await self.roles.get(name)).permissions, held, "the role grants permissions")
+        role = await self.roles.update(name, permissions=permissions, description=description)
+        await self._role_audit("role_changed", actor, role.name, f": {' '.join(role.permissions)}")
+        self.accounts.cache.clear()
+        await self._publish("roles")
+        return role
+
+    async def delete_role(self, actor: User, held: frozenset[str] | None, name: str) -> int:
+        """Delete a role and take it from its holders (audited); returns how many held it."""
+        if held is not None:
+            self._within((await self.roles.get(name)).permissions, held, "the role grants permissions")
+        count = await self.roles.delete(name)
+        await self._role_audit("role_deleted", actor, name, f" (held by {count})")
+        self.accounts.cache.clear()
+        await self._publish("roles")
+        return count
+
+    # authorization: the admin API's users
+
+    def _cursor(self, prefix: str, after: str) -> str:
+        payload = base64.urlsafe_b64encode(json.dumps([prefix, after]).encode()).decode().rstrip("=")
+        return f"{payload}.{self._cursor_mac(payload)}"
+
+    def _cursor_mac(self, payload: str) -> str:
+        key = self.config.secret.get_secret_value().encode()
+        return hmac.new(key, b"fastauth-cursor:" + payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _after(self, cursor: str, prefix: str) -> str:
+        """The email a cursor continues after; `InvalidCursor` for one this server did not write for
+        this query (signed, so a cursor is never a way to read rows or inject a value)."""
+        payload, dot, mac = cursor.partition(".")
+        if not dot or len(cursor) > 2048 or not hmac.compare_digest(mac, self._cursor_mac(payload)):
+            raise InvalidCursor("cursor not ours")
+        try:
+            values = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except ValueError:
+            raise InvalidCursor("cursor not ours") from None
+        if not (isinstance(values, list) and len(values) == 2 and all(isinstance(v, str) for v in values)):
+            raise InvalidCursor("cursor not ours")
+        if values[0] != prefix:
+            raise InvalidCursor("cursor of another query")
+        return str(values[1])
+
+    async def admin_list_users(
+        self, *, query: str = "", limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[User], str | None]:
+        """Users by email, those starting with `query` (lower-cased, as addresses are stored), a page
+        of `limit` at a time; the cursor of the next page, or None after the last."""
+        prefix = query.strip().lower()
+        after = self._after(cursor, prefix) if cursor else None
+        users = await self.store.list_users(prefix=prefix, after=after, limit=limit + 1)
+        more = len(users) > limit
+        users = users[:limit]
+        return users, self._cursor(prefix, users[-1].email) if more and users else None
+
+    async def admin_get_user(self, user_id: str) -> User:
+        """The user, or `UserNotFound`."""
+        user = await self.accounts.get_user(user_id, fresh=True)
+        if user is None:
+            raise UserNotFound("no such user")
+        return user
+
+    async def admin_update_user(
+        self,
+        actor: User,
+        held: frozenset[str] | None,
+        user_id: str,
+        changes: Mapping[str, Any],
+        *,
+        fields: Mapping[str, Any] | None = None,
+        end_sessions: bool = False,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> User:
+        """An administrator's change of an account (audited with the actor): `is_active`,
+        `is_verified`, `is_superuser`, `roles`, the application's fields. Only a superuser changes
+        `is_superuser` or acts on a superuser; a role is granted only by someone holding all it
+        grants; nobody deactivates or demotes themselves. Deactivation ends the sessions at once; a
+        change of roles reaches the tokens at their next refresh, or now with `end_sessions`."""
+        target = await self.admin_get_user(user_id)
+        unknown = set(changes) - {"is_active", "is_verified", "is_superuser", "roles"}
+        if unknown:
+            raise InvalidUserFields(f"not changeable here: {', '.join(sorted(unknown))}")
+        if held is not None and (target.is_superuser or "is_superuser" in changes):
+            raise PermissionDenied("only a superuser changes a superuser")
+        if target.id == actor.id and (
+            changes.get("is_active") is False or changes.get("is_superuser") is False
+        ):
+            raise PermissionDenied("an administrator does not deactivate or demote themselves")
+        values = dict(changes)
+        if "roles" in values:
+            roles = await self.roles.check_assignable(values["roles"])
+            added = set(roles) - set(target.roles)
+            removed = set(target.roles) - set(roles)
+            self._within(await self.roles.permissions_of(added | removed), held, "roles granting permissions")
+            values["roles"] = roles
+        seen = {"user_id": target.id, "actor_id": actor.id, "ip": ip, "user_agent": user_agent}
+        user = target
+        if fields:
+            user = await self.update_fields(target, fields)
+        if values:
+            updated = await self.accounts.update(target.id, **values)
+            if updated is None:
+                raise UserNotFound("no such user")
+            user = updated
+        if values.get("is_active") is False:
+            await self.sessions.revoke_all(user.id)
+            await self.codes.void(user.id, _VOIDED_BY_PASSWORD_CHANGE)
+        if "roles" in values and tuple(values["roles"]) != target.roles:
+            await self.audit.record("roles_changed", **seen, detail=f"roles: {' '.join(user.roles)}"[:200])
+        others = sorted(k for k in values if k != "roles" and values[k] != getattr(target, k))
+        if others or fields:
+            what = [f"{k}={values[k]}" for k in others] + sorted(fields or {})
+            await self.audit.record("user_changed", **seen, detail=" ".join(what)[:200])
+        if end_sessions:
+            await self.admin_end_sessions(actor, user.id, ip=ip, user_agent=user_agent)
+        return user
+
+    async def admin_end_sessions(
+        self, actor: User, user_id: str, *, ip: str | None = None, user_agent: str | None = None
+    ) -> int:
+        """End every session of the user (audited); returns how many."""
+        await self.admin_get_user(user_id)
+        ended = await self.sessions.revoke_all(user_id)
+        await self.audit.record(
+            "sessions_ended",
+            user_id=user_id,
+            actor_id=actor.id,
+            ip=ip,
+            user_agent=user_agent,
+            detail=f"{len(ended)} sessions",
+        )
+        return len(ended)
+
+    async def admin_delete_user(
+        self,
+        actor: User,
+        held: frozenset[str] | None,
+        user_id: str,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        """Delete an account (audited with the actor); not one's own, and a superuser's only by a
+        superuser."""
+        target = await self.admin_get_user(user_id)
+        if target.id == actor.id:
+            raise PermissionDenied("an administrator deletes their own account at DELETE /auth/me")
+        if held is not None and target.is_superuser:
+            raise PermissionDenied("only a superuser deletes a superuser")
+        await self.sessions.revoke_all(target.id)
+        await self.accounts.delete(target.id)
+        await self.audit.record(
+            "account_deleted",
+            user_id=target.id,
+            actor_id=actor.id,
+            ip=ip,
+            user_agent=user_agent,
+            detail="by an administrator",
+        )
+        await self.events.account_deleted(target)
+
+    async def _first_superuser(self) -> None:
+        """Create `authz.first_superuser_email` as a verified superuser when no account has it."""
+        authz = self.config.authz
+        if authz.first_superuser_email is None:
+            return
+        if await self.store.get_user_by_email(normalize_email(authz.first_superuser_email)) is not None:
+            return
+        password = authz.first_superuser_password
+        try:
+            await self.create_user(
+                authz.first_superuser_email,
+                password.get_secret_value() if password is not None else secrets.token_urlsafe(32),
+                is_superuser=True,
+                is_verified=True,
+            )
+        except EmailTaken:  # another process made it meanwhile
+            return
+        log.info("created the first superuser from the configuration (authz.first_superuser_email)")
+
+    # authorization: API keys
+
+    async def create_api_key(
+        self,
+        user: User,
+        session_id: str | None,
+        *,
+        name: str,
+        scopes: list[str],
+        expires_in: int | None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> tuple[str, ApiKeyRecord]:
+        """A new API key of `user`: shown once (returned here), kept as its hash. Needs a recent
+        sign-in (with the second factor when the account has one), scopes the user holds now, an
+        expiry within `authz.api_key_max_ttl`, and fewer than `authz.api_keys_per_user` live keys."""
+        authz = self.config.authz
+        await self.require_fresh_sign_in(user, session_id)
+        for scope in scopes:
+            try:
+                check_permission(scope)
+            except FastAuthError:
+                raise InvalidScope(f"not a scope: {scope[:130]!r}") from None
+        held = await self.holdable(user)
+        beyond = sorted(set(scopes) - held) if held is not None else []
+        if beyond:
+            raise InvalidScope(f"scopes you do not hold: {' '.join(beyond)}")
+        ttl = expires_in if expires_in is not None else authz.api_key_default_ttl
+        if ttl is not None and authz.api_key_max_ttl is not None and ttl > authz.api_key_max_ttl:
+            raise InvalidScope(f"expires_in is at most {authz.api_key_max_ttl} seconds")
+        if ttl is None and authz.api_key_max_ttl is not None:
+            raise InvalidScope("a key must expire")
+        if len(await self.store.list_api_keys(user.id)) >= authz.api_keys_per_user:
+            raise InvalidScope(f"at most {authz.api_keys_per_user} live keys per user: revoke one first")
+        now = self.now()
+        text, record = await self.api_keys.create(
+            user.id, name, scopes, now + ttl if ttl is not None else None, key_id=new_token_id()
+        )
+        await self.audit.record(
+            "api_key_created",
+            user_id=user.id,
+            ip=ip,
+            user_agent=user_agent,
+            detail=f"key {record.id} {record.prefix}",
+        )
+        return text, record
+
+    async def list_api_keys(self, user: User) -> list[ApiKeyRecord]:
+        """The user's live keys (never the keys themselves), newest first."""
+        return await self.store.list_api_keys(user.id)
+
+    async def revoke_api_key(
+        self,
+        key_id: str,
+        *,
+        user: User | None,
+        actor_id: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> ApiKeyRecord:
+        """Revoke a key (of `user`, when given; any, for the CLI and the admin API), in every process
+        at once with Redis, within `authz.api_key_cache_ttl` otherwise. `ApiKeyNotFound`."""
+        record = await self.api_keys.revoke(key_id, user_id=user.id if user is not None else None)
+        if record is None:
+            raise ApiKeyNotFound("no such key")
+        await self._publish(f"apikey:{record.key_hash}")
+        await self.audit.record(
+            "api_key_revoked",
+            user_id=record.user_id,
+            actor_id=actor_id,
+            ip=ip,
+            user_agent=user_agent,
+            detail=f"key {record.id} {record.prefix}",
+        )
+        return record
+
+    async def _flush_loop(self) -> None:
+        """Write the API keys' last uses once a minute."""
+        while True:
+            await asyncio.sleep(self.api_keys.touch_interval)
+            try:
+                await self.api_keys.flush()
+            except Exception as error:  # kept for the next round
+                log.warning("API-key last-use times not written: %s", type(error).__name__)
+
+    # RFC 7662 introspection and RFC 7009 revocation
+
+    async def introspect(self, token: str, hint: str | None = None) -> dict[str, Any]:
+        """RFC 7662: what a token is, or only `{"active": false}` for anything not live (malformed,
+        expired, revoked, unknown, an inactive owner). `hint` ("access_token", "refresh_token",
+        "api_key") only orders the tries."""
+        inactive: dict[str, Any] = {"active": False}
+        if not isinstance(token, str) or not token or len(token) > 16384:
+            return inactive
+        issuer = self.engine.issuer
+        if looks_like_api_key(token):
+            try:
+                principal, owner = await self.authenticate_api_key(token)
+            except TokenError:
+                return inactive
+            claims = principal.claims
+            return {
+                "active": True,
+                "token_type": "api_key",
+                "sub": owner.id,
+                "username": owner.email,
+                "scope": claims["scope"],
+                "client_id": claims["client_id"],
+                "iat": claims["iat"],
+                "iss": issuer,
+                **({"exp": claims["exp"]} if "exp" in claims else {}),
+            }
+        order = ("refresh", "access") if hint == "refresh_token" else ("access", "refresh")
+        for kind in order:
+            try:
+                verified = await (self.authenticate(token) if kind == "access" else self._live_refresh(token))
+                user = await self.user_of(verified)
+            except TokenError:
+                continue
+            claims = verified.claims
+            answer: dict[str, Any] = {
+                "active": True,
+                "token_type": "access_token" if kind == "access" else "refresh_token",
+                "username": user.email,
+                **{
+                    k: claims[k]
+                    for k in ("sub", "scope", "exp", "iat", "iss", "aud", "sid", "client_id", "jti")
+                    if k in claims
+                },
+            }
+            return answer
+        return inactive
+
+    async def _live_refresh(self, token: str) -> VerifiedToken:
+        """A refresh token that is its session's current one (`RevokedToken` otherwise)."""
+        verified = await self.sessions.verify(token, REFRESH)
+        session = await self.store.get_session(verified.sid)
+        if (
+            session is None
+            or session.revoked_at is not None
+            or session.user_id != verified.sub
+            or session.refresh_jti != verified.jti
+            or session.expires_at <= self.now()
+        ):
+            raise RevokedToken("not the session's current refresh token")
+        return verified
+
+    async def revoke_token(
+        self,
+        token: str,
+        hint: str | None,
+        caller: Principal,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> bool:
+        """RFC 7009: end what `token` grants, when `caller` owns it or holds `fastauth:revoke`. An
+        access or refresh token ends its whole session; an API key is revoked. Anything unknown,
+        invalid or not the caller's changes nothing (and the answer is the same 200): True if done."""
+        if not isinstance(token, str) or not token or len(token) > 16384:
+            return False
+        service_caller = caller.is_api_key and REVOKE in caller.scopes
+        if looks_like_api_key(token):
+            from fastauth.authz.api_keys import key_hash, well_formed
+
+            if not well_formed(token):
+                return False
+            record = await self.store.get_api_key_by_hash(key_hash(token))
+            if record is None or record.revoked_at is not None:
+                return False
+            if record.user_id != caller.user_id and not service_caller:
+                return False
+            await self.revoke_api_key(
+                record.id, user=None, actor_id=caller.user_id, ip=ip, user_agent=user_agent
+            )
+            return True
+        order = (REFRESH, "access") if hint == "refresh_token" else ("access", REFRESH)
+        for kind in order:
+            try:
+                verified = await self.sessions.verify(token, kind)
+            except TokenError:
+                continue
+            if verified.sub != caller.user_id and not service_caller:
+                return False
+            if not await self.sessions.revoke(verified.sid):
+                return False
+            await self.audit.record(
+                "token_revoked",
+                user_id=verified.sub,
+                actor_id=caller.user_id if verified.sub != caller.user_id else None,
+                ip=ip,
+                user_agent=user_agent,
+                detail=f"session {verified.sid}",
+            )
+            return True
+        return False

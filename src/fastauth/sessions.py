@@ -8,15 +8,16 @@ session id, never on token text, and reaches the session's access tokens through
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastauth.accounts import Accounts
 from fastauth.errors import ExpiredToken, RevokedToken, SigninNotAllowed, UnknownKey
 from fastauth.hooks import Events
 from fastauth.revocation import RevocationList
 from fastauth.storage.base import SessionRecord, SessionStore, User
-from fastauth.tokens.claims import ACCESS, REFRESH, custom_claims
+from fastauth.tokens.claims import ACCESS, AUTHZ_CLAIMS, REFRESH, RESERVED_CLAIMS, custom_claims
 from fastauth.tokens.engine import TokenEngine, VerifiedToken, new_token_id
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ class Sessions:
         self.keys = keys
         #: Where a detected reuse is recorded (`refresh_reuse`), beside its hook.
         self.audit = audit
+        #: What the access token says the user may do (`roles`, `scope`), when fastauth writes it:
+        #: set by the service (`authz.roles_in_token`). Read at each sign-in and refresh.
+        self.authorization: Callable[[User], Awaitable[Mapping[str, Any]]] | None = None
 
     def now(self) -> int:
         """The engine's clock, in whole seconds."""
@@ -106,8 +110,12 @@ class Sessions:
         base["auth_time"] = session.created_at
         if session.amr:
             base["amr"] = session.amr.split()
+        reserved = RESERVED_CLAIMS
+        if self.authorization is not None:
+            base.update(await self.authorization(user))
+            reserved = RESERVED_CLAIMS | AUTHZ_CLAIMS
         modified = await self.events.modify_jwt(dict(base), user)
-        access = self.engine.sign_access({**custom_claims(base, modified), **base})
+        access = self.engine.sign_access({**custom_claims(base, modified, reserved), **base})
         refresh = self.engine.issue_refresh(
             user.id, session.id, jti=refresh_jti, not_after=session.expires_at, now=now
         )

@@ -14,6 +14,8 @@ from typing_extensions import TypeVar
 from fastauth.fields import UserFields
 
 __all__ = [
+    "ApiKeyRecord",
+    "ApiKeyStore",
     "AuditRecord",
     "AuditStore",
     "CodeRecord",
@@ -29,6 +31,8 @@ __all__ = [
     "PasskeyChallengeRecord",
     "PasskeyRecord",
     "PasskeyStore",
+    "RoleRecord",
+    "RoleStore",
     "SessionRecord",
     "SessionStore",
     "Store",
@@ -106,6 +110,13 @@ class UserStore(Protocol):
         afterwards, or None when there is none; `EmailTaken` for another user's email, `FieldTaken`
         for another user's value of a `Unique` field. A concurrent change of another field is never
         overwritten (a reset racing a deactivation)."""
+
+    async def list_users(self, *, prefix: str = "", after: str | None = None, limit: int = 50) -> list[User]:
+        """At most `limit` users ordered by email: only those whose email starts with `prefix`, only
+        those after the email `after` (keyset pagination: an index range, fast at any depth)."""
+
+    async def remove_role(self, role: str) -> int:
+        """Take the role `role` away from every user holding it; returns how many."""
 
     async def delete_user(self, user_id: str, *, now: int | None = None) -> bool:
         """Delete the user with its sessions, one-time codes and identities; True if it existed. The sessions'
@@ -245,6 +256,8 @@ class AuditRecord:
     ip: str | None = None
     user_agent: str | None = None
     detail: str | None = None
+    #: Who did it when that is not `user_id` themselves (an administrator's action on an account).
+    actor_id: str | None = None
 
 
 @runtime_checkable
@@ -459,6 +472,76 @@ class PasskeyStore(Protocol):
         """Delete the challenges that expired before `before`; returns how many."""
 
 
+@dataclass(slots=True)
+class RoleRecord:
+    """A role: a name users are given and the permissions (strings such as `posts:write`) it grants."""
+
+    name: str
+    permissions: tuple[str, ...] = ()
+    description: str = ""
+    created_at: int = 0
+    updated_at: int = 0
+
+
+@runtime_checkable
+class RoleStore(Protocol):
+    """The role table (which users hold a role is `User.roles`)."""
+
+    async def list_roles(self) -> list[RoleRecord]:
+        """Every role, by name."""
+
+    async def get_role(self, name: str) -> RoleRecord | None:
+        """The role of this name, or None."""
+
+    async def put_role(self, record: RoleRecord, *, create: bool | None = None) -> bool:
+        """Write `record`. `create=True`: only if no role has its name; `False`: only if one has;
+        `None`: either way. True if written."""
+
+    async def delete_role(self, name: str) -> bool:
+        """Delete the role (users keep the name until `remove_role`); True if it existed."""
+
+
+@dataclass(slots=True)
+class ApiKeyRecord:
+    """An API key of a user: only the SHA-256 of the key is kept (`key_hash`, unique, how a presented
+    key is found), with `prefix` (its first characters, for people to recognise it) and the `scopes`
+    it may use (never beyond its owner's permissions, checked again at each use)."""
+
+    id: str
+    user_id: str
+    name: str
+    key_hash: str = field(repr=False)
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: int
+    expires_at: int | None = None
+    last_used_at: int | None = None
+    revoked_at: int | None = None
+
+
+@runtime_checkable
+class ApiKeyStore(Protocol):
+    """API keys: created, found by hash, listed, revoked, their last use recorded in batches."""
+
+    async def insert_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert; `ValueError` when its id or hash is taken or its user does not exist."""
+
+    async def get_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash (revoked or expired ones too), or None."""
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """The key with this id, or None."""
+
+    async def list_api_keys(self, user_id: str) -> list[ApiKeyRecord]:
+        """The user's keys that are not revoked, newest first."""
+
+    async def revoke_api_key(self, key_id: str, now: int, *, user_id: str | None = None) -> bool:
+        """Revoke the key (only if it is `user_id`'s, when given); True if it was live."""
+
+    async def touch_api_keys(self, used: Mapping[str, int]) -> None:
+        """Record last-use times (key id -> time); a time never goes back."""
+
+
 @runtime_checkable
 class Store(
     UserStore,
@@ -470,6 +553,8 @@ class Store(
     OAuthStateStore,
     MFAStore,
     PasskeyStore,
+    RoleStore,
+    ApiKeyStore,
     Protocol,
 ):
     """Everything fastauth keeps, with its lifecycle: what the service starts, checks and closes.

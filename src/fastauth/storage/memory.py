@@ -15,6 +15,7 @@ from typing import Any
 from fastauth.errors import EmailTaken, FieldTaken, IdentityTaken
 from fastauth.fields import UserFields, describe
 from fastauth.storage.base import (
+    ApiKeyRecord,
     AuditRecord,
     CodeRecord,
     IdentityRecord,
@@ -23,6 +24,7 @@ from fastauth.storage.base import (
     OAuthStateRecord,
     PasskeyChallengeRecord,
     PasskeyRecord,
+    RoleRecord,
     SessionRecord,
     User,
 )
@@ -61,6 +63,8 @@ class MemoryStore:
         self._oauth_states: dict[str, OAuthStateRecord] = {}
         self._passkeys: dict[str, PasskeyRecord] = {}
         self._passkey_challenges: dict[str, PasskeyChallengeRecord] = {}
+        self._roles: dict[str, RoleRecord] = {}
+        self._api_keys: dict[str, ApiKeyRecord] = {}
 
     # lifecycle: nothing to create, check or release
 
@@ -157,6 +161,25 @@ class MemoryStore:
         self._users[user_id] = updated
         return replace(self._users[user_id])
 
+    async def list_users(self, *, prefix: str = "", after: str | None = None, limit: int = 50) -> list[User]:
+        """Copies of at most `limit` users by email: starting with `prefix`, after `after`."""
+        chosen = sorted(
+            (
+                u
+                for u in self._users.values()
+                if u.email.startswith(prefix) and (after is None or u.email > after)
+            ),
+            key=lambda u: u.email,
+        )
+        return [replace(u) for u in chosen[:limit]]
+
+    async def remove_role(self, role: str) -> int:
+        """Take `role` away from every user holding it."""
+        holders = [u for u in self._users.values() if role in u.roles]
+        for user in holders:
+            user.roles = tuple(r for r in user.roles if r != role)
+        return len(holders)
+
     async def delete_user(self, user_id: str, *, now: int | None = None) -> bool:
         """Delete the user with its sessions and codes (as SQL cascades), keeping the sessions'
         revocations (a live one's as of `now`); True if it existed."""
@@ -172,6 +195,7 @@ class MemoryStore:
         self._mfa.pop(user_id, None)
         self._recovery = {key: value for key, value in self._recovery.items() if value[0] != user_id}
         self._passkeys = {key: value for key, value in self._passkeys.items() if value.user_id != user_id}
+        self._api_keys = {key: value for key, value in self._api_keys.items() if value.user_id != user_id}
         return True
 
     # sessions
@@ -551,3 +575,70 @@ class MemoryStore:
         for key in ended:
             del self._passkey_challenges[key]
         return len(ended)
+
+    # roles
+
+    async def list_roles(self) -> list[RoleRecord]:
+        """Copies of every role, by name."""
+        return [replace(self._roles[name]) for name in sorted(self._roles)]
+
+    async def get_role(self, name: str) -> RoleRecord | None:
+        """A copy of the role, or None."""
+        role = self._roles.get(name)
+        return replace(role) if role is not None else None
+
+    async def put_role(self, record: RoleRecord, *, create: bool | None = None) -> bool:
+        """Write the role (`create`: only a new one / only an existing one)."""
+        exists = record.name in self._roles
+        if (create is True and exists) or (create is False and not exists):
+            return False
+        self._roles[record.name] = replace(record)
+        return True
+
+    async def delete_role(self, name: str) -> bool:
+        """Delete the role."""
+        return self._roles.pop(name, None) is not None
+
+    # API keys
+
+    async def insert_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert a key of a known user; `ValueError` for a taken id or hash."""
+        if record.user_id not in self._users:
+            raise ValueError("the key's user does not exist")
+        if record.id in self._api_keys or any(k.key_hash == record.key_hash for k in self._api_keys.values()):
+            raise ValueError("API key id or hash already exists")
+        self._api_keys[record.id] = replace(record)
+
+    async def get_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """A copy of the key with this hash, or None."""
+        found = next((k for k in self._api_keys.values() if k.key_hash == key_hash), None)
+        return replace(found) if found is not None else None
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """A copy of the key with this id, or None."""
+        found = self._api_keys.get(key_id)
+        return replace(found) if found is not None else None
+
+    async def list_api_keys(self, user_id: str) -> list[ApiKeyRecord]:
+        """Copies of the user's live keys, newest first."""
+        mine = [replace(k) for k in self._api_keys.values() if k.user_id == user_id and k.revoked_at is None]
+        return sorted(mine, key=lambda k: (-k.created_at, k.id))
+
+    async def revoke_api_key(self, key_id: str, now: int, *, user_id: str | None = None) -> bool:
+        """Revoke the key (of `user_id`, when given)."""
+        found = self._api_keys.get(key_id)
+        if (
+            found is None
+            or found.revoked_at is not None
+            or (user_id is not None and found.user_id != user_id)
+        ):
+            return False
+        found.revoked_at = now
+        return True
+
+    async def touch_api_keys(self, used: Mapping[str, int]) -> None:
+        """Record last-use times, never going back."""
+        for key_id, at in used.items():
+            found = self._api_keys.get(key_id)
+            if found is not None and (found.last_used_at is None or found.last_used_at < at):
+                found.last_used_at = at

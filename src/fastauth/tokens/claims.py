@@ -19,6 +19,7 @@ from fastauth.tokens.kinds import ACCESS, KINDS, REFRESH, TokenKind
 __all__ = [
     "ACCESS",
     "ACCESS_TYP",
+    "AUTHZ_CLAIMS",
     "REFRESH",
     "REFRESH_TYP",
     "RESERVED_CLAIMS",
@@ -34,6 +35,9 @@ REFRESH_TYP = KINDS[REFRESH].typ
 RESERVED_CLAIMS = frozenset(
     {"sub", "type", "iat", "exp", "nbf", "iss", "aud", "jti", "sid", "client_id", "amr", "auth_time"}
 )
+#: What an access token says the user may do (RFC 9068 §2.2.3): role names and their permissions.
+#: Reserved for `modify_jwt` too when fastauth writes them (`authz.roles_in_token`).
+AUTHZ_CLAIMS = frozenset({"roles", "scope"})
 _MAX_NUMERIC_DATE = 2**53
 _MAX_ID = 256
 
@@ -116,16 +120,24 @@ def validate_claims(
         raise InvalidClaims("exp is missing")
 
 
-def custom_claims(base: Mapping[str, Any], modified: Mapping[str, Any]) -> dict[str, Any]:
+def custom_claims(
+    base: Mapping[str, Any], modified: Mapping[str, Any], reserved: frozenset[str] = RESERVED_CLAIMS
+) -> dict[str, Any]:
     """The claims a `modify_jwt` hook added; raises `HookError` if it changed or dropped a reserved one."""
     if not isinstance(modified, Mapping):
         raise HookError("modify_jwt must return the claims dict")
-    for name in RESERVED_CLAIMS:
+    for name in reserved:
         if (name in base or name in modified) and (
             name not in modified or name not in base or modified[name] != base[name]
         ):
             raise HookError(
                 f"modify_jwt may add claims but not change or remove the reserved claim {name!r}; "
-                "put your value under another name."
+                "put your value under another name"
+                + (
+                    " (fastauth writes roles and scope itself: FASTAUTH_AUTHZ__ROLES_IN_TOKEN=false "
+                    "leaves them to the hook)."
+                    if name in AUTHZ_CLAIMS
+                    else "."
+                )
             )
-    return {name: value for name, value in modified.items() if name not in RESERVED_CLAIMS}
+    return {name: value for name, value in modified.items() if name not in reserved}

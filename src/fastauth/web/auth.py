@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.requests import Request
 
+from fastauth.authz import Principal, looks_like_api_key
 from fastauth.config import FastAuthConfig
 from fastauth.errors import FastAuthError, NotAuthenticated
 from fastauth.hooks import EventHooks
@@ -28,7 +29,7 @@ from fastauth.revocation import RevocationList
 from fastauth.service import AuthService
 from fastauth.storage.base import Store, User
 from fastauth.tokens.engine import VerifiedToken
-from fastauth.web import errors, security
+from fastauth.web import errors, security, transports
 from fastauth.web.csrf import CsrfTokens
 from fastauth.web.routing import PrefixRouter, include_guarded
 from fastauth.web.transports import SAFE_METHODS, CookieJar, Transports
@@ -91,6 +92,13 @@ class FastAuth:
         self.get_current_superuser = dependency(security.current_superuser)
         #: `Depends(auth.get_optional_user)`: the user, or None (never an error answer).
         self.get_optional_user = dependency(security.optional_user)
+        #: `Depends(auth.get_current_principal)`: who the request acts for, a person (access token) or
+        #: a machine (API key), with its roles and permissions, without a database read for a token.
+        self.get_current_principal = dependency(security.principal)
+        #: fastauth's own account routes: a person signed in with an access token; an API key is
+        #: refused there (it must never change a password, an email, the factors or other keys).
+        self.signed_in_user = dependency(security.signed_in_user)
+        self.signed_in_verified_user = dependency(security.signed_in_verified_user)
         from fastauth.web.routers import build_auth_router
 
         #: The routes under `route_prefix` (`app.include_router(auth.router)` works without `mount`).
@@ -237,6 +245,56 @@ class FastAuth:
         (RFC 9470 step-up)."""
         return self._dependency(security.recent_auth_check(max_age, amr))
 
-    def require_roles(self, *roles: str, any_of: bool = False) -> security.AuthDependency:
-        """A dependency: the current user, 403 unless they hold every role (or one, with `any_of`)."""
-        return self._dependency(security.roles_check(roles, any_of))
+    def users_router(self) -> Any:
+        """fastapi-users' `get_users_router` paths (`GET/PATCH /me`, `GET/PATCH/DELETE /{id}`), for
+        `app.include_router(auth.users_router(), prefix="/users")` (docs/migrate/fastapi-users.md)."""
+        from fastauth.web.routers import users
+
+        return users.build(self)
+
+    async def authenticate_principal(self, request: Request) -> Principal:
+        """Who the request acts for: an API key (`Authorization: Bearer fa_...`, or the configured
+        `authz.api_key_header`) or a verified, unrevoked access token (as `authenticate`). Cached on
+        the request, so several dependencies of one route check it once."""
+        cached = getattr(request.state, "fastauth_principal", None)
+        if isinstance(cached, Principal):
+            return cached
+        authz = self.config.authz
+        key: str | None = None
+        if authz.api_keys_enabled:
+            bearer = transports.bearer_token(request)
+            if bearer is not None and looks_like_api_key(bearer.value):
+                key = bearer.value
+            elif authz.api_key_header is not None and bearer is None:
+                key = request.headers.get(authz.api_key_header)
+        if key is not None:
+            service = self.service
+            if not service.started:
+                await service.ensure_started()
+            principal, owner = await service.authenticate_api_key(key)
+            request.state.fastauth_key_owner = owner
+        else:
+            principal = await self.service.principal_of_token(await self.authenticate(request))
+        request.state.fastauth_principal = principal
+        return principal
+
+    def require_permissions(self, *permissions: str, any_of: bool = False) -> security.AuthDependency:
+        """A dependency: the `Principal`, 403 unless it holds every permission (or one, `any_of`),
+        from the token's `scope` or the key's scopes: no database read (superusers pass too with
+        `authz.superuser_bypass`)."""
+        return self._dependency(security.permissions_check(permissions, any_of))
+
+    def require_scope(self, *scopes: str) -> security.AuthDependency:
+        """A dependency: the `Principal`, 403 with `WWW-Authenticate: Bearer error="insufficient_scope"`
+        (RFC 6750 §3.1) unless the token or key holds every scope; no superuser bypass."""
+        return self._dependency(security.scope_check(scopes))
+
+    def require_roles(
+        self, *roles: str, any_of: bool = False, fresh: bool = False
+    ) -> security.AuthDependency:
+        """A dependency: 403 unless the caller holds every role (or one, `any_of`). From the token's
+        `roles` claim (no database read; a change reaches the token at its next refresh), giving the
+        `Principal`; with `fresh=True` from the user as stored now (instant effect), giving the `User`."""
+        if fresh:
+            return self._dependency(security.roles_check(roles, any_of))
+        return self._dependency(security.claimed_roles_check(roles, any_of))

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
-from fastauth.errors import FastAuthError, RateLimited, RecentSignInRequired
+from fastauth.errors import FastAuthError, InsufficientScope, RateLimited, RecentSignInRequired
 
 __all__ = [
     "PUBLIC_CODE",
@@ -71,6 +71,7 @@ _TOKEN_CODES = (
     "invalid_claims",
     "wrong_token_type",
     "revoked_token",
+    "invalid_api_key",
 )
 #: Every passkey refusal answers alike too: a suspected clone is for the audit log only.
 _PASSKEY_CODES = ("invalid_passkey", "passkey_cloned")
@@ -89,6 +90,21 @@ TABLE: Mapping[str, Answer] = {
     "mail_off": Answer(501, "This server sends no mail: email verification and password reset are off"),
     "signin_not_allowed": Answer(403, "Sign-in not allowed"),
     "permission_denied": Answer(403, "Not enough permissions"),
+    "insufficient_scope": Answer(
+        403, "The token lacks a scope this needs", {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+    ),
+    "invalid_role": Answer(422, None),
+    "role_not_found": Answer(404, None, prefix="No such role: "),
+    "role_exists": Answer(409, None, prefix="A role of this name exists: "),
+    "role_in_config": Answer(
+        409,
+        None,
+        prefix="This role is declared in the configuration (FASTAUTH_AUTHZ__ROLES); change it there: ",
+    ),
+    "invalid_scope": Answer(400, None),
+    "api_key_not_found": Answer(404, "No such API key"),
+    "user_not_found": Answer(404, "No such user"),
+    "invalid_cursor": Answer(400, "Invalid pagination cursor"),
     "csrf_failed": Answer(403, "CSRF token missing or invalid"),
     "cross_site_signin": Answer(403, "Cross-site sign-in refused"),
     "session_not_found": Answer(404, "No such session"),
@@ -194,6 +210,8 @@ def _parts(error: FastAuthError, answer: Answer) -> tuple[str, dict[str, str]]:
     headers = dict(answer.headers)
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, InsufficientScope) and error.scope:  # RFC 6750 §3: which scopes would do
+        headers["WWW-Authenticate"] += f', scope="{error.scope}"'
     if isinstance(error, RecentSignInRequired):  # RFC 9470 §3: how recent a sign-in would do
         headers["WWW-Authenticate"] += f", max_age={error.max_age}"
         if error.acr_values:

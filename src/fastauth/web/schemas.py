@@ -173,6 +173,8 @@ class AuditOut(BaseModel):
     ip: str | None
     user_agent: str | None
     detail: str | None
+    #: The administrator who acted on `user_id`'s account (None: the user, or no one).
+    actor_id: str | None = None
 
     @classmethod
     def of(cls, record: AuditRecord) -> AuditOut:
@@ -185,4 +187,5 @@ class AuditOut(BaseModel):
             ip=record.ip,
             user_agent=record.user_agent,
             detail=record.detail,
+            actor_id=record.actor_id,
         )

@@ -17,7 +17,14 @@ from fastapi.openapi.models import SecurityBase as SecurityBaseModel
 from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import Request
 
-from fastauth.errors import EmailNotVerified, FastAuthError, PermissionDenied, RecentSignInRequired
+from fastauth.authz import Principal
+from fastauth.errors import (
+    EmailNotVerified,
+    FastAuthError,
+    InsufficientScope,
+    PermissionDenied,
+    RecentSignInRequired,
+)
 from fastauth.storage.base import User
 from fastauth.web.errors import as_http
 
@@ -27,15 +34,21 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEME_NAME",
     "AuthDependency",
+    "claimed_roles_check",
     "claims",
     "current_superuser",
     "current_user",
     "current_verified_user",
     "optional_user",
     "password_scheme",
+    "permissions_check",
+    "principal",
     "recent_auth_check",
     "require_recent",
     "roles_check",
+    "scope_check",
+    "signed_in_user",
+    "signed_in_verified_user",
 ]
 
 #: One scheme name for every fastauth dependency, so the docs show one Authorize button.
@@ -80,13 +93,39 @@ class AuthDependency(OAuth2PasswordBearer):
 
 
 async def claims(auth: FastAuth, request: Request) -> dict[str, Any]:
-    """Verified claims, without a database read: for hot paths."""
+    """Verified claims, without a database read: for hot paths (an API key's: `sub`, `scope`, ...)."""
+    if auth.config.authz.api_keys_enabled:
+        return dict((await auth.authenticate_principal(request)).claims)
     return (await auth.authenticate(request)).claims
 
 
+async def principal(auth: FastAuth, request: Request) -> Principal:
+    """Who the request acts for: a person's access token or an API key; 401 otherwise."""
+    return await auth.authenticate_principal(request)
+
+
 async def current_user(auth: FastAuth, request: Request) -> User:
-    """The active user of a valid, unrevoked access token; 401 otherwise."""
+    """The active user of a valid, unrevoked access token (or the owner of a valid API key); 401
+    otherwise."""
+    if auth.config.authz.api_keys_enabled:
+        found = await auth.authenticate_principal(request)
+        if found.is_api_key:
+            owner: User = request.state.fastauth_key_owner
+            return owner
     return await auth.service.user_of(await auth.authenticate(request))
+
+
+async def signed_in_user(auth: FastAuth, request: Request) -> User:
+    """The active user of a valid, unrevoked access token; an API key is refused (401)."""
+    return await auth.service.user_of(await auth.authenticate(request))
+
+
+async def signed_in_verified_user(auth: FastAuth, request: Request) -> User:
+    """As `signed_in_user`, and 403 unless the email address is verified."""
+    user = await signed_in_user(auth, request)
+    if not user.is_verified:
+        raise EmailNotVerified("email not verified")
+    return user
 
 
 async def current_verified_user(auth: FastAuth, request: Request) -> User:
@@ -98,8 +137,9 @@ async def current_verified_user(auth: FastAuth, request: Request) -> User:
 
 
 async def current_superuser(auth: FastAuth, request: Request) -> User:
-    """As `current_user`, and 403 unless the user is a superuser."""
-    user = await current_user(auth, request)
+    """A superuser signed in with an access token: 403 for anyone else, 401 for an API key (a key
+    of a superuser carries only its scopes, never the superuser's power)."""
+    user = await signed_in_user(auth, request)
     if not user.is_superuser:
         raise PermissionDenied("not a superuser")
     return user
@@ -120,9 +160,56 @@ def roles_check(wanted: Sequence[str], any_of: bool) -> Callable[[FastAuth, Requ
         user = await current_user(auth, request)
         held = set(user.roles)
         ok = any(r in held for r in wanted) if any_of else all(r in held for r in wanted)
-        if not ok and not user.is_superuser:
+        if not ok and not (user.is_superuser and auth.config.authz.superuser_bypass):
             raise PermissionDenied("missing role")
         return user
+
+    return check
+
+
+def permissions_check(
+    wanted: Sequence[str], any_of: bool
+) -> Callable[[FastAuth, Request], Awaitable[Principal]]:
+    """The principal, `PermissionDenied` unless it holds the permissions (a superuser passes with
+    `authz.superuser_bypass`, read from the user only when the claims fall short)."""
+
+    async def check(auth: FastAuth, request: Request) -> Principal:
+        found = await auth.authenticate_principal(request)
+        if found.holds(wanted, any_of=any_of):
+            return found
+        if not found.is_api_key and await auth.service.may_bypass(found.user_id):
+            return found
+        raise PermissionDenied("missing permission")
+
+    return check
+
+
+def scope_check(wanted: Sequence[str]) -> Callable[[FastAuth, Request], Awaitable[Principal]]:
+    """The principal, `InsufficientScope` (RFC 6750 §3.1) unless it holds every scope."""
+    needed = " ".join(wanted)
+
+    async def check(auth: FastAuth, request: Request) -> Principal:
+        found = await auth.authenticate_principal(request)
+        if not found.holds(wanted):
+            raise InsufficientScope("missing scope", needed)
+        return found
+
+    return check
+
+
+def claimed_roles_check(
+    wanted: Sequence[str], any_of: bool
+) -> Callable[[FastAuth, Request], Awaitable[Principal]]:
+    """The principal, `PermissionDenied` unless its roles (the token's claim, or the user's for a
+    token from before fastauth wrote it) include the roles; superusers pass with the bypass."""
+
+    async def check(auth: FastAuth, request: Request) -> Principal:
+        found = await auth.authenticate_principal(request)
+        if found.has_roles(wanted, any_of=any_of):
+            return found
+        if not found.is_api_key and await auth.service.may_bypass(found.user_id):
+            return found
+        raise PermissionDenied("missing role")
 
     return check
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from fastauth.errors import EmailTaken, FieldTaken, IdentityTaken, StoreUnavailable
 from fastauth.fields import UserFields
 from fastauth.storage.base import (
+    ApiKeyRecord,
     AuditRecord,
     CodeRecord,
     IdentityRecord,
@@ -27,15 +28,18 @@ from fastauth.storage.base import (
     OAuthStateRecord,
     PasskeyChallengeRecord,
     PasskeyRecord,
+    RoleRecord,
     SessionRecord,
     User,
 )
+from fastauth.storage.sqlalchemy import api_keys as api_key_rows
 from fastauth.storage.sqlalchemy import audit as audit_rows
 from fastauth.storage.sqlalchemy import codes as code_rows
 from fastauth.storage.sqlalchemy import identities as identity_rows
 from fastauth.storage.sqlalchemy import keys as key_rows
 from fastauth.storage.sqlalchemy import mfa as mfa_rows
 from fastauth.storage.sqlalchemy import passkeys as passkey_rows
+from fastauth.storage.sqlalchemy import roles as role_rows
 from fastauth.storage.sqlalchemy import schema
 from fastauth.storage.sqlalchemy import sessions as session_rows
 from fastauth.storage.sqlalchemy import users as user_rows
@@ -230,6 +234,16 @@ class SQLAlchemyAdapter:
         except IntegrityError:
             raise await self._taken(user_id, self._users.changes(changes)) from None
 
+    async def list_users(self, *, prefix: str = "", after: str | None = None, limit: int = 50) -> list[User]:
+        """At most `limit` users by email, starting with `prefix`, after the email `after`."""
+        async with self._tx() as conn:
+            return await user_rows.list_users(conn, self._users, prefix=prefix, after=after, limit=limit)
+
+    async def remove_role(self, role: str) -> int:
+        """Take `role` away from every user holding it, in one statement."""
+        async with self._tx() as conn:
+            return await role_rows.remove_role(conn, self._users.table, role)
+
     async def delete_user(self, user_id: str, *, now: int | None = None) -> bool:
         """Delete the user with its sessions and one-time codes in one transaction; True if it existed.
         The sessions' revocations stay (a live one's as of `now`, default the wall clock) until
@@ -241,6 +255,7 @@ class SQLAlchemyAdapter:
             await identity_rows.delete_user_identities(conn, user_id)
             await mfa_rows.delete_mfa(conn, user_id)
             await passkey_rows.delete_user_passkeys(conn, user_id)
+            await api_key_rows.delete_user_api_keys(conn, user_id)
             await session_rows.delete_user_sessions(conn, user_id, at)
             return await user_rows.delete_user(conn, self._users, user_id)
 
@@ -520,6 +535,67 @@ class SQLAlchemyAdapter:
         """Delete the challenges that expired before `before`; returns how many."""
         async with self._tx() as conn:
             return await passkey_rows.prune_passkey_challenges(conn, before)
+
+    # roles
+
+    async def list_roles(self) -> list[RoleRecord]:
+        """Every role, by name."""
+        async with self._tx() as conn:
+            return await role_rows.list_roles(conn)
+
+    async def get_role(self, name: str) -> RoleRecord | None:
+        """The role of this name, or None."""
+        async with self._tx() as conn:
+            return await role_rows.get_role(conn, name)
+
+    async def put_role(self, record: RoleRecord, *, create: bool | None = None) -> bool:
+        """Write the role (`create=True`: only a new one; `False`: only an existing one)."""
+        try:
+            async with self._tx() as conn:
+                return await role_rows.put_role(conn, record, create=create)
+        except IntegrityError:
+            return False
+
+    async def delete_role(self, name: str) -> bool:
+        """Delete the role's row; True if it existed."""
+        async with self._tx() as conn:
+            return await role_rows.delete_role(conn, name)
+
+    # API keys
+
+    async def insert_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert; `ValueError` for a taken id or hash or an unknown user."""
+        try:
+            async with self._tx() as conn:
+                await api_key_rows.insert_api_key(conn, record)
+        except IntegrityError:
+            raise ValueError("API key id or hash taken, or its user does not exist") from None
+
+    async def get_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash, or None."""
+        async with self._tx() as conn:
+            return await api_key_rows.get_api_key_by_hash(conn, key_hash)
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """The key with this id, or None."""
+        async with self._tx() as conn:
+            return await api_key_rows.get_api_key(conn, key_id)
+
+    async def list_api_keys(self, user_id: str) -> list[ApiKeyRecord]:
+        """The user's live keys, newest first."""
+        async with self._tx() as conn:
+            return await api_key_rows.list_api_keys(conn, user_id)
+
+    async def revoke_api_key(self, key_id: str, now: int, *, user_id: str | None = None) -> bool:
+        """Revoke a live key (of `user_id`, when given); True if it was live."""
+        async with self._tx() as conn:
+            return await api_key_rows.revoke_api_key(conn, key_id, now, user_id)
+
+    async def touch_api_keys(self, used: Mapping[str, int]) -> None:
+        """Record last-use times in one transaction."""
+        if used:
+            async with self._tx() as conn:
+                await api_key_rows.touch_api_keys(conn, used)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -79,6 +79,8 @@ REQUIRED_TABLES: tuple[str, ...] = (
     "fastauth_recovery_codes",
     "fastauth_passkeys",
     "fastauth_passkey_challenges",
+    "fastauth_roles",
+    "fastauth_api_keys",
 )
 KEYS_TABLE = "fastauth_keys"
 #: Any value, the same in every fastauth process: PostgreSQL's advisory lock for migrations.

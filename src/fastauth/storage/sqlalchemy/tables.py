@@ -50,6 +50,7 @@ from fastauth.storage.base import (
 log = logging.getLogger("fastauth")
 
 __all__ = [
+    "API_KEYS",
     "AUDIT",
     "CODES",
     "IDENTITIES",
@@ -60,9 +61,11 @@ __all__ = [
     "PASSKEY_CHALLENGES",
     "RECOVERY_CODES",
     "REVOKED",
+    "ROLES",
     "SESSIONS",
     "USERS",
     "USER_WRITABLE",
+    "ApiKeyRow",
     "AuditRow",
     "Base",
     "CodeRow",
@@ -74,6 +77,7 @@ __all__ = [
     "PasskeyRow",
     "RecoveryCodeRow",
     "RevokedSessionRow",
+    "RoleRow",
     "SessionRow",
     "UserRow",
     "UserRows",
@@ -303,11 +307,44 @@ class AuditRow(Base):
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_fastauth_audit_user_at", "user_id", "at"),
         Index("ix_fastauth_audit_at", "at"),
     )
+
+
+class RoleRow(Base):
+    """A role (`fastauth_roles`); columns = `RoleRecord` fields (`permissions` joined by spaces)."""
+
+    __tablename__ = "fastauth_roles"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    permissions: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKeyRow(Base):
+    """An API key (`fastauth_api_keys`); columns = `ApiKeyRecord` fields (`scopes` joined by spaces).
+    Only the key's SHA-256 is kept, unique: a presented key is found by it in one index lookup."""
+
+    __tablename__ = "fastauth_api_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("fastauth_users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (Index("ix_fastauth_api_keys_user", "user_id"),)
 
 
 USERS: Table = UserRow.__table__  # type: ignore[assignment]
@@ -322,6 +359,8 @@ MFA: Table = MFARow.__table__  # type: ignore[assignment]
 RECOVERY_CODES: Table = RecoveryCodeRow.__table__  # type: ignore[assignment]
 PASSKEYS: Table = PasskeyRow.__table__  # type: ignore[assignment]
 PASSKEY_CHALLENGES: Table = PasskeyChallengeRow.__table__  # type: ignore[assignment]
+ROLES: Table = RoleRow.__table__  # type: ignore[assignment]
+API_KEYS: Table = ApiKeyRow.__table__  # type: ignore[assignment]
 
 
 #: The columns of fastauth's own `User` attributes (`fields` is the application's, one column each).

@@ -18,6 +18,7 @@ __all__ = [
     "get_user_by_email",
     "get_user_by_field",
     "insert_user",
+    "list_users",
     "set_user_fields",
     "update_user",
 ]
@@ -67,6 +68,25 @@ async def set_user_fields(
     if values:
         await conn.execute(update(rows.table).where(rows.table.c.id == user_id).values(**values))
     return await get_user(conn, rows, user_id)
+
+
+async def list_users(
+    conn: AsyncConnection, rows: UserRows, *, prefix: str, after: str | None, limit: int
+) -> list[User]:
+    """At most `limit` users by email, starting with `prefix`, after `after`: a range of the unique
+    email index from the later of the two (keyset pagination, no OFFSET). SQLite compares by code
+    point, so the range also ends where the prefix does; elsewhere the collation decides the order,
+    and the LIKE filter alone says where the prefix ends."""
+    email = rows.table.c.email
+    query = select(rows.table)
+    if prefix:
+        query = query.where(email.startswith(prefix, autoescape=True), email >= prefix)
+        if conn.dialect.name == "sqlite":
+            query = query.where(email < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    if after is not None:
+        query = query.where(email > after)
+    query = query.order_by(email).limit(max(limit, 0))
+    return [rows.record(row) for row in await conn.execute(query)]
 
 
 async def delete_user(conn: AsyncConnection, rows: UserRows, user_id: str) -> bool:

@@ -8,6 +8,8 @@ from fastauth.web.errors import AnsweringRoute, share_allow
 from fastauth.web.routers import (
     account,
     admin,
+    api_keys,
+    introspection,
     mfa,
     oauth,
     passkeys,
@@ -28,10 +30,24 @@ __all__ = ["build_auth_router"]
 
 def build_auth_router(auth: FastAuth) -> PrefixRouter:
     """Register, login, refresh, logout, me, sessions, change-password, verification, password reset, the
-    audit log, sign-in providers, second factors, passkeys (and the revocation list)."""
+    admin API, sign-in providers, second factors, passkeys, API keys, RFC 7662 introspection and RFC
+    7009 revocation (and the revocation list)."""
     prefix = auth.config.route_prefix
     router = PrefixRouter(prefixes=(prefix + "/",), prefix=prefix, tags=["auth"], route_class=AnsweringRoute)
-    built = [tokens, token_endpoint, account, sessions, verify, reset, admin, oauth, mfa, passkeys]
+    built = [
+        tokens,
+        token_endpoint,
+        account,
+        sessions,
+        verify,
+        reset,
+        admin,
+        oauth,
+        mfa,
+        passkeys,
+        api_keys,
+        introspection,
+    ]
     if auth.config.revocation_list_enabled:
         built.append(revocations)
     for module in built:

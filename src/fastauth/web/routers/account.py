@@ -48,7 +48,7 @@ def build(auth: FastAuth) -> APIRouter:
     confirm = ("current_password_wrong", "recent_sign_in_required", "rate_limited")
 
     @router.get("/me", response_model=read, responses=answers(*AUTH))
-    async def me(user: User = Depends(auth.get_current_user)) -> UserOut:
+    async def me(user: User = Depends(auth.signed_in_user)) -> UserOut:
         """The signed-in user with the application's fields (never the password hash)."""
         return read.of(user)
 
@@ -58,7 +58,7 @@ def build(auth: FastAuth) -> APIRouter:
         openapi_extra=body(update_me_schema(service.user_fields), required=False),  # none: no change
         responses=answers(*AUTH, *BODY, "invalid_user_fields", "field_taken", "invalid_credentials"),
     )
-    async def update_me(request: Request, user: User = Depends(auth.get_current_user)) -> UserOut:
+    async def update_me(request: Request, user: User = Depends(auth.signed_in_user)) -> UserOut:
         """Change the application's `Writable` fields (only those given); anything else, such as the
         email or `is_superuser`, is refused with 422."""
         changed = await service.update_fields(user, await read_body(request), by_user=True)
@@ -70,7 +70,7 @@ def build(auth: FastAuth) -> APIRouter:
         openapi_extra=body(with_properties(ChangePasswordIn, new_password=new_password)),
         responses=answers(*AUTH, *BODY, *confirm, "password_policy"),
     )
-    async def change_password(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+    async def change_password(request: Request, user: User = Depends(auth.signed_in_user)) -> Response:
         """Needs the current password; every other session of the user is revoked."""
         body = await read_model(request, ChangePasswordIn)
         await service.change_password(
@@ -85,7 +85,7 @@ def build(auth: FastAuth) -> APIRouter:
         openapi_extra=body(PasswordIn, required=False),
         responses=answers(*AUTH, *BODY, *confirm),
     )
-    async def delete_me(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+    async def delete_me(request: Request, user: User = Depends(auth.signed_in_user)) -> Response:
         """Delete the account (the current password confirms it); every device is signed out."""
         body = await read_model(request, PasswordIn)
         await service.delete_account(
@@ -101,7 +101,7 @@ def build(auth: FastAuth) -> APIRouter:
         openapi_extra=body(with_properties(ChangeEmailIn, new_email=EMAIL)),
         responses=answers(*AUTH, *BODY, *confirm, "invalid_email", "mail_off", extra={202: ACCEPTED_DOC}),
     )
-    async def change_email(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+    async def change_email(request: Request, user: User = Depends(auth.signed_in_user)) -> Response:
         """Mail a confirmation link to the new address; the address changes when it is used."""
         body = await read_model(request, ChangeEmailIn)
         await service.request_email_change(
@@ -120,7 +120,7 @@ def build(auth: FastAuth) -> APIRouter:
         openapi_extra=body(TokenIn),
         responses=answers(*AUTH, *BODY, "change_email_bad_token", "email_taken", "rate_limited"),
     )
-    async def confirm_email_change(request: Request, user: User = Depends(auth.get_current_user)) -> UserOut:
+    async def confirm_email_change(request: Request, user: User = Depends(auth.signed_in_user)) -> UserOut:
         """Use the mailed code, signed in as the account that asked: it moves to the new address
         (400 `CHANGE_EMAIL_BAD_TOKEN` otherwise)."""
         body = await read_model(request, TokenIn)

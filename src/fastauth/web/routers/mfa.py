@@ -203,7 +203,7 @@ def build(auth: FastAuth) -> APIRouter:
         return JSONResponse(options, headers=NO_STORE)
 
     @router.get("/mfa", response_model=MFAStatusOut, responses=answers(*AUTH))
-    async def status(user: User = Depends(auth.get_current_user)) -> MFAStatusOut:
+    async def status(user: User = Depends(auth.signed_in_user)) -> MFAStatusOut:
         """Whether TOTP is on, and how many recovery codes are left."""
         totp, left = await service.mfa_status(user)
         return MFAStatusOut(totp=totp, recovery_codes_left=left)
@@ -211,7 +211,7 @@ def build(auth: FastAuth) -> APIRouter:
     @router.post(
         "/mfa/totp/setup", response_model=TotpSetupOut, responses=answers(*AUTH, "mfa_already_enabled")
     )
-    async def setup(user: User = Depends(auth.get_current_user)) -> Response:
+    async def setup(user: User = Depends(auth.signed_in_user)) -> Response:
         """A new TOTP secret (not active until confirmed) with its `otpauth://` URI and QR code (SVG)."""
         made = await service.mfa_setup(user)
         out = TotpSetupOut(secret=made.secret, otpauth_uri=made.uri, qr_svg=made.qr_svg)
@@ -223,7 +223,7 @@ def build(auth: FastAuth) -> APIRouter:
         openapi_extra=body(CodeIn, example={"code": "123456"}),
         responses=answers(*AUTH, *BODY, "invalid_mfa_code", "mfa_not_enabled", "rate_limited"),
     )
-    async def confirm(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+    async def confirm(request: Request, user: User = Depends(auth.signed_in_user)) -> Response:
         """Turn TOTP on with a code from the new secret: the recovery codes, shown once; every other
         session ends."""
         payload = await read_model(request, CodeIn)
@@ -238,7 +238,7 @@ def build(auth: FastAuth) -> APIRouter:
         openapi_extra=body(CodeIn, example={"code": "123456"}),
         responses=answers(*AUTH, *BODY, "invalid_mfa_code", "mfa_not_enabled", "rate_limited"),
     )
-    async def regenerate(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+    async def regenerate(request: Request, user: User = Depends(auth.signed_in_user)) -> Response:
         """A new set of recovery codes (the old one void), confirmed by a current second factor."""
         payload = await read_model(request, CodeIn)
         codes = await service.mfa_regenerate_recovery_codes(user, payload.code, **seen(request))
@@ -258,7 +258,7 @@ def build(auth: FastAuth) -> APIRouter:
             "rate_limited",
         ),
     )
-    async def disable(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+    async def disable(request: Request, user: User = Depends(auth.signed_in_user)) -> Response:
         """Turn TOTP off: the password (or, without one, a recent sign-in) and a current code."""
         payload = await read_model(request, DisableIn)
         await service.mfa_disable(

@@ -251,7 +251,7 @@ def build(auth: FastAuth) -> APIRouter:
         request: Request,
         provider: str,
         redirect_to: str | None = None,
-        user: User = Depends(auth.get_current_verified_user),
+        user: User = Depends(auth.signed_in_verified_user),
     ) -> Response:
         """Start linking a provider to the signed-in (verified) account: `{url}` to send the browser to;
         the flow is bound to this session, and ends back at `redirect_to` with `?linked=<provider>`."""
@@ -264,7 +264,7 @@ def build(auth: FastAuth) -> APIRouter:
         return answer
 
     @router.get("/oauth/accounts", response_model=list[IdentityOut], responses=answers(*AUTH))
-    async def accounts(user: User = Depends(auth.get_current_user)) -> list[IdentityOut]:
+    async def accounts(user: User = Depends(auth.signed_in_user)) -> list[IdentityOut]:
         """The provider accounts linked to the caller, oldest first."""
         return [IdentityOut.of(record) for record in await service.list_identities(user)]
 
@@ -276,7 +276,7 @@ def build(auth: FastAuth) -> APIRouter:
         ),
     )
     async def unlink(
-        request: Request, identity_id: str, user: User = Depends(auth.get_current_user)
+        request: Request, identity_id: str, user: User = Depends(auth.signed_in_user)
     ) -> Response:
         """Unlink one of the caller's provider accounts (404 for any other; 409 for the last way in)."""
         await service.unlink_identity(

@@ -100,7 +100,7 @@ def build(auth: FastAuth) -> APIRouter:
         response_model=dict[str, Any],
         responses=answers(*AUTH, "recent_sign_in_required", "passkeys_off", "rate_limited", extra=_OPTIONS),
     )
-    async def register_options(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+    async def register_options(request: Request, user: User = Depends(auth.signed_in_user)) -> Response:
         """Options for `navigator.credentials.create()`: a discoverable, user-verified passkey for the
         caller, their passkeys excluded. Needs a recent sign-in (with the second factor, when the
         account has one)."""
@@ -116,7 +116,7 @@ def build(auth: FastAuth) -> APIRouter:
         openapi_extra=body(RegisterIn, example={"credential": _CREDENTIAL_EXAMPLE, "name": "Laptop"}),
         responses=answers(*AUTH, *BODY, "recent_sign_in_required", *_REFUSED),
     )
-    async def register_verify(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+    async def register_verify(request: Request, user: User = Depends(auth.signed_in_user)) -> Response:
         """Store the passkey `navigator.credentials.create()` made for the options above."""
         payload = await read_model(request, RegisterIn)
         record = await service.passkey_register(
@@ -125,7 +125,7 @@ def build(auth: FastAuth) -> APIRouter:
         return JSONResponse(PasskeyOut.of(record).model_dump(mode="json"), 201, headers=NO_STORE)
 
     @router.get("/passkeys", response_model=list[PasskeyOut], responses=answers(*AUTH))
-    async def listed(user: User = Depends(auth.get_current_user)) -> list[PasskeyOut]:
+    async def listed(user: User = Depends(auth.signed_in_user)) -> list[PasskeyOut]:
         """The caller's passkeys, oldest first."""
         return [PasskeyOut.of(record) for record in await service.list_passkeys(user)]
 
@@ -136,7 +136,7 @@ def build(auth: FastAuth) -> APIRouter:
         responses=answers(*AUTH, *BODY, "passkey_not_found", "invalid_passkey"),
     )
     async def rename(
-        request: Request, passkey_id: str, user: User = Depends(auth.get_current_user)
+        request: Request, passkey_id: str, user: User = Depends(auth.signed_in_user)
     ) -> PasskeyOut:
         """Rename one of the caller's passkeys."""
         payload = await read_model(request, RenameIn)
@@ -150,7 +150,7 @@ def build(auth: FastAuth) -> APIRouter:
         ),
     )
     async def remove(
-        request: Request, passkey_id: str, user: User = Depends(auth.get_current_user)
+        request: Request, passkey_id: str, user: User = Depends(auth.signed_in_user)
     ) -> Response:
         """Remove one of the caller's passkeys (a recent sign-in needed, as to add one; 409 when it is
         the account's last way in)."""

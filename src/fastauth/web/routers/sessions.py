@@ -24,9 +24,7 @@ def build(auth: FastAuth) -> APIRouter:
     service = auth.service
 
     @router.get("/sessions", response_model=list[SessionOut], responses=answers(*AUTH))
-    async def list_sessions(
-        request: Request, user: User = Depends(auth.get_current_user)
-    ) -> list[SessionOut]:
+    async def list_sessions(request: Request, user: User = Depends(auth.signed_in_user)) -> list[SessionOut]:
         """The user's live sessions; `current` marks the caller's."""
         current = request.state.fastauth_token.sid
         return [SessionOut.of(record, current) for record in await service.list_sessions(user)]
@@ -37,7 +35,7 @@ def build(auth: FastAuth) -> APIRouter:
         responses=answers(*AUTH, "session_not_found", "invalid_body", extra={204: no_store("Revoked")}),
     )
     async def revoke_session(
-        request: Request, session_id: str, user: User = Depends(auth.get_current_user)
+        request: Request, session_id: str, user: User = Depends(auth.signed_in_user)
     ) -> Response:
         """Revoke one of the user's sessions (404 for anyone else's)."""
         await service.end_session(
@@ -50,7 +48,7 @@ def build(auth: FastAuth) -> APIRouter:
     @router.delete(
         "/sessions", status_code=204, responses=answers(*AUTH, extra={204: no_store("Signed out everywhere")})
     )
-    async def revoke_all_sessions(request: Request, user: User = Depends(auth.get_current_user)) -> Response:
+    async def revoke_all_sessions(request: Request, user: User = Depends(auth.signed_in_user)) -> Response:
         """Sign out everywhere, this session included."""
         await service.end_all_sessions(
             user, ip=client_ip(request), user_agent=request.headers.get("user-agent")
