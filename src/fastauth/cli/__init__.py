@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 
 
-from fastauth.cli import db, keys, serve, tokens, users  # noqa: E402, F401  (registers the commands)
+from fastauth.cli import api_keys, db, keys, roles, serve, tokens, users  # noqa: E402, F401  (registers the commands)
 
 
 def main() -> None:
