@@ -151,7 +151,7 @@ async def test_an_apps_alembic_runs_fastauths_revisions_and_ignores_its_tables(
     make_project(tmp_path)
     upgraded = alembic(tmp_path, database_url, "upgrade", "head")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert await versions(database_url) == (["a1"], ["0008"])
+    assert await versions(database_url) == (["a1"], ["0009"])
     # Autogenerate sees nothing to do: the app's table matches, fastauth's are not the app's business.
     checked = alembic(tmp_path, database_url, "check")
     assert checked.returncode == 0, checked.stderr
@@ -159,4 +159,4 @@ async def test_an_apps_alembic_runs_fastauths_revisions_and_ignores_its_tables(
     # Running it again changes nothing.
     again = alembic(tmp_path, database_url, "upgrade", "head")
     assert again.returncode == 0, again.stderr
-    assert await versions(database_url) == (["a1"], ["0008"])
+    assert await versions(database_url) == (["a1"], ["0009"])

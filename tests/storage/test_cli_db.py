@@ -46,10 +46,10 @@ BEHIND_EMPTY = "behind: empty: no fastauth tables yet; run `fastauth db upgrade`
 async def test_an_empty_database_is_behind_until_upgraded(tmp_path: Path, database_url: str) -> None:
     assert db(tmp_path, database_url, "current") == (0, "empty: no fastauth tables yet\n", "")
     assert db(tmp_path, database_url, "check") == (1, "", BEHIND_EMPTY)
-    assert db(tmp_path, database_url, "upgrade") == (0, "created fastauth's tables at revision 0008\n", "")
-    assert db(tmp_path, database_url, "current") == (0, "0008 (head)\n", "")
-    assert db(tmp_path, database_url, "check") == (0, "up to date: 0008 (head)\n", "")
-    assert db(tmp_path, database_url, "upgrade") == (0, "already at the head revision 0008\n", "")
+    assert db(tmp_path, database_url, "upgrade") == (0, "created fastauth's tables at revision 0009\n", "")
+    assert db(tmp_path, database_url, "current") == (0, "0009 (head)\n", "")
+    assert db(tmp_path, database_url, "check") == (0, "up to date: 0009 (head)\n", "")
+    assert db(tmp_path, database_url, "upgrade") == (0, "already at the head revision 0009\n", "")
 
 
 async def test_0_1_0_tables_are_unversioned_and_adopted_by_upgrade(tmp_path: Path, database_url: str) -> None:
@@ -66,21 +66,21 @@ async def test_0_1_0_tables_are_unversioned_and_adopted_by_upgrade(tmp_path: Pat
     )
     assert db(tmp_path, database_url, "upgrade") == (
         0,
-        "adopted the fastauth 0.1.0 tables and upgraded them to revision 0008\n",
+        "adopted the fastauth 0.1.0 tables and upgraded them to revision 0009\n",
         "",
     )
-    assert db(tmp_path, database_url, "check") == (0, "up to date: 0008 (head)\n", "")
+    assert db(tmp_path, database_url, "check") == (0, "up to date: 0009 (head)\n", "")
 
 
 async def test_a_database_at_an_older_revision_is_behind_until_upgraded(
     tmp_path: Path, database_url: str
 ) -> None:
     await old_release.upgrade_to(database_url, "0001")  # as the fastauth before one-time codes left it
-    behind = "0001: behind this fastauth's head 0008"
+    behind = "0001: behind this fastauth's head 0009"
     assert db(tmp_path, database_url, "current") == (0, behind + "\n", "")
     assert db(tmp_path, database_url, "check") == (1, "", f"behind: {behind}; run `fastauth db upgrade`\n")
-    assert db(tmp_path, database_url, "upgrade") == (0, "upgraded from revision 0001 to 0008\n", "")
-    assert db(tmp_path, database_url, "check") == (0, "up to date: 0008 (head)\n", "")
+    assert db(tmp_path, database_url, "upgrade") == (0, "upgraded from revision 0001 to 0009\n", "")
+    assert db(tmp_path, database_url, "check") == (0, "up to date: 0009 (head)\n", "")
 
 
 async def test_tables_that_do_not_match_0_1_0_are_not_adopted(tmp_path: Path, database_url: str) -> None:
@@ -104,14 +104,14 @@ async def test_a_revision_from_a_newer_fastauth_is_reported_and_left_alone(
 ) -> None:
     assert db(tmp_path, database_url, "upgrade")[0] == 0
     await old_release.execute(database_url, "UPDATE fastauth_alembic_version SET version_num = 'f00d'")
-    newer = "f00d: unknown to this fastauth (head 0008), a newer fastauth migrated it"
+    newer = "f00d: unknown to this fastauth (head 0009), a newer fastauth migrated it"
     assert db(tmp_path, database_url, "current") == (0, newer + "\n", "")
     assert db(tmp_path, database_url, "check") == (1, "", f"not usable: {newer}; upgrade fastauth\n")
     assert db(tmp_path, database_url, "upgrade") == (
         1,
         "",
         "error: the database schema is at revision f00d, which this fastauth does not know (its newest is "
-        "0008): a newer fastauth migrated it; upgrade fastauth\n",
+        "0009): a newer fastauth migrated it; upgrade fastauth\n",
     )
 
 
@@ -121,10 +121,10 @@ async def test_four_upgrades_at_once_on_an_empty_database_all_succeed(
     results = [finish(process) for process in [start(tmp_path, database_url, "upgrade") for _ in range(4)]]
     assert [code for code, _, _ in results] == [0, 0, 0, 0], results
     outputs = sorted(stdout for _, stdout, _ in results)
-    assert outputs == ["already at the head revision 0008\n"] * 3 + [
-        "created fastauth's tables at revision 0008\n"
+    assert outputs == ["already at the head revision 0009\n"] * 3 + [
+        "created fastauth's tables at revision 0009\n"
     ]
-    assert db(tmp_path, database_url, "check") == (0, "up to date: 0008 (head)\n", "")
+    assert db(tmp_path, database_url, "check") == (0, "up to date: 0009 (head)\n", "")
 
 
 def test_an_unreachable_database_is_a_one_line_error(tmp_path: Path) -> None:

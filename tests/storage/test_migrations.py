@@ -276,6 +276,95 @@ async def test_the_eighth_revision_downgrades_to_the_seventh(database_url: str) 
     assert "fastauth_mfa" in tables
 
 
+async def test_the_ninth_revision_adds_roles_api_keys_and_the_audit_actor_and_changes_nothing_else(
+    two_databases: tuple[str, str],
+) -> None:
+    eighth_url, ninth_url = two_databases
+    await upgrade(eighth_url, "0008")
+    await upgrade(ninth_url, "0009")
+    eighth, ninth = await describe(eighth_url), await describe(ninth_url)
+    roles = ninth.pop("fastauth_roles")
+    keys = ninth.pop("fastauth_api_keys")
+    audit = ninth["fastauth_audit"]
+    assert audit["columns"][-1] == ("actor_id", "VARCHAR(64)", True, None)
+    ninth["fastauth_audit"] = {**audit, "columns": audit["columns"][:-1]}
+    assert ninth == eighth
+    assert roles["primary_key"] == ["name"]
+    assert [column[0] for column in roles["columns"]] == [
+        "name", "permissions", "description", "created_at", "updated_at",
+    ]  # fmt: skip
+    assert roles["foreign_keys"] == []  # which users hold a role is fastauth_users.roles
+    assert keys["primary_key"] == ["id"]
+    assert keys["foreign_keys"] == [(("user_id",), "fastauth_users", ("id",), "CASCADE")]
+    # a presented key is found by its hash alone: one unique index, whichever way the dialect spells it
+    unique_hash = {unique[1] for unique in keys["unique"]} | {i[1] for i in keys["indexes"] if i[2]}
+    assert unique_hash == {("key_hash",)}
+    assert [index[:2] for index in keys["indexes"] if not index[2]] == [
+        ("ix_fastauth_api_keys_user", ("user_id",))
+    ]
+    nullable = {column[0] for column in keys["columns"] if column[2]}
+    assert nullable == {"expires_at", "last_used_at", "revoked_at"}
+
+
+async def test_the_ninth_revision_downgrades_to_the_eighth(database_url: str) -> None:
+    await upgrade(database_url)
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade_to, "0008")
+    finally:
+        await engine.dispose()
+    tables = await describe(database_url)
+    assert "fastauth_roles" not in tables and "fastauth_api_keys" not in tables
+    assert "actor_id" not in [column[0] for column in tables["fastauth_audit"]["columns"]]
+    assert "fastauth_passkeys" in tables
+
+
+async def test_a_0008_database_keeps_its_users_sessions_and_audit_rows_at_0009(database_url: str) -> None:
+    await upgrade(database_url, "0008")
+    await old_release.execute(
+        database_url,
+        "INSERT INTO fastauth_users (id, email, hashed_password, is_active, is_verified, is_superuser, roles,"
+        " created_at) VALUES ('u1', 'old@example.com', '$argon2id$old', :yes, :yes, :no, 'editor admin', 100)",
+        "INSERT INTO fastauth_sessions (id, user_id, refresh_jti, created_at, last_used_at, expires_at, ip,"
+        " user_agent, amr) VALUES ('s1', 'u1', 'jti1', 100, 150, 9999999999, '203.0.113.7', 'ua', 'pwd')",
+        "INSERT INTO fastauth_audit (id, at, event, user_id, ip, user_agent, detail)"
+        " VALUES ('a1', 120, 'signin', 'u1', '203.0.113.7', 'ua', 'session s1')",
+        params=[{"yes": True, "no": False}, {}, {}],
+    )
+    store = SQLAlchemyAdapter(database_url)
+    try:
+        await store.upgrade()  # `fastauth db upgrade`: 0008 -> 0009
+        await store.check_schema(keys=True)
+        state = await store.schema_state()
+        assert (state.revision, state.status) == ("0009", "head")
+        user = await store.get_user("u1")
+        assert user is not None
+        assert (user.email, user.hashed_password, user.roles) == (
+            "old@example.com",
+            "$argon2id$old",
+            ("editor", "admin"),
+        )
+        assert (user.is_active, user.is_verified, user.is_superuser) == (True, True, False)
+        session = await store.get_session("s1")
+        assert session is not None
+        assert (session.user_id, session.refresh_jti, session.amr) == ("u1", "jti1", "pwd")
+        [record] = await store.list_audit(user_id="u1")
+        assert (record.id, record.event, record.detail, record.actor_id) == (
+            "a1",
+            "signin",
+            "session s1",
+            None,
+        )
+        # What 0009 adds is there and empty, and works for the old rows.
+        assert await store.list_roles() == []
+        assert await store.list_api_keys("u1") == []
+        assert await store.remove_role("editor") == 1
+        assert (await store.get_user("u1")).roles == ("admin",)  # type: ignore[union-attr]
+    finally:
+        await store.close()
+
+
 async def test_the_third_revision_downgrades_to_the_second(database_url: str) -> None:
     await upgrade(database_url)
     engine = create_async_engine(async_url(database_url))
@@ -339,7 +428,7 @@ async def test_an_applications_alembic_version_is_never_touched(database_url: st
             ours = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
     finally:
         await store.close()
-    assert (app, ours) == (["app_rev_42"], ["0008"])
+    assert (app, ours) == (["app_rev_42"], ["0009"])
 
 
 async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(database_url: str) -> None:
@@ -349,7 +438,7 @@ async def test_six_stores_creating_tables_at_once_on_an_empty_database_agree(dat
         await asyncio.gather(*(store.check_schema(keys=True) for store in stores))
         async with stores[0].engine.connect() as conn:
             versions = (await conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalars().all()
-        assert versions == ["0008"]
+        assert versions == ["0009"]
     finally:
         for store in stores:
             await store.close()
@@ -369,7 +458,7 @@ async def test_a_revision_from_a_newer_fastauth_is_refused_at_start_and_not_touc
     finally:
         await store.close()
     assert str(refused.value) == (
-        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0008): "
+        "the database schema is at revision f00d, which this fastauth does not know (its newest is 0009): "
         "a newer fastauth migrated it; upgrade fastauth"
     )
 
@@ -381,12 +470,12 @@ async def test_sqlite_without_auto_create_refuses_a_schema_behind_with_the_comma
         with pytest.raises(ConfigError) as refused:
             await store.check_schema()  # what start-up does when auto_create_tables is off
         assert str(refused.value) == (
-            "the database schema is at revision 0001 and this fastauth needs 0008: run `fastauth db "
+            "the database schema is at revision 0001 and this fastauth needs 0009: run `fastauth db "
             "upgrade` (it migrates the database FASTAUTH_DATABASE_URL names), then start again"
         )
         await store.create_tables()  # with auto_create_tables SQLite upgrades itself
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0008", "head")
+        assert (state.revision, state.status) == ("0009", "head")
         assert {"fastauth_codes", "fastauth_audit"} <= state.tables
         await store.check_schema(keys=True)
     finally:
@@ -401,7 +490,7 @@ async def test_upgrade_stops_at_the_revision_asked_for(database_url: str) -> Non
         assert (state.revision, state.status) == ("0001", "behind")
         assert state.tables == {"fastauth_users", "fastauth_sessions", "fastauth_keys"}
         before, after = await store.upgrade()
-        assert (before.revision, after.revision, after.status) == ("0001", "0008", "head")
+        assert (before.revision, after.revision, after.status) == ("0001", "0009", "head")
     finally:
         await store.close()
 
@@ -427,7 +516,7 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
         assert (await store.schema_state()).status == "unversioned"
         await store.create_tables()  # adopts on SQLite and PostgreSQL alike: nothing is left to run
         state = await store.schema_state()
-        assert (state.revision, state.status) == ("0008", "head")
+        assert (state.revision, state.status) == ("0009", "head")
         assert state.tables == {
             "fastauth_users",
             "fastauth_sessions",
@@ -441,6 +530,8 @@ async def test_unversioned_tables_with_a_later_revisions_table_are_adopted_at_th
             "fastauth_recovery_codes",
             "fastauth_passkeys",
             "fastauth_passkey_challenges",
+            "fastauth_roles",
+            "fastauth_api_keys",
         }
         await store.check_schema(keys=True)
     finally:

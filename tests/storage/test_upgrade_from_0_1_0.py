@@ -40,7 +40,7 @@ from fastauth.errors import ConfigError, InvalidCode
 from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
 
 #: The head revision, and every fastauth table at it.
-HEAD = "0008"
+HEAD = "0009"
 TABLES = {
     "fastauth_users",
     "fastauth_sessions",
@@ -54,6 +54,8 @@ TABLES = {
     "fastauth_recovery_codes",
     "fastauth_passkeys",
     "fastauth_passkey_challenges",
+    "fastauth_roles",
+    "fastauth_api_keys",
 }
 #: The tables later revisions add: a database adopted from 0.1.0 lacks them until upgraded.
 LATER_TABLES = TABLES - {"fastauth_users", "fastauth_sessions", "fastauth_keys"}

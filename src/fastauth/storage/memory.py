@@ -588,11 +588,13 @@ class MemoryStore:
         return replace(role) if role is not None else None
 
     async def put_role(self, record: RoleRecord, *, create: bool | None = None) -> bool:
-        """Write the role (`create`: only a new one / only an existing one)."""
-        exists = record.name in self._roles
-        if (create is True and exists) or (create is False and not exists):
+        """Write the role (`create`: only a new one / only an existing one); an existing role keeps its
+        `created_at`, as the SQL store's UPDATE does."""
+        current = self._roles.get(record.name)
+        if (create is True and current is not None) or (create is False and current is None):
             return False
-        self._roles[record.name] = replace(record)
+        created = current.created_at if current is not None else record.created_at
+        self._roles[record.name] = replace(record, created_at=created)
         return True
 
     async def delete_role(self, name: str) -> bool:

@@ -61,10 +61,13 @@ async def delete_role(conn: AsyncConnection, name: str) -> bool:
 
 async def remove_role(conn: AsyncConnection, users: Any, role: str) -> int:
     """Take `role` out of every user's space-separated roles, in one UPDATE; returns how many rows.
-    Role names hold no spaces, so ' name ' inside ' roles ' is exactly one whole role."""
+    Role names hold no spaces, so ' name ' inside ' roles ' is exactly one whole role. REPLACE is
+    case-sensitive everywhere, SQLite's LIKE is not: a row counts only when REPLACE changes it."""
     roles = users.c.roles
     padded = " " + roles + " "
     held = padded.contains(f" {role} ", autoescape=True)
-    stripped = func.trim(func.replace(padded, f" {role} ", " "))
-    result = await conn.execute(update(users).where(held).values(roles=stripped))
+    replaced = func.replace(padded, f" {role} ", " ")
+    result = await conn.execute(
+        update(users).where(held, replaced != padded).values(roles=func.trim(replaced))
+    )
     return int(result.rowcount or 0)
