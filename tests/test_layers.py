@@ -66,6 +66,31 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         (),
     ),
+    # Roles, permissions, API keys: below the service, on the errors and the store's protocol and
+    # records (storage/base.py) only, so any store and any front end can use them.
+    "fastauth.authz": (
+        (
+            *WEB,
+            "fastauth.service",
+            "fastauth.sessions",
+            "fastauth.accounts",
+            "fastauth.audit",
+            "fastauth.config",
+            "fastauth.hooks",
+            "fastauth.keys",
+            "fastauth.mail",
+            "fastauth.mfa",
+            "fastauth.oauth",
+            "fastauth.tokens",
+            "fastauth.ratelimits",
+            "fastauth.revocation",
+            "fastauth.storage.sqlalchemy",
+            "fastauth.storage.memory",
+            "fastauth.storage.redis",
+            "fastauth.cli",
+        ),
+        (),
+    ),
     # The web layer builds on the service, never on the CLI.
     "fastauth.web": (("fastauth.cli",), ()),
     # Commands: only `serve` runs the web application.
@@ -135,6 +160,14 @@ def test_the_rules_are_not_vacuous() -> None:
         _imports(PACKAGE / "cli" / "serve.py")
     )
     assert "fastauth.sessions" in _imports(PACKAGE / "service.py")
+    authz = set().union(*(_imports(path) for path in (PACKAGE / "authz").glob("*.py")))
+    assert {name.split(".")[1] for name in authz if name.startswith("fastauth.")} == {
+        "authz",
+        "errors",
+        "storage",
+    }
+    storage = {name for name in authz if name.startswith("fastauth.storage")}
+    assert storage and all(name.startswith("fastauth.storage.base") for name in storage)
 
 
 def test_the_service_runs_without_fastapi_or_starlette() -> None:

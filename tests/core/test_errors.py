@@ -20,7 +20,7 @@ def instance(cls: type[FastAuthError]) -> FastAuthError:
 
 
 def test_every_class_is_a_fastauth_error_with_its_own_distinct_code() -> None:
-    assert len(CLASSES) == 54
+    assert len(CLASSES) == 64
     for cls in CLASSES:
         assert issubclass(cls, FastAuthError)
         assert isinstance(cls.__dict__.get("code"), str) and cls.__dict__["code"], cls.__name__
@@ -42,6 +42,7 @@ def test_every_token_refusal_is_a_token_error() -> None:
         "invalid_claims",
         "wrong_token_type",
         "revoked_token",
+        "invalid_api_key",
     }
     assert {cls.code for cls in CLASSES if issubclass(cls, TokenError)} == token_codes
 

@@ -23,7 +23,15 @@ from collections.abc import Callable, Iterable
 from fastauth.errors import InvalidApiKey
 from fastauth.storage.base import ApiKeyRecord, ApiKeyStore
 
-__all__ = ["API_KEY_PREFIX", "ApiKeys", "checksum", "key_hash", "looks_like_api_key", "new_api_key"]
+__all__ = [
+    "API_KEY_PREFIX",
+    "ApiKeys",
+    "checksum",
+    "key_hash",
+    "looks_like_api_key",
+    "new_api_key",
+    "well_formed",
+]
 
 API_KEY_PREFIX = "fa_"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
