@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pytest
 
-from fastauth.config import FastAuthConfig, FastAuthSecurityWarning, JWTConfig
+from fastauth.config import AuthzConfig, FastAuthConfig, FastAuthSecurityWarning, JWTConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -260,8 +260,12 @@ def _documented_default(cell: str) -> object:
 
 @pytest.mark.parametrize(
     ("model", "heading", "env_prefix"),
-    [(FastAuthConfig, "`FastAuthConfig`", "FASTAUTH_"), (JWTConfig, "`JWTConfig`", "FASTAUTH_JWT__")],
-    ids=["FastAuthConfig", "JWTConfig"],
+    [
+        (FastAuthConfig, "`FastAuthConfig`", "FASTAUTH_"),
+        (JWTConfig, "`JWTConfig`", "FASTAUTH_JWT__"),
+        (AuthzConfig, "`AuthzConfig`", "FASTAUTH_AUTHZ__"),
+    ],
+    ids=["FastAuthConfig", "JWTConfig", "AuthzConfig"],
 )
 def test_configuration_reference_lists_every_field(model: type, heading: str, env_prefix: str) -> None:
     rows = _reference_rows(heading)
