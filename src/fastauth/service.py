@@ -1978,7 +1978,9 @@ class AuthService:
         """The email a cursor continues after; `InvalidCursor` for one this server did not write for
         this query (signed, so a cursor is never a way to read rows or inject a value)."""
         payload, dot, mac = cursor.partition(".")
-        if not dot or len(cursor) > 2048 or not hmac.compare_digest(mac, self._cursor_mac(payload)):
+        if not (dot and len(cursor) <= 2048 and cursor.isascii()):  # ours are; compare_digest needs it
+            raise InvalidCursor("cursor not ours")
+        if not hmac.compare_digest(mac, self._cursor_mac(payload)):
             raise InvalidCursor("cursor not ours")
         try:
             values = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -1997,6 +1999,8 @@ class AuthService:
         of `limit` at a time; the cursor of the next page, or None after the last."""
         prefix = query.strip().lower()
         after = self._after(cursor, prefix) if cursor else None
+        if "\x00" in prefix:  # no address holds one, and PostgreSQL refuses it in text
+            return [], None
         users = await self.store.list_users(prefix=prefix, after=after, limit=limit + 1)
         more = len(users) > limit
         users = users[:limit]
@@ -2042,6 +2046,9 @@ class AuthService:
             added = set(roles) - set(target.roles)
             removed = set(target.roles) - set(roles)
             self._within(await self.roles.permissions_of(added | removed), held, "roles granting permissions")
+            own = target.id == actor.id and held is not None  # a role administrator's own account
+            if own and ADMIN not in await self.roles.permissions_of(roles):
+                raise PermissionDenied("an administrator does not take their own fastauth:admin away")
             values["roles"] = roles
         seen = {"user_id": target.id, "actor_id": actor.id, "ip": ip, "user_agent": user_agent}
         user = target

@@ -81,7 +81,7 @@ async def list_users(
     query = select(rows.table)
     if prefix:
         query = query.where(email.startswith(prefix, autoescape=True), email >= prefix)
-        if conn.dialect.name == "sqlite":
+        if conn.dialect.name == "sqlite" and prefix[-1] != chr(0x10FFFF):  # the last code point has no next
             query = query.where(email < prefix[:-1] + chr(ord(prefix[-1]) + 1))
     if after is not None:
         query = query.where(email > after)
