@@ -334,6 +334,7 @@ class AuthService:
             refresh_reuse_grace=jwt.refresh_reuse_grace,
             keys=keys,
             audit=audit,
+            authorization=roles.claims_for if cfg.authz.roles_in_token else None,
         )
         rate_limits = RateLimits(
             enabled=cfg.rate_limit_enabled,
@@ -1866,15 +1867,18 @@ class AuthService:
         permissions = await self.roles.permissions_of(user.roles)
         return dataclasses.replace(principal, roles=user.roles, scopes=permissions, has_authz_claims=False)
 
-    async def authenticate_api_key(self, text: str) -> tuple[Principal, User]:
+    async def authenticate_api_key(self, text: str, *, rate_limit: bool = True) -> tuple[Principal, User]:
         """The principal of a presented API key, and its owner: `InvalidApiKey` for a malformed key (no
         database read), an unknown, revoked or expired one, or an owner gone or inactive; `RateLimited`
-        over the key's budget. Its scopes are cut down to what the owner holds now."""
+        over the key's budget (unless `rate_limit=False`: introspection asks about a key another
+        service was shown, which is no request made with it here). Its scopes are cut down to what
+        the owner holds now."""
         record = await self.api_keys.find(text)
         owner = await self.accounts.get_user(record.user_id)
         if owner is None or not owner.is_active:
             raise InvalidApiKey("the key's owner is gone or inactive")
-        await self.rate_limits.check_api_key(record.id)
+        if rate_limit:
+            await self.rate_limits.check_api_key(record.id)
         held = await self.holdable(owner)
         scopes = frozenset(record.scopes) if held is None else frozenset(record.scopes) & held
         self.api_keys.used(record)
@@ -2224,21 +2228,25 @@ class AuthService:
 
     async def introspect(self, token: str, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662: what a token is, or only `{"active": false}` for anything not live (malformed,
-        expired, revoked, unknown, an inactive owner). `hint` ("access_token", "refresh_token",
-        "api_key") only orders the tries."""
+        expired, revoked, unknown, an inactive owner, a refresh token already rotated). `hint`
+        ("access_token", "refresh_token") only orders the tries.
+
+        `token_type` is RFC 6749's (`Bearer`, for access tokens and API keys: RFC 7662 §2.2); which
+        kind of token it is, is `token_use`: `access_token`, `refresh_token` or `api_key`."""
         inactive: dict[str, Any] = {"active": False}
         if not isinstance(token, str) or not token or len(token) > 16384:
             return inactive
         issuer = self.engine.issuer
         if looks_like_api_key(token):
             try:
-                principal, owner = await self.authenticate_api_key(token)
+                principal, owner = await self.authenticate_api_key(token, rate_limit=False)
             except TokenError:
                 return inactive
             claims = principal.claims
             return {
                 "active": True,
-                "token_type": "api_key",
+                "token_type": "Bearer",
+                "token_use": "api_key",
                 "sub": owner.id,
                 "username": owner.email,
                 "scope": claims["scope"],
@@ -2257,7 +2265,9 @@ class AuthService:
             claims = verified.claims
             answer: dict[str, Any] = {
                 "active": True,
-                "token_type": "access_token" if kind == "access" else "refresh_token",
+                # RFC 6749 gives a refresh token no token type: it is never presented as a credential.
+                **({"token_type": "Bearer"} if kind == "access" else {}),
+                "token_use": "access_token" if kind == "access" else "refresh_token",
                 "username": user.email,
                 **{
                     k: claims[k]
@@ -2298,18 +2308,22 @@ class AuthService:
             return False
         service_caller = caller.is_api_key and REVOKE in caller.scopes
         if looks_like_api_key(token):
-            from fastauth.authz.api_keys import key_hash, well_formed
-
-            if not well_formed(token):
-                return False
-            record = await self.store.get_api_key_by_hash(key_hash(token))
-            if record is None or record.revoked_at is not None:
+            try:  # the cached check: made-up keys, even well-formed ones, cost no query each
+                record = await self.api_keys.find(token)
+            except InvalidApiKey:  # malformed, unknown, revoked or expired: nothing to end
                 return False
             if record.user_id != caller.user_id and not service_caller:
                 return False
-            await self.revoke_api_key(
-                record.id, user=None, actor_id=caller.user_id, ip=ip, user_agent=user_agent
-            )
+            try:
+                await self.revoke_api_key(
+                    record.id,
+                    user=None,
+                    actor_id=caller.user_id if record.user_id != caller.user_id else None,
+                    ip=ip,
+                    user_agent=user_agent,
+                )
+            except ApiKeyNotFound:  # revoked meanwhile (another request, another process)
+                return False
             return True
         order = (REFRESH, "access") if hint == "refresh_token" else ("access", REFRESH)
         for kind in order:

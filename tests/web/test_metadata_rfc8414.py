@@ -34,6 +34,10 @@ async def test_the_documented_production_configuration_passes_authlibs_validator
         "grant_types_supported": ["password", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["none"],
         "response_types_supported": ["none"],
+        "introspection_endpoint": f"{PUBLIC}/auth/introspect",
+        "introspection_endpoint_auth_methods_supported": ["Bearer"],
+        "revocation_endpoint": f"{PUBLIC}/auth/revoke",
+        "revocation_endpoint_auth_methods_supported": ["Bearer"],
     }
     AuthorizationServerMetadata(meta).validate()
     # The issuer of the document is the tokens' issuer.

@@ -46,7 +46,11 @@ BODIES = {
     ("post", "/auth/passkeys/register/verify"): True,
     ("post", "/auth/passkeys/login/verify"): True,
     ("patch", "/auth/passkeys/{passkey_id}"): True,
+    ("post", "/auth/introspect"): True,
+    ("post", "/auth/revoke"): True,
 }
+#: The routes for OAuth 2.0 clients: RFC 6749 form bodies and §5.2 errors, not fastauth's JSON.
+OAUTH_FORMS = {"/auth/token", "/auth/introspect", "/auth/revoke"}
 #: The statuses a route behind `get_current_user` always documents.
 AUTHENTICATED = {"401", "403", "503"}
 
@@ -92,7 +96,7 @@ def test_every_route_that_reads_a_body_declares_it(doc: dict[str, Any]) -> None:
     for key, required in BODIES.items():
         body = declared[key]
         assert body.get("required", False) is required, key
-        if key != ("post", "/auth/token"):
+        if key[1] not in OAUTH_FORMS:
             assert "application/json" in body["content"], key
     assert set(declared["post", "/auth/login"]["content"]) == {
         "application/json",
@@ -108,7 +112,7 @@ def test_every_error_is_one_schema_with_the_tables_codes(doc: dict[str, Any]) ->
     codes = set(PUBLIC_CODE.values())
     for method, path, op in operations(doc):
         for status, answer in op["responses"].items():
-            if int(status) < 400 or path == "/auth/token":  # the token endpoint speaks RFC 6749 §5.2
+            if int(status) < 400 or path in OAUTH_FORMS:  # these speak RFC 6749 §5.2
                 continue
             media = answer["content"]["application/json"]
             assert media["schema"] == {"$ref": "#/components/schemas/ErrorOut"}, (method, path, status)
@@ -126,7 +130,7 @@ def test_routes_document_the_statuses_and_headers_they_answer_with(doc: dict[str
         challenge = ops[key]["responses"]["401"]["headers"]
         assert "WWW-Authenticate" in challenge, key
     for key in BODIES:
-        if key != ("post", "/auth/token"):
+        if key[1] not in OAUTH_FORMS:
             assert {"413", "422"} <= set(ops[key]["responses"]), key
     for (method, path), op in ops.items():
         if "429" in op["responses"]:

@@ -12,6 +12,7 @@ from fastauth.errors import StoreUnavailable
 from fastauth.web.errors import AnsweringRoute, web_error
 from fastauth.web.etag import etag_of, not_modified
 from fastauth.web.openapi import answers, no_store
+from fastauth.web.routers.introspection import INTROSPECT_PATH, REVOKE_PATH
 from fastauth.web.routers.token_endpoint import TOKEN_PATH
 
 if TYPE_CHECKING:
@@ -105,6 +106,10 @@ _METADATA_SCHEMA = {
         "grant_types_supported": {"type": "array", "items": {"type": "string"}},
         "token_endpoint_auth_methods_supported": {"type": "array", "items": {"type": "string"}},
         "response_types_supported": {"type": "array", "items": {"type": "string"}},
+        "introspection_endpoint": {"type": "string"},
+        "introspection_endpoint_auth_methods_supported": {"type": "array", "items": {"type": "string"}},
+        "revocation_endpoint": {"type": "string"},
+        "revocation_endpoint_auth_methods_supported": {"type": "array", "items": {"type": "string"}},
     },
     "required": ["issuer", "token_endpoint", "response_types_supported"],
 }
@@ -153,6 +158,12 @@ def build_wellknown_router(auth: FastAuth) -> APIRouter:
         asymmetric algorithm, the JWKS. There is no authorization endpoint, so none is listed; RFC 8414
         requires `response_types_supported` all the same, and it names only `none` (OAuth 2.0 Multiple
         Response Type Encoding Practices §4: a response that issues nothing).
+
+        The revocation endpoint (RFC 7009) and, when API keys are on (its only callers), the
+        introspection endpoint (RFC 7662). Both authenticate their caller with a bearer credential
+        only, so each lists `Bearer`: RFC 8414 §2 allows an access token type for introspection; for
+        revocation it names only client authentication methods, none of which this server takes, and
+        leaving the entry out would promise its default, `client_secret_basic`.
         """
         base = cfg.public_url or str(request.base_url).rstrip("/")
         # Built from the request's Host: never let a shared cache keep one client's answer for another.
@@ -166,6 +177,11 @@ def build_wellknown_router(auth: FastAuth) -> APIRouter:
         }
         if not cfg.jwt.is_hmac:
             data["jwks_uri"] = f"{base}{JWKS_PATH}"
+        if cfg.authz.api_keys_enabled:
+            data["introspection_endpoint"] = f"{base}{cfg.route_prefix}{INTROSPECT_PATH}"
+            data["introspection_endpoint_auth_methods_supported"] = ["Bearer"]
+        data["revocation_endpoint"] = f"{base}{cfg.route_prefix}{REVOKE_PATH}"
+        data["revocation_endpoint_auth_methods_supported"] = ["Bearer"]
         return data
 
     return router
