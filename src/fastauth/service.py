@@ -144,6 +144,10 @@ def _field_errors(error: ValidationError) -> InvalidUserFields:
     return InvalidUserFields("invalid user fields: " + "; ".join(parts))
 
 
+def _roles_from_config(config: FastAuthConfig, store: Store, clock: Callable[[], float]) -> Roles:
+    return Roles(store, configured=config.authz.roles, cache_ttl=config.user_cache_ttl, clock=clock)
+
+
 def _audit_from_config(config: FastAuthConfig, store: Store, clock: Callable[[], float]) -> Audit:
     """The audit log `audit_enabled` and `audit_retention_days` describe, on `store`."""
     retention = config.audit_retention_days * DAY
@@ -193,6 +197,7 @@ class AuthService:
         templates: MailTemplates | None = None,
         audit: Audit | None = None,
         oauth: OAuthFlows | None = None,
+        roles: Roles | None = None,
         owns_store: bool = False,
     ) -> None:
         self.config = config
@@ -236,12 +241,11 @@ class AuthService:
         self.user_fields: type[UserFields] = config.user_fields or UserFields
         self.field_specs: dict[str, FieldSpec] = {spec.name: spec for spec in describe(config.user_fields)}
         authz = config.authz
-        #: Role definitions (cached) and the permissions they grant.
-        self.roles = Roles(store, configured=authz.roles, cache_ttl=config.user_cache_ttl, clock=engine.clock)
+        #: Role definitions (cached) and the permissions they grant; `from_config` gives the same
+        #: instance to the sessions, which write `roles` and `scope` into access tokens with it.
+        self.roles = roles if roles is not None else _roles_from_config(config, store, engine.clock)
         #: API keys: checked through a cache, their last use written in batches.
         self.api_keys = ApiKeys(store, cache_ttl=authz.api_key_cache_ttl, clock=engine.clock)
-        if authz.roles_in_token:
-            sessions.authorization = self.authorization_claims
         self._flush_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._owns_store = owns_store
@@ -324,6 +328,7 @@ class AuthService:
             else None,
         )
         audit = _audit_from_config(cfg, the_store, clock)
+        roles = _roles_from_config(cfg, the_store, clock)
         sessions = Sessions(
             the_store,
             accounts,
@@ -382,6 +387,7 @@ class AuthService:
             templates=templates,
             audit=audit,
             oauth=oauth,
+            roles=roles,
             owns_store=owns_store,
         )
 
@@ -1832,16 +1838,6 @@ class AuthService:
         return done
 
     # authorization: roles and permissions
-
-    async def authorization_claims(self, user: User) -> dict[str, Any]:
-        """What an access token says `user` may do: `roles` (their names) and, when they grant any,
-        `scope` (the permissions, space-separated; RFC 9068 §2.2.3). Read at each sign-in and refresh,
-        so a change of roles reaches a session at its next refresh."""
-        claims: dict[str, Any] = {"roles": list(user.roles)}
-        permissions = await self.roles.permissions_of(user.roles)
-        if permissions:
-            claims["scope"] = " ".join(sorted(permissions))
-        return claims
 
     async def holdable(self, user: User) -> frozenset[str] | None:
         """The permissions `user` holds now (from the store's roles); None for a superuser: every one."""

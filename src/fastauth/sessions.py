@@ -62,6 +62,7 @@ class Sessions:
         refresh_reuse_grace: int = 0,
         keys: KeyManager | None = None,
         audit: Audit | None = None,
+        authorization: Callable[[User], Awaitable[Mapping[str, Any]]] | None = None,
     ) -> None:
         self.store = store
         self.accounts = accounts
@@ -77,9 +78,9 @@ class Sessions:
         self.keys = keys
         #: Where a detected reuse is recorded (`refresh_reuse`), beside its hook.
         self.audit = audit
-        #: What the access token says the user may do (`roles`, `scope`), when fastauth writes it:
-        #: set by the service (`authz.roles_in_token`). Read at each sign-in and refresh.
-        self.authorization: Callable[[User], Awaitable[Mapping[str, Any]]] | None = None
+        #: What the access token says the user may do (`roles`, `scope`), when fastauth writes it
+        #: (`authz.roles_in_token`: `Roles.claims_for`). Read at each sign-in and refresh.
+        self.authorization = authorization
 
     def now(self) -> int:
         """The engine's clock, in whole seconds."""

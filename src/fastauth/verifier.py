@@ -18,6 +18,13 @@ one) asks the auth server every few seconds which sessions were revoked, so a lo
 service within that interval instead of when the access token expires; the trade-off is one small
 request per interval and a dependency on the auth server being reachable for freshness (not for
 availability).
+
+Optional introspection (`introspection_url`, with `introspection_key`: an API key of this service
+holding `fastauth:introspect`) accepts fastauth API keys (`fa_...`), which carry nothing to verify
+locally: the auth server is asked (RFC 7662) and its answer kept for `introspection_cache_ttl`
+seconds at most (30), never past the key's expiry, so a revoked key is refused within that time. A
+JWT is never sent: it is verified here or refused. When the auth server cannot be asked (down,
+refusing this service's key, answering nonsense), an uncached key is refused: fail closed.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -33,7 +41,8 @@ import httpx
 from joserfc.jwk import import_key
 from starlette.requests import Request  # a real annotation: FastAPI reads it to inject the request
 
-from fastauth.errors import ConfigError, RevokedToken, TokenError, UnknownKey
+from fastauth.authz.api_keys import key_hash, looks_like_api_key, well_formed
+from fastauth.errors import ConfigError, InvalidApiKey, RevokedToken, TokenError, UnknownKey
 from fastauth.tokens import codec
 from fastauth.tokens.algorithms import ASYMMETRIC_ALGORITHMS, KEY_ALGORITHMS
 from fastauth.tokens.engine import VerifiedToken, checked
@@ -48,6 +57,9 @@ log = logging.getLogger("fastauth.verifier")
 _MAX_AGE = re.compile(r"max-age=(\d+)")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
 _MAX_JWKS_BYTES = 256 * 1024
+_MAX_INTROSPECTION_BYTES = 64 * 1024
+#: The longest an introspection answer is kept: how long a revoked API key may still be accepted.
+MAX_INTROSPECTION_CACHE_TTL = 30.0
 
 
 class JWKSVerifier:
@@ -67,6 +79,10 @@ class JWKSVerifier:
         revocation_url: str | None = None,
         revocation_poll_interval: float = 5.0,
         revocation_token: str | None = None,
+        introspection_url: str | None = None,
+        introspection_key: str | None = None,
+        introspection_cache_ttl: float = MAX_INTROSPECTION_CACHE_TTL,
+        introspection_cache_size: int = 10_000,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -79,6 +95,19 @@ class JWKSVerifier:
         token = revocation_token
         if token is not None and not (token.isascii() and token.isprintable()):
             raise ValueError("revocation_token must be printable ASCII: it goes in an Authorization header")
+        if (introspection_url is None) != (introspection_key is None):
+            raise ValueError("introspection_url and introspection_key go together")
+        if introspection_key is not None and not (
+            introspection_key.isascii() and introspection_key.isprintable() and introspection_key.strip()
+        ):
+            raise ValueError("introspection_key must be printable ASCII: it goes in an Authorization header")
+        if not 0 <= introspection_cache_ttl <= MAX_INTROSPECTION_CACHE_TTL:
+            raise ValueError(
+                f"introspection_cache_ttl is 0 to {MAX_INTROSPECTION_CACHE_TTL:g} seconds: a revoked key "
+                "is accepted that long"
+            )
+        if introspection_cache_size < 1:
+            raise ValueError("introspection_cache_size must be at least 1")
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience
@@ -101,6 +130,18 @@ class JWKSVerifier:
         self._revoked: dict[str, int] = {}
         self._revocations_checked = float("-inf")
         self.fetch_count = 0
+        self.introspection_url = introspection_url
+        self.introspection_cache_ttl = introspection_cache_ttl
+        self.introspection_cache_size = introspection_cache_size
+        self._introspection_headers = {
+            "Authorization": f"Bearer {introspection_key}",
+            "Accept": "application/json",
+        }
+        #: key hash -> (kept until, the answer: claims, or None for an inactive key). Hashes, never keys.
+        self._introspected: OrderedDict[str, tuple[float, VerifiedToken | None]] = OrderedDict()
+        #: key hash -> the request asking about it now: a burst of requests with one key asks once.
+        self._asking: dict[str, asyncio.Task[VerifiedToken | None]] = {}
+        self.introspection_count = 0
 
     async def aclose(self) -> None:
         """Close the HTTP client if this verifier created it."""
@@ -193,17 +234,112 @@ class JWKSVerifier:
         except Exception as error:
             log.warning("revocation poll failed: %s", type(error).__name__)
 
+    # introspection of API keys
+
+    async def _introspect(self, key: str) -> VerifiedToken:
+        if self.introspection_url is None:
+            raise InvalidApiKey("an API key, and no introspection_url to ask about it")
+        if not well_formed(key):
+            raise InvalidApiKey("malformed API key")  # a typo or a made-up string: never sent
+        digest = key_hash(key)
+        entry = self._introspected.get(digest)
+        if entry is not None and self.clock() < entry[0]:
+            self._introspected.move_to_end(digest)
+            answer = entry[1]
+        else:
+            task = self._asking.get(digest)
+            if task is None:
+                task = asyncio.get_running_loop().create_task(self._ask(key, digest))
+                self._asking[digest] = task
+                task.add_done_callback(lambda done: self._asked(digest, done))
+            # Shielded: one caller giving up (a client gone) does not cancel the others' answer.
+            answer = await asyncio.shield(task)
+        if answer is None:
+            raise InvalidApiKey("the auth server says the key is not active")
+        exp = answer.expires_at
+        if exp is not None and int(self.clock()) >= exp + self.leeway:
+            raise InvalidApiKey("expired API key")
+        return answer
+
+    def _asked(self, digest: str, task: asyncio.Task[VerifiedToken | None]) -> None:
+        self._asking.pop(digest, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here too: when every caller gave up, nobody awaits it
+
+    async def _ask(self, key: str, digest: str) -> VerifiedToken | None:
+        """POST the key to the introspection endpoint; the answer, kept briefly. `InvalidApiKey` (and
+        nothing kept) when there is no usable answer."""
+        assert self.introspection_url is not None
+        self.introspection_count += 1
+        try:
+            response = await self._client.post(
+                self.introspection_url, data={"token": key}, headers=self._introspection_headers
+            )
+            if response.status_code in (401, 403):
+                log.warning(
+                    "introspection refused (%s): give introspection_key an API key holding "
+                    "fastauth:introspect",
+                    response.status_code,
+                )
+            response.raise_for_status()
+            if len(response.content) > _MAX_INTROSPECTION_BYTES:
+                raise ValueError("introspection answer too large")
+            answer = self._answer_of(response.json())
+        except Exception as error:
+            log.warning("introspection at %s failed: %s", self.introspection_url, type(error).__name__)
+            raise InvalidApiKey("introspection failed") from None
+        until = self.clock() + self.introspection_cache_ttl
+        if answer is not None and answer.expires_at is not None:
+            until = min(until, answer.expires_at)
+        self._introspected[digest] = (until, answer)
+        self._introspected.move_to_end(digest)
+        while len(self._introspected) > self.introspection_cache_size:
+            self._introspected.popitem(last=False)
+        return answer
+
+    def _answer_of(self, data: Any) -> VerifiedToken | None:
+        """The claims of an active API key's introspection answer, None for an inactive one;
+        `ValueError` for an answer that is neither (not fastauth's, or not about an API key)."""
+        if not isinstance(data, dict) or type(data.get("active")) is not bool:
+            raise ValueError("not an introspection answer")
+        if not data["active"]:
+            return None
+        if data.get("token_use") != "api_key" or data.get("iss") != self.issuer:
+            raise ValueError("not an API key of this issuer")
+        sub, scope, client_id = data.get("sub"), data.get("scope", ""), data.get("client_id")
+        if not all(type(v) is str for v in (sub, scope, client_id)) or not sub:
+            raise ValueError("malformed introspection answer")
+        claims: dict[str, Any] = {
+            "sub": sub,
+            "type": "api_key",
+            "scope": scope,
+            "client_id": client_id,
+            "iss": self.issuer,
+        }
+        for name in ("iat", "exp"):
+            if name in data:
+                if type(data[name]) is not int:
+                    raise ValueError(f"malformed {name}")
+                claims[name] = data[name]
+        if type(data.get("username")) is str:
+            claims["username"] = data["username"]
+        return VerifiedToken(claims=claims, kid="")
+
     # verification
 
     async def verify(self, token: object, expected_type: str = ACCESS) -> VerifiedToken:
         """Verified claims, or a `TokenError` subclass.
 
         Only kinds a resource server may accept (`fastauth.tokens.kinds`: access tokens) can be asked
-        for; another kind is a `ConfigError`.
+        for; another kind is a `ConfigError`. An API key (`fa_...`) is introspected when
+        `introspection_url` is set (its claims: `sub`, `type="api_key"`, `scope`, `client_id`, `iss`,
+        `iat`, `exp` when it expires, `username`), refused otherwise.
         """
         kind = KINDS.get(expected_type)
         if kind is None or "resource" not in kind.verified_by:
             raise ConfigError(f"JWKSVerifier does not accept {expected_type!r} tokens, only access tokens")
+        if isinstance(token, str) and looks_like_api_key(token):
+            return await self._introspect(token)
         ring = await self._keyring()
         try:
             header, claims = codec.verify(token, ring)

@@ -67,7 +67,7 @@ def build_app(auth: FastAuth) -> FastAPI:
         return {"user": user.id if user else None}
 
     @app.get("/editor")
-    async def editor(user: Any = Depends(auth.require_roles("editor"))) -> dict[str, Any]:
+    async def editor(user: Any = Depends(auth.require_roles("editor", fresh=True))) -> dict[str, Any]:
         return {"id": user.id}
 
     return app

@@ -143,7 +143,7 @@ async def test_the_route_is_in_the_openapi_document(make_app: Any) -> None:
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert (answer["type"], answer["items"]) == ("array", {"$ref": "#/components/schemas/AuditOut"})
     fields = schema["components"]["schemas"]["AuditOut"]["properties"]
-    assert sorted(fields) == ["at", "detail", "event", "id", "ip", "user_agent", "user_id"]
+    assert sorted(fields) == ["actor_id", "at", "detail", "event", "id", "ip", "user_agent", "user_id"]
 
 
 async def test_a_deleted_accounts_records_stay_readable(make_app: Any) -> None:

@@ -21,7 +21,7 @@ from fastauth.storage.sqlalchemy import Base, SQLAlchemyAdapter, async_url
 #: Columns later versions added to existing tables (both nullable), as an old database lacks them.
 LATER_COLUMNS = (("fastauth_sessions", "previous_jti"), ("fastauth_sessions", "rotated_at"))
 MISMATCH = "the database does not match this fastauth: "
-HEAD = "0008"
+HEAD = "0009"
 
 
 async def _execute(database_url: str, *statements: str) -> None:
@@ -79,7 +79,8 @@ async def test_missing_tables_without_auto_create_are_refused(database_url: str,
     assert str(info.value) == (
         MISMATCH + "the tables fastauth_users, fastauth_sessions, fastauth_codes, fastauth_audit, "
         "fastauth_revoked_sessions, fastauth_identities, fastauth_oauth_states, fastauth_mfa, "
-        "fastauth_recovery_codes, fastauth_passkeys, fastauth_passkey_challenges do not exist (set auto_create_tables, or create them with "
+        "fastauth_recovery_codes, fastauth_passkeys, fastauth_passkey_challenges, fastauth_roles, "
+        "fastauth_api_keys do not exist (set auto_create_tables, or create them with "
         "`fastauth db upgrade`)"
     )
 

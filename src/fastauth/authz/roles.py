@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from fastauth.authz.permissions import check_permission, check_role_name
 from fastauth.errors import RoleExists, RoleInConfig, RoleNotFound
-from fastauth.storage.base import RoleRecord, Store
+from fastauth.storage.base import RoleRecord, Store, User
 
 __all__ = ["Roles"]
 
@@ -67,6 +68,16 @@ class Roles:
             if role is not None:
                 granted.update(role.permissions)
         return frozenset(granted)
+
+    async def claims_for(self, user: User) -> dict[str, Any]:
+        """What an access token says `user` may do: `roles` (their names) and, when they grant any,
+        `scope` (the permissions, space-separated; RFC 9068 §2.2.3). Read at each sign-in and refresh,
+        so a change of roles reaches a session at its next refresh."""
+        claims: dict[str, Any] = {"roles": list(user.roles)}
+        permissions = await self.permissions_of(user.roles)
+        if permissions:
+            claims["scope"] = " ".join(sorted(permissions))
+        return claims
 
     async def seed(self) -> None:
         """Write the configured roles (idempotent: a role already as configured is left alone)."""
