@@ -252,6 +252,20 @@ class FastAuth:
 
         return users.build(self)
 
+    def api_key_of(self, request: Request) -> str | None:
+        """The API key the request presents (`Authorization: Bearer fa_...`, or, without an
+        Authorization header, the configured `authz.api_key_header`), or None: then it presents a
+        token or nothing. Only the prefix is looked at here; the key is checked by the service."""
+        authz = self.config.authz
+        if not authz.api_keys_enabled:
+            return None
+        bearer = transports.bearer_token(request)
+        if bearer is not None:
+            return bearer.value if looks_like_api_key(bearer.value) else None
+        if authz.api_key_header is not None:
+            return request.headers.get(authz.api_key_header)
+        return None
+
     async def authenticate_principal(self, request: Request) -> Principal:
         """Who the request acts for: an API key (`Authorization: Bearer fa_...`, or the configured
         `authz.api_key_header`) or a verified, unrevoked access token (as `authenticate`). Cached on
@@ -259,14 +273,7 @@ class FastAuth:
         cached = getattr(request.state, "fastauth_principal", None)
         if isinstance(cached, Principal):
             return cached
-        authz = self.config.authz
-        key: str | None = None
-        if authz.api_keys_enabled:
-            bearer = transports.bearer_token(request)
-            if bearer is not None and looks_like_api_key(bearer.value):
-                key = bearer.value
-            elif authz.api_key_header is not None and bearer is None:
-                key = request.headers.get(authz.api_key_header)
+        key = self.api_key_of(request)
         if key is not None:
             service = self.service
             if not service.started:

@@ -94,7 +94,7 @@ class AuthDependency(OAuth2PasswordBearer):
 
 async def claims(auth: FastAuth, request: Request) -> dict[str, Any]:
     """Verified claims, without a database read: for hot paths (an API key's: `sub`, `scope`, ...)."""
-    if auth.config.authz.api_keys_enabled:
+    if auth.api_key_of(request) is not None:
         return dict((await auth.authenticate_principal(request)).claims)
     return (await auth.authenticate(request)).claims
 
@@ -107,11 +107,10 @@ async def principal(auth: FastAuth, request: Request) -> Principal:
 async def current_user(auth: FastAuth, request: Request) -> User:
     """The active user of a valid, unrevoked access token (or the owner of a valid API key); 401
     otherwise."""
-    if auth.config.authz.api_keys_enabled:
-        found = await auth.authenticate_principal(request)
-        if found.is_api_key:
-            owner: User = request.state.fastauth_key_owner
-            return owner
+    if auth.api_key_of(request) is not None:
+        await auth.authenticate_principal(request)
+        owner: User = request.state.fastauth_key_owner
+        return owner
     return await auth.service.user_of(await auth.authenticate(request))
 
 
