@@ -46,6 +46,9 @@ BODIES = {
     ("post", "/auth/passkeys/register/verify"): True,
     ("post", "/auth/passkeys/login/verify"): True,
     ("patch", "/auth/passkeys/{passkey_id}"): True,
+    ("patch", "/auth/admin/users/{user_id}"): False,  # no body changes nothing
+    ("post", "/auth/admin/roles"): True,
+    ("patch", "/auth/admin/roles/{name}"): False,
     ("post", "/auth/introspect"): True,
     ("post", "/auth/revoke"): True,
 }

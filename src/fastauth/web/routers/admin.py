@@ -136,7 +136,7 @@ def build(auth: FastAuth) -> APIRouter:
         next_cursor=(str | None, None),
     )
     #: Every admin route can answer these (403: not an administrator, whatever the id).
-    admin_codes = (*AUTH, "permission_denied", "rate_limited")
+    admin_codes = (*AUTH, "permission_denied", "rate_limited", "invalid_body")
 
     async def administrator(principal: Principal = Depends(auth.get_current_principal)) -> Administrator:
         """The acting administrator; 403 `permission_denied` for anyone else (nothing looked up)."""
@@ -170,7 +170,7 @@ def build(auth: FastAuth) -> APIRouter:
     @router.get(
         "/admin/users",
         response_model=page,
-        responses=answers(*admin_codes, "invalid_cursor", "invalid_body", extra={200: no_store("A page")}),
+        responses=answers(*admin_codes, "invalid_cursor", extra={200: no_store("A page")}),
     )
     async def list_users(
         response: Response,

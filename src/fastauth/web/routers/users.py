@@ -44,7 +44,7 @@ def build(auth: FastAuth) -> APIRouter:
     service = auth.service
     read = user_read_model(service.user_fields)
     superuser_body = _superuser_patch_schema(service.user_fields)
-    superuser_codes = (*AUTH, "permission_denied", "user_not_found")
+    superuser_codes = (*AUTH, "permission_denied", "user_not_found", "invalid_body")
 
     @router.get("/me", response_model=read, responses=answers(*AUTH))
     async def me(user: User = Depends(auth.signed_in_user)) -> UserOut:
