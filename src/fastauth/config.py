@@ -617,6 +617,10 @@ class FastAuthConfig(BaseSettings):
     #: HTTP-only cookies, CSRF enforced), and access cookies are accepted; other requests keep
     #: `token_delivery`. `fastauth serve` turns it on.
     cookie_opt_in: bool = False
+    #: Origins of other sites' pages that may sign in with cookie delivery (an app on a sibling
+    #: subdomain, `https://app.example.com`). Same-origin pages, `public_url`, the passkey origins
+    #: and `oauth_redirect_allowlist` need no entry; any other page's sign-in is refused (login CSRF).
+    cookie_sign_in_origins: tuple[str, ...] = ()
     #: Serve the sign-in page at `/` (`auth.mount(app)`); needs cookie delivery (`cookie_opt_in` or
     #: `token_delivery="cookie"`). `fastauth serve` turns it on.
     ui_enabled: bool = False
@@ -790,6 +794,13 @@ class FastAuthConfig(BaseSettings):
                         f"oauth provider {name!r} is not google or github, so it needs its OpenID Connect "
                         f"issuer: set FASTAUTH_OAUTH__{name.upper()}__ISSUER."
                     )
+        for entry in self.cookie_sign_in_origins:
+            parts = urlsplit(entry)
+            if parts.scheme not in ("https", "http") or not parts.netloc or parts.path or parts.query:
+                raise ValueError(
+                    f"cookie_sign_in_origins entries must be origins like 'https://app.example.com' "
+                    f"(got {entry!r})."
+                )
         for entry in self.oauth_redirect_allowlist:
             parts = urlsplit(entry)
             if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:

@@ -30,7 +30,7 @@ from fastauth.service import AuthService
 from fastauth.storage.base import Store, User
 from fastauth.tokens.engine import VerifiedToken
 from fastauth.web import errors, security, transports
-from fastauth.web.csrf import CsrfTokens
+from fastauth.web.csrf import CsrfTokens, sign_in_origins
 from fastauth.web.routing import PrefixRouter, include_guarded
 from fastauth.web.transports import SAFE_METHODS, CookieJar, Transports
 
@@ -68,6 +68,16 @@ class FastAuth:
             secure=cfg.cookie_secure, refresh_path=cfg.route_prefix, domain=cfg.cookie_domain
         )
         self.csrf = CsrfTokens(cfg.secret.get_secret_value())
+        #: Pages of other origins that may sign in with cookies (`refuse_cross_site`): the configured
+        #: public URL, passkey origins, provider return addresses and `cookie_sign_in_origins`.
+        self.sign_in_origins = sign_in_origins(
+            [
+                *([cfg.public_url] if cfg.public_url else []),
+                *cfg.passkeys.origins,
+                *cfg.oauth_redirect_allowlist,
+                *cfg.cookie_sign_in_origins,
+            ]
+        )
         self.transports = Transports(
             delivery=cfg.token_delivery, cookie_opt_in=cfg.cookie_opt_in, jar=self.cookies, csrf=self.csrf
         )

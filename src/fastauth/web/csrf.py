@@ -11,12 +11,14 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
 from fastauth.errors import CrossSiteSignin, CsrfFailed
 
-__all__ = ["CSRF_HEADER", "CsrfTokens", "refuse_cross_site"]
+__all__ = ["CSRF_HEADER", "CsrfTokens", "refuse_cross_site", "sign_in_origins"]
 
 CSRF_HEADER = "x-csrf-token"
 
@@ -51,12 +53,34 @@ class CsrfTokens:
             raise CsrfFailed("CSRF token missing or invalid")
 
 
-def refuse_cross_site(request: Request) -> None:
-    """Login CSRF: a cross-site form must not sign a browser into someone else's account.
+def sign_in_origins(origins: Iterable[str]) -> frozenset[str]:
+    """The origins (`scheme://host[:port]`) of URLs or origins, for `refuse_cross_site`."""
+    found: set[str] = set()
+    for entry in origins:
+        parts = urlsplit(entry)
+        if parts.scheme and parts.netloc:
+            found.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return frozenset(found)
 
-    Browsers mark such a request `Sec-Fetch-Site: cross-site` (a sandboxed one sends `Origin: null`).
+
+def refuse_cross_site(request: Request, trusted: frozenset[str] = frozenset()) -> None:
+    """Login CSRF: another site's page must not sign a browser into someone else's account.
+
     Called only when the answer would set cookies: bearer-token (JSON) answers are unreadable
-    cross-site and need no such check.
+    cross-site and need no such check. Browsers say where a request comes from (Fetch Metadata):
+    `same-origin` passes; `cross-site` and a sandboxed page's `Origin: null` are refused; a
+    `same-site` page (a sibling subdomain, which may be someone else's) passes only when its `Origin`
+    is `trusted`. A browser without Fetch Metadata is judged by its `Origin` alone: this server's own
+    host or a trusted origin. A request with neither header is no browser's form, and passes.
     """
-    if request.headers.get("sec-fetch-site") == "cross-site" or request.headers.get("origin") == "null":
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    if site == "cross-site" or origin == "null":
         raise CrossSiteSignin("cross-site sign-in refused")
+    if site == "same-origin" or origin is None:
+        return
+    if origin.lower() in trusted:
+        return
+    if site is None and urlsplit(origin).netloc.lower() == (request.headers.get("host") or "").lower():
+        return
+    raise CrossSiteSignin("sign-in from another site's page refused")

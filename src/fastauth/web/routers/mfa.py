@@ -170,7 +170,7 @@ def build(auth: FastAuth) -> APIRouter:
         await service.ensure_started()
         transport = auth.transports.for_request(request)
         if transport.name != "json":  # the answer sets sign-in cookies: no cross-site form may
-            refuse_cross_site(request)
+            refuse_cross_site(request, auth.sign_in_origins)
         payload = await read_model(request, MFAVerifyIn)
         token = payload.mfa_token or request.cookies.get(mfa_cookie_name(cfg))
         if not token:

@@ -230,7 +230,7 @@ def build(auth: FastAuth) -> APIRouter:
         await service.ensure_started()
         transport = auth.transports.for_request(request)
         if transport.name != "json":  # the answer sets sign-in cookies: no cross-site form may
-            refuse_cross_site(request)
+            refuse_cross_site(request, auth.sign_in_origins)
         body = await read_model(request, ExchangeIn)
         try:
             _, pair = await service.oauth_exchange(

@@ -189,7 +189,7 @@ def build(auth: FastAuth) -> APIRouter:
         await service.ensure_started()
         transport = auth.transports.for_request(request)
         if transport.name != "json":  # the answer sets sign-in cookies: no cross-site form may
-            refuse_cross_site(request)
+            refuse_cross_site(request, auth.sign_in_origins)
         payload = await read_model(request, CredentialIn)
         _, pair = await service.passkey_sign_in(payload.credential, **seen(request))
         return transport.login_response(pair, 200, service.now())

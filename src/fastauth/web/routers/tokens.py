@@ -74,7 +74,7 @@ def build(auth: FastAuth) -> APIRouter:
         await service.ensure_started()
         transport = transports.for_request(request)
         if transport.name != "json":
-            refuse_cross_site(request)
+            refuse_cross_site(request, auth.sign_in_origins)
         data = await read_body(request)
         creds = await read_model(request, Credentials, data)
         # The application's fields sit beside email and password (fastapi-users' `UserCreate`); other
@@ -102,7 +102,7 @@ def build(auth: FastAuth) -> APIRouter:
         await service.ensure_started()
         transport = transports.for_request(request)
         if transport.name != "json":
-            refuse_cross_site(request)
+            refuse_cross_site(request, auth.sign_in_origins)
         data = await read_body(request)
         if "email" not in data and "username" in data:
             data["email"] = data["username"]
