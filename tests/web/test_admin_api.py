@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 from pydantic import Field
 
+from fastauth.authz import ADMIN
 from fastauth.fields import SetOnce, UserFields, Writable
 from support.admin import PASSWORD, UA, Cast, cast, shared_app
 from support.forge import claims
@@ -119,6 +120,30 @@ async def test_taking_fastauth_admin_away_works_at_once(make_app: Any) -> None:
     await c.service.accounts.update(c.mod.id, roles=("moderator",), is_active=False)
     inactive = await c.client.get(USERS, headers=c.as_("mod"))
     assert (inactive.status_code, inactive.json()) == (403, DENIED)
+
+
+async def test_an_api_key_with_fastauth_admin_acts_within_its_scopes(make_app: Any) -> None:
+    c = await cast(make_app)
+    sid = claims(c.tokens["mod"]["access_token"])["sid"]
+    key, _ = await c.service.create_api_key(c.mod, sid, name="ops", scopes=[ADMIN], expires_in=3600)
+    headers = {**bearer(key), "User-Agent": UA}
+    assert (await c.client.get(USERS, headers=headers)).status_code == 200
+    # The key holds fastauth:admin only, not its owner's posts:write: it grants no writer role.
+    refused = await c.client.patch(f"{USERS}/{c.alice.id}", json={"roles": ["writer"]}, headers=headers)
+    assert (refused.status_code, refused.json()) == (403, DENIED)
+    done = await c.client.patch(f"{USERS}/{c.alice.id}", json={"is_active": False}, headers=headers)
+    assert (done.status_code, done.json()["is_active"]) == (200, False)
+    assert (await audit_of(c, c.alice.id))[0] == (
+        "user_changed",
+        c.alice.id,
+        c.mod.id,
+        PEER,
+        UA,
+        "is_active=False",
+    )
+    plain, _ = await c.service.create_api_key(c.mod, sid, name="bot", scopes=["posts:write"], expires_in=3600)
+    answer = await c.client.get(USERS, headers=bearer(plain))
+    assert (answer.status_code, answer.json()) == (403, DENIED)
 
 
 @SHARED
