@@ -47,6 +47,7 @@ AuditEvent = Literal[
     "recovery_code_used",
     "passkey_added",
     "passkey_removed",
+    "passkey_renamed",
     "passkey_failed",
     "passkey_cloned",
     "key_rotated",

@@ -1652,8 +1652,16 @@ class AuthService:
         self._mail("passkey_added", user.email)  # a lasting way in: the owner hears of it
         return record
 
-    async def rename_passkey(self, user: User, passkey_id: str, name: str) -> PasskeyRecord:
-        """Rename one of `user`'s passkeys; `PasskeyNotFound` for any other id."""
+    async def rename_passkey(
+        self,
+        user: User,
+        passkey_id: str,
+        name: str,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> PasskeyRecord:
+        """Rename one of `user`'s passkeys (audited); `PasskeyNotFound` for any other id."""
         if not PASSKEY_ID.fullmatch(passkey_id):
             raise PasskeyNotFound("no such passkey")
         label = clean_name(name, "Passkey")
@@ -1662,6 +1670,9 @@ class AuthService:
         found = next((p for p in await self.store.list_passkeys(user.id) if p.id == passkey_id), None)
         if found is None:
             raise PasskeyNotFound("no such passkey")
+        await self.audit.record(
+            "passkey_renamed", user_id=user.id, ip=ip, user_agent=user_agent, detail=passkey_id
+        )
         return found
 
     async def delete_passkey(

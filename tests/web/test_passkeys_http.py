@@ -308,6 +308,10 @@ async def test_a_passkey_is_renamed_only_to_a_clean_name_and_only_by_its_owner(
         assert (theirs.status_code, theirs.json()) == (404, NOT_FOUND)
     assert [p["name"] for p in await listed(alice)] == ["y" * 64]
     assert await listed(bob) == []
+    # Each rename that happened is audited under its owner; the refused ones are not.
+    records = await a.auth.service.audit.read(limit=500)
+    renames = [(r.user_id, r.detail) for r in records if r.event == "passkey_renamed"]
+    assert renames == [(alice.id, mine["id"])] * 2
 
 
 async def test_a_passkey_is_removed_only_by_its_owner_and_audited(make_app: Any, clock: Clock) -> None:

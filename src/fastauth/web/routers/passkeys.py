@@ -140,7 +140,8 @@ def build(auth: FastAuth) -> APIRouter:
     ) -> PasskeyOut:
         """Rename one of the caller's passkeys."""
         payload = await read_model(request, RenameIn)
-        return PasskeyOut.of(await service.rename_passkey(user, passkey_id, payload.name))
+        renamed = await service.rename_passkey(user, passkey_id, payload.name, **seen(request))
+        return PasskeyOut.of(renamed)
 
     @router.delete(
         "/passkeys/{passkey_id}",
