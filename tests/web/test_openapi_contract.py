@@ -150,6 +150,8 @@ def test_routes_document_the_statuses_and_headers_they_answer_with(doc: dict[str
     assert {"409", "422", "429"} <= set(ops["post", "/auth/register"]["responses"])
     assert "404" in ops["delete", "/auth/sessions/{session_id}"]["responses"]
     assert "403" in ops["get", "/auth/admin/audit"]["responses"]
+    # Logout reads an optional bearer token: secured, or not at all.
+    assert ops["post", "/auth/logout"]["security"] == [{"OAuth2PasswordBearer": []}, {}]
     authorize = ops["get", "/auth/oauth/{provider}/authorize"]["responses"]
     assert {"200", "302", "400", "404"} <= set(authorize)
     assert "Location" in authorize["302"]["headers"]

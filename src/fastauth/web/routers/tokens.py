@@ -23,6 +23,7 @@ from fastauth.web.openapi import (
 )
 from fastauth.web.requests import client_ip, read_body, read_model
 from fastauth.web.routers.mfa import mfa_answer
+from fastauth.web.security import SCHEME_NAME
 from fastauth.web.schemas import Credentials, RefreshIn, TokenOut
 from fastauth.web.transports import NO_STORE
 
@@ -155,7 +156,9 @@ def build(auth: FastAuth) -> APIRouter:
     @router.post(
         "/logout",
         status_code=204,
-        openapi_extra=_REFRESH_BODY,
+        # The access token is optional here (the refresh token may name the session alone): `{}`
+        # in the list says "or no security at all" (OpenAPI 3.1 §4.8.10).
+        openapi_extra={**_REFRESH_BODY, "security": [{SCHEME_NAME: []}, {}]},
         responses=answers(*BODY, *AUTH, extra={204: no_store("Signed out")}),
     )
     async def logout(request: Request) -> Response:
