@@ -2159,11 +2159,30 @@ class AuthService:
         ip: str | None = None,
         user_agent: str | None = None,
     ) -> tuple[str, ApiKeyRecord]:
-        """A new API key of `user`: shown once (returned here), kept as its hash. Needs a recent
-        sign-in (with the second factor when the account has one), scopes the user holds now, an
-        expiry within `authz.api_key_max_ttl`, and fewer than `authz.api_keys_per_user` live keys."""
-        authz = self.config.authz
+        """A new API key of `user` (`POST /api-keys`): shown once (returned here), kept as its hash.
+        Needs a recent sign-in (with the second factor when the account has one: a stolen session
+        must not mint a lasting credential), then what `issue_api_key` checks."""
         await self.require_fresh_sign_in(user, session_id)
+        return await self.issue_api_key(
+            user, name=name, scopes=scopes, expires_in=expires_in, ip=ip, user_agent=user_agent
+        )
+
+    async def issue_api_key(
+        self,
+        user: User,
+        *,
+        name: str,
+        scopes: list[str],
+        expires_in: int | None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        actor_id: str | None = None,
+    ) -> tuple[str, ApiKeyRecord]:
+        """A new API key of `user`, without the sign-in check (an operator's `fastauth api-keys
+        create`): scopes the user holds now, an expiry within `authz.api_key_max_ttl` (the default
+        `api_key_default_ttl`), fewer than `authz.api_keys_per_user` live keys. `InvalidScope`
+        otherwise. Audited (`actor_id`: who acted, when not the user)."""
+        authz = self.config.authz
         for scope in scopes:
             try:
                 check_permission(scope)
@@ -2190,6 +2209,7 @@ class AuthService:
             ip=ip,
             user_agent=user_agent,
             detail=f"key {record.id} {record.prefix}",
+            actor_id=actor_id,
         )
         return text, record
 
