@@ -10,8 +10,10 @@ installed) pinned to one CPU with taskset, loaded by `wrk -t1 -c32` pinned to an
 - **fastauth**: the same application with `auth.mount(app)`; the unrelated route once before it
   (`/before`, to tell routing cost from per-request cost) and, declared after it, the same unrelated
   route, a route behind FastAPI's `HTTPBearer` (header parsed, token not checked), one behind a
-  hand-written PyJWT dependency, one behind `get_current_claims` and one behind `get_current_user`
-  (the user comes from the per-process cache after the first request).
+  hand-written PyJWT dependency, one behind `get_current_claims`, one behind `get_current_user`
+  (the user comes from the per-process cache after the first request), and one behind
+  `get_current_principal` called with an API key (`Bearer fa_...`: the checksum, then the key, its
+  owner and the roles from the per-process caches; the last use is written once a minute).
 
 Every round loads every route once, in an order rotated from round to round; the figures are medians
 over the rounds, and each ratio or difference is computed within a round, then its median taken.
@@ -45,6 +47,8 @@ class Route:
     app: str  # "plain" or "fastauth"
     path: str
     authenticated: bool
+    #: What the route is called with: the access token, or an API key of the same account.
+    api_key: bool = False
 
 
 ROUTES = (
@@ -55,6 +59,7 @@ ROUTES = (
     Route("hand-written PyJWT dependency", "fastauth", "/pyjwt", True),
     Route("Depends(auth.get_current_claims)", "fastauth", "/claims", True),
     Route("Depends(auth.get_current_user), user cached", "fastauth", "/user", True),
+    Route("Depends(auth.get_current_principal), API key cached", "fastauth", "/apikey", True, api_key=True),
 )
 
 
@@ -62,22 +67,37 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def access_token(app: App) -> str:
-    """Register a user over HTTP and log in: a real access token of the running server."""
+def credentials(app: App) -> tuple[str, str]:
+    """Register a user over HTTP, log in and make an API key: a real access token of the running
+    server, and a real key of the same account."""
     with httpx.Client(base_url=app.base, timeout=60) as client:
         account = {"email": "bench@example.com", "password": PASSWORD}
         client.post("/auth/register", json=account)
         response = client.post("/auth/login", json=account)
         response.raise_for_status()
-        return str(response.json()["access_token"])
+        token = str(response.json()["access_token"])
+        made = client.post(
+            "/auth/api-keys", json={"name": "bench"}, headers={"Authorization": f"Bearer {token}"}
+        )
+        made.raise_for_status()
+        return token, str(made.json()["key"])
 
 
-def warm_up(apps: dict[str, App], routes: list[Route], headers: dict[str, str], count: int) -> None:
+def headers_for(route: Route, token: dict[str, str], key: dict[str, str]) -> dict[str, str] | None:
+    """The Authorization header `route` is called with (None for an unauthenticated route)."""
+    if not route.authenticated:
+        return None
+    return key if route.api_key else token
+
+
+def warm_up(
+    apps: dict[str, App], routes: list[Route], token: dict[str, str], key: dict[str, str], count: int
+) -> None:
     """`count` requests per route (connections, caches, the user cache); each must succeed."""
     for route in routes:
         with httpx.Client(base_url=apps[route.app].base, timeout=30) as client:
             for _ in range(count):
-                response = client.get(route.path, headers=headers if route.authenticated else None)
+                response = client.get(route.path, headers=headers_for(route, token, key))
                 if response.status_code != 200:
                     raise SystemExit(f"{route.path}: {response.status_code} {response.text[:200]}")
 
@@ -140,6 +160,7 @@ def report(
         ("/claims", "get_current_claims", 30.0),
         ("/user", "get_current_user (cached)", 45.0),
         ("/pyjwt", "hand-written PyJWT", None),
+        ("/apikey", "get_current_principal with an API key (cached)", None),
     ):
         if ("fastauth", path) not in by_path or bearer not in by_path:
             continue
@@ -206,7 +227,7 @@ def main() -> int:
         unknown = set(args.routes) - {r.path for r in ROUTES}
         if unknown:
             parser.error(
-                f"unknown route(s) {sorted(unknown)}; choose from /unrelated /before /bearer /pyjwt /claims /user"
+                f"unknown route(s) {sorted(unknown)}; choose from " + " ".join(r.path for r in ROUTES)
             )
         routes = [r for r in routes if r.path in args.routes]
 
@@ -222,9 +243,11 @@ def main() -> int:
     try:
         for app in apps.values():
             app.wait_ready()
-        headers = {"Authorization": f"Bearer {access_token(apps['fastauth'])}"}
+        token, key = credentials(apps["fastauth"])
+        headers = {"Authorization": f"Bearer {token}"}
+        key_headers = {"Authorization": f"Bearer {key}"}
         log("warming up")
-        warm_up(apps, routes, headers, 50 if args.quick else 500)
+        warm_up(apps, routes, headers, key_headers, 50 if args.quick else 500)
         samples: dict[Route, list[Load]] = {route: [] for route in routes}
         for round_no in range(args.rounds):
             shift = round_no % len(routes)
@@ -232,7 +255,7 @@ def main() -> int:
                 log(f"round {round_no + 1}/{args.rounds}: {route.app} {route.path}")
                 load = wrk(
                     apps[route.app], route.path, args.duration, args.connections, client_cpu,
-                    headers=headers if route.authenticated else None,
+                    headers=headers_for(route, headers, key_headers),
                 )  # fmt: skip
                 samples[route].append(load)
                 failed += load.failed

@@ -4,7 +4,8 @@
   a `/before` route as in the fastauth app: the baseline.
 - `fastauth_app`: the same FastAPI application with `auth.mount(app)`, then, declared after it, the
   same unrelated route, a route behind FastAPI's own `HTTPBearer`, one behind a hand-written PyJWT
-  dependency, and one behind each of `auth.get_current_claims` and `auth.get_current_user`. One more
+  dependency, one behind each of `auth.get_current_claims` and `auth.get_current_user`, and one behind
+  `auth.get_current_principal` that the benchmark calls with an API key. One more
   copy of the unrelated route, `/before`, is declared before the mount: comparing the two tells the
   cost of routing past fastauth's routes from a cost every request pays.
 - `login_app`: fastauth with the argon2id parameters given in `BENCH_ARGON2` ("m_kib,t,p").
@@ -100,6 +101,11 @@ def fastauth_app() -> FastAPI:
     @app.get("/user")
     async def with_user(user: User = Depends(auth.get_current_user)) -> dict[str, Any]:
         return {"sub": user.id}
+
+    @app.get("/apikey")
+    async def with_api_key(principal: Any = Depends(auth.get_current_principal)) -> dict[str, Any]:
+        """Called with an API key (`Bearer fa_...`): checksum, cached hash lookup, owner, scopes."""
+        return {"sub": principal.user_id, "kind": principal.kind}
 
     return app
 
