@@ -132,9 +132,15 @@ def _openapi(success: dict[str, Any], forbidden: str) -> dict[str, Any]:
                         "type": "object",
                         "properties": {
                             "token": {"type": "string", "minLength": 1},
-                            "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+                            "token_type_hint": {
+                                "type": "string",
+                                "description": "`access_token` or `refresh_token`; others are ignored",
+                                "examples": ["refresh_token"],
+                            },
                         },
                         "required": ["token"],
+                        # Other parameters are ignored (RFC 7662 §2.1), each still at most once.
+                        "additionalProperties": {"type": "string"},
                     }
                 }
             },
