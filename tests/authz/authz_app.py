@@ -34,13 +34,21 @@ def who(principal: Principal) -> dict[str, Any]:
     }
 
 
-async def start(make_app: Any, *, hooks: Any = None, clock: Any = None, **authz: Any) -> AuthApp:
-    """An app with `ROLES` configured (unless `roles=` says otherwise), `authz` overrides, and routes:
+async def start(
+    make_app: Any,
+    *,
+    hooks: Any = None,
+    clock: Any = None,
+    config: dict[str, Any] | None = None,
+    **authz: Any,
+) -> AuthApp:
+    """An app with `ROLES` configured (unless `roles=` says otherwise), `authz` overrides, the other
+    settings in `config`, and routes:
     `/perm/write`, `/perm/write-and-delete`, `/perm/write-or-delete`, `/scope/write`,
     `/scope/read-write`, `/role/editor`, `/role/editor-or-moderator`, `/role/editor-and-viewer`,
     `/role/editor/fresh`."""
     settings: dict[str, Any] = {"roles": ROLES, **authz}
-    a: AuthApp = await make_app(hooks=hooks, clock=clock, authz=settings)
+    a: AuthApp = await make_app(hooks=hooks, clock=clock, authz=settings, **(config or {}))
     auth, app = a.auth, a.app
 
     @app.get("/perm/write")
