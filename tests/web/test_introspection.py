@@ -383,3 +383,35 @@ async def test_introspection_spends_the_callers_budget_never_the_introspected_ke
     # The introspected key made no request here: its own budget is whole.
     for _ in range(3):
         assert (await w.client.get("/private", headers=bearer(key))).status_code == 200
+
+
+# --- a standard client -----------------------------------------------------------------------------
+
+
+class BearerAuth(httpx.Auth):
+    """The caller's bearer credential, for a client whose own client authentication is `none`."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+async def test_authlibs_oauth2_client_introspects(make_app: Any) -> None:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+    w = await world(make_app)
+    client = AsyncOAuth2Client(
+        client_id="fastauth",
+        token_endpoint_auth_method="none",
+        transport=httpx.ASGITransport(app=w.app.app),
+        base_url="http://testserver",
+    )
+    async with client:
+        url = "http://testserver/auth/introspect"
+        live = await client.introspect_token(url, token=w.alice["access_token"], auth=BearerAuth(w.key))
+        assert (live.status_code, live.json()["sub"]) == (200, w.alice_id)
+        dead = await client.introspect_token(url, token="garbage", auth=BearerAuth(w.key))
+        assert dead.json() == INACTIVE

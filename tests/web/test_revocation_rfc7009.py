@@ -322,3 +322,38 @@ async def test_the_metadata_names_both_endpoints_only_when_they_can_work(make_ap
         "introspection_endpoint" not in meta and "introspection_endpoint_auth_methods_supported" not in meta
     )
     assert meta["revocation_endpoint_auth_methods_supported"] == ["Bearer"]
+
+
+class BearerAuth(httpx.Auth):
+    """The caller's bearer credential, for a client whose own client authentication is `none`."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+async def test_authlibs_oauth2_client_logs_out_by_revoking_its_refresh_token(make_app: Any) -> None:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+    w = await world(make_app)
+    client = AsyncOAuth2Client(
+        client_id="fastauth",
+        token_endpoint_auth_method="none",
+        revocation_endpoint_auth_method="none",
+        transport=httpx.ASGITransport(app=w.app.app),
+        base_url="http://testserver",
+    )
+    async with client:
+        token = await client.fetch_token("http://testserver/auth/token", username=ALICE, password=PASSWORD)
+        # No token given: authlib revokes the refresh token it holds (RFC 7009's advice).
+        r = await client.revoke_token(
+            "http://testserver/auth/revoke",
+            token_type_hint="refresh_token",
+            auth=BearerAuth(token["access_token"]),
+        )
+        assert (r.status_code, r.content) == (200, b"")
+    assert not await w.works(token["access_token"])
+    assert not await w.refreshes(token["refresh_token"])
