@@ -425,6 +425,14 @@ async def test_a_nonsense_answer_is_refused_and_not_kept(
     assert (await verifier.verify(key)).claims["sub"] == "user-1"
 
 
+async def test_the_claims_given_out_are_a_copy(endpoint: Endpoint, verifier: JWKSVerifier) -> None:
+    endpoint.active()
+    key = new_api_key()
+    (await verifier.verify(key)).claims["scope"] = "admin:everything"
+    assert (await verifier.verify(key)).claims["scope"] == "orders:read"
+    assert len(endpoint.forms) == 1
+
+
 async def test_an_inactive_answer_is_kept_too(
     endpoint: Endpoint, verifier: JWKSVerifier, clock: Clock
 ) -> None:

@@ -259,7 +259,8 @@ class JWKSVerifier:
         exp = answer.expires_at
         if exp is not None and int(self.clock()) >= exp + self.leeway:
             raise InvalidApiKey("expired API key")
-        return answer
+        # A copy: an application changing the claims it was given must not change the kept answer.
+        return VerifiedToken(claims=dict(answer.claims), kid=answer.kid)
 
     def _asked(self, digest: str, task: asyncio.Task[VerifiedToken | None]) -> None:
         self._asking.pop(digest, None)
