@@ -29,7 +29,17 @@ from fastauth.web.transports import NO_STORE
 if TYPE_CHECKING:
     from fastauth.web.auth import FastAuth
 
-__all__ = ["MAX_LIMIT", "MAX_PAGE", "Administrator", "RoleIn", "RoleOut", "RolePatch", "UserPatch", "build"]
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_PAGE",
+    "Administrator",
+    "EndedOut",
+    "RoleIn",
+    "RoleOut",
+    "RolePatch",
+    "UserPatch",
+    "build",
+]
 
 #: The most records one request reads.
 MAX_LIMIT = 500
