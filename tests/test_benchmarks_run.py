@@ -64,6 +64,9 @@ SCRIPTS = {
         ("wrk", "redis-server", "initdb", "pg_ctl"),
         ("### Mixed workload", "### Growth", "Machine:"),
     ),
+    "bench/scale_users.py": Script(
+        (), ("### Admin listing", "| users | first page | deep page |", "| 10,000 |", "Machine:")
+    ),
     "bench/cli.py": Script(
         (),
         ("### Command line", "| fastauth --help (this tree) |", "| fastauth generate-secret (this tree) |"),
