@@ -49,6 +49,7 @@ BODIES = {
     ("patch", "/auth/admin/users/{user_id}"): False,  # no body changes nothing
     ("post", "/auth/admin/roles"): True,
     ("patch", "/auth/admin/roles/{name}"): False,
+    ("post", "/auth/api-keys"): True,
     ("post", "/auth/introspect"): True,
     ("post", "/auth/revoke"): True,
 }

@@ -137,7 +137,7 @@ def build(auth: FastAuth) -> APIRouter:
     @router.delete(
         "/api-keys/{key_id}",
         status_code=204,
-        responses=answers(*AUTH, "api_key_not_found", extra={204: no_store("Revoked")}),
+        responses=answers(*AUTH, "api_key_not_found", "invalid_body", extra={204: no_store("Revoked")}),
     )
     async def revoke(request: Request, key_id: str, user: User = Depends(auth.signed_in_user)) -> Response:
         """Revoke one of the caller's keys: refused at once by this process, and by the others at once
