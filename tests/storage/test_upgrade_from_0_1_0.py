@@ -14,7 +14,9 @@ adds `fastauth_codes`: the old user gets a one-time code, which is consumed once
 `fastauth_revoked_sessions`: empty after the upgrade; when the old user deletes the account, their
 sessions' revocations land there and a restarted process still refuses their access token. Revision
 0005 adds `fastauth_identities` and `fastauth_oauth_states`, empty (tests/oauth/ link identities to
-accounts; the old user's rows are untouched by it). A 0.1.0 database is
+accounts; the old user's rows are untouched by it). Revision 0009 adds `fastauth_roles` and
+`fastauth_api_keys`, empty, and `fastauth_audit.actor_id`: the old user holds no role, and the access
+token of the refresh says so (`roles: []`). A 0.1.0 database is
 behind the head, so the start-up rules for a database that is behind (SQLite upgrades itself, a server
 database waits for `fastauth db upgrade`) are tested on it.
 """
@@ -38,6 +40,7 @@ from fastauth import FastAuth, FastAuthConfig, User
 from fastauth.accounts.one_time import OneTimeCodes, code_hash
 from fastauth.errors import ConfigError, InvalidCode
 from fastauth.storage.sqlalchemy import SchemaState, SQLAlchemyAdapter
+from support.forge import claims as unverified_claims
 
 #: The head revision, and every fastauth table at it.
 HEAD = "0009"
@@ -118,6 +121,9 @@ async def assert_the_old_release_works(client: httpx.AsyncClient, old: old_relea
     assert refreshed.status_code == 200, refreshed.text
     pair = refreshed.json()
     assert pair["refresh_token"] != old.refresh_token
+    # Revision 0009: the old token has no `roles` (checks read the user); the new one says none.
+    assert "roles" not in unverified_claims(old.access_token)
+    assert unverified_claims(pair["access_token"])["roles"] == []
     me = await client.get("/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
     assert me.status_code == 200
     assert me.json()["email"] == old_release.EMAIL
