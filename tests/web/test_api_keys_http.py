@@ -179,6 +179,8 @@ async def test_expires_in_is_kept_within_the_configured_bounds(make_app: Any, cl
     assert (await new_key(a, headers))["expires_at"] == at(clock() + DAY)
     assert (await new_key(a, headers, expires_in=None))["expires_at"] == at(clock() + DAY)
     assert (await new_key(a, headers, expires_in=7 * DAY))["expires_at"] == at(clock() + 7 * DAY)
+    # JSON does not tell 3600 from 3600.0 (nor does JSON Schema's `integer`).
+    assert (await new_key(a, headers, expires_in=3600.0))["expires_at"] == at(clock() + 3600)
     longer = await a.client.post(ROUTE, json={"name": "k", "expires_in": 7 * DAY + 1}, headers=headers)
     assert (longer.status_code, longer.json()) == (
         400,
@@ -214,6 +216,7 @@ async def test_a_key_without_expiry_needs_both_limits_unset(make_app: Any, clock
         ({"name": "k", "expires_in": -60}, "expires_in"),
         ({"name": "k", "expires_in": "3600"}, "expires_in"),
         ({"name": "k", "expires_in": 3600.5}, "expires_in"),
+        ({"name": "k", "expires_in": 0.0}, "expires_in"),
         ({"name": "k", "expires_in": True}, "expires_in"),
         ({"name": "k", "expires_in": 10**20}, "expires_in"),
         ({"name": "k", "owner": "bob"}, "owner"),

@@ -78,6 +78,13 @@ include-path = "/auth/passkeys/{passkey_id}"
 include-method = "PATCH"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
 
+# Schema-valid scopes the user does not hold, a lifetime over api_key_max_ttl, or the 51st live key:
+# 400 invalid_scope, by design.
+[[operations]]
+include-path = "/auth/api-keys"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
+
 [[operations]]
 include-path = "/auth/me"
 include-method = "DELETE"

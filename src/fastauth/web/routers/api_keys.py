@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictStr
 
 from fastauth.errors import ApiKeyNotFound
 from fastauth.storage.base import ApiKeyRecord, User
@@ -39,6 +39,14 @@ MAX_EXPIRES_IN = 100 * 365 * 24 * 3600
 MAX_SCOPES = 100
 
 
+def _whole(value: object) -> object:
+    """`3600.0` as 3600: JSON (and JSON Schema's `integer`) does not tell them apart. Anything else is
+    left to the strict check: `"3600"`, `true` and `3600.5` are refused."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
 class ApiKeyIn(BaseModel):
     """A new key: a name for people (1 to 100 characters, no control characters), the scopes (each
     one the caller holds now), and its lifetime in seconds (omitted or null: `authz.api_key_default_ttl`)."""
@@ -47,7 +55,9 @@ class ApiKeyIn(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
     scopes: Annotated[list[StrictStr], Field(max_length=MAX_SCOPES)] = []
-    expires_in: Annotated[StrictInt, Field(ge=1, le=MAX_EXPIRES_IN)] | None = None
+    expires_in: Annotated[
+        Annotated[int, Field(ge=1, le=MAX_EXPIRES_IN), Strict()] | None, BeforeValidator(_whole)
+    ] = None
 
 
 class ApiKeyOut(BaseModel):
