@@ -2177,11 +2177,13 @@ class AuthService:
         ip: str | None = None,
         user_agent: str | None = None,
         actor_id: str | None = None,
+        via: str | None = None,
     ) -> tuple[str, ApiKeyRecord]:
         """A new API key of `user`, without the sign-in check (an operator's `fastauth api-keys
         create`): scopes the user holds now, an expiry within `authz.api_key_max_ttl` (the default
         `api_key_default_ttl`), fewer than `authz.api_keys_per_user` live keys. `InvalidScope`
-        otherwise. Audited (`actor_id`: who acted, when not the user)."""
+        otherwise. Audited (`actor_id`: who acted, when not the user; `via`: a note such as
+        "command line")."""
         authz = self.config.authz
         for scope in scopes:
             try:
@@ -2208,7 +2210,7 @@ class AuthService:
             user_id=user.id,
             ip=ip,
             user_agent=user_agent,
-            detail=f"key {record.id} {record.prefix}",
+            detail=f"key {record.id} {record.prefix}" + (f" ({via})" if via else ""),
             actor_id=actor_id,
         )
         return text, record

@@ -65,34 +65,11 @@ def api_keys_create(
     _check_name(name)
 
     async def action(service: Any) -> tuple[str, Any, str]:
-        from fastauth.authz import check_permission
-        from fastauth.errors import FastAuthError, InvalidScope
-        from fastauth.tokens.engine import new_token_id
-
         user = await _owner(service, email)
         if not user.is_active:
             fail(f"error: {email} is deactivated: its keys would be refused", EXIT_FAILED)
-        for wanted in scopes:
-            try:
-                check_permission(wanted)
-            except FastAuthError:
-                raise InvalidScope(f"not a scope: {wanted[:130]!r}") from None
-        held = await service.holdable(user)
-        beyond = sorted(set(scopes) - held) if held is not None else []
-        if beyond:
-            raise InvalidScope(f"{email} does not hold: {' '.join(beyond)}")
-        authz = service.config.authz
-        ttl = expires_in if expires_in is not None else authz.api_key_default_ttl
-        if ttl is not None and authz.api_key_max_ttl is not None and ttl > authz.api_key_max_ttl:
-            raise InvalidScope(f"--expires-in is at most {authz.api_key_max_ttl} seconds")
-        if len(await service.store.list_api_keys(user.id)) >= authz.api_keys_per_user:
-            raise InvalidScope(f"at most {authz.api_keys_per_user} live keys per user: revoke one first")
-        expires_at = service.now() + ttl if ttl is not None else None
-        text, record = await service.api_keys.create(user.id, name, scopes, expires_at, key_id=new_token_id())
-        await service.audit.record(
-            "api_key_created",
-            user_id=user.id,
-            detail=f"key {record.id} {record.prefix} (command line)",
+        text, record = await service.issue_api_key(
+            user, name=name, scopes=scopes, expires_in=expires_in, via="command line"
         )
         return text, record, user.email
 

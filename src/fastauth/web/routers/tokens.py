@@ -23,8 +23,8 @@ from fastauth.web.openapi import (
 )
 from fastauth.web.requests import client_ip, read_body, read_model
 from fastauth.web.routers.mfa import mfa_answer
-from fastauth.web.security import SCHEME_NAME
 from fastauth.web.schemas import Credentials, RefreshIn, TokenOut
+from fastauth.web.security import SCHEME_NAME
 from fastauth.web.transports import NO_STORE
 
 if TYPE_CHECKING:
