@@ -25,8 +25,9 @@ class EventHooks:
     async def modify_jwt(self, token: dict[str, Any], user: Any) -> dict[str, Any]:
         """Return the access-token claims, with any custom claims added.
 
-        Reserved claims (`sub`, `type`, `iat`, `exp`, `nbf`, `iss`, `aud`, `jti`, `sid`) must come back
-        unchanged, or issuing fails with `HookError`.
+        Reserved claims (`sub`, `type`, `iat`, `exp`, `nbf`, `iss`, `aud`, `jti`, `sid`, `client_id`,
+        `amr`, `auth_time`; `roles` and `scope` with `authz.roles_in_token`) must come back unchanged,
+        or issuing fails with `HookError`.
         """
         return token
 
