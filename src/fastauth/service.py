@@ -2080,14 +2080,23 @@ class AuthService:
             what = [f"{k}={values[k]}" for k in others] + sorted(fields or {})
             await self.audit.record("user_changed", **seen, detail=" ".join(what)[:200])
         if end_sessions:
-            await self.admin_end_sessions(actor, user.id, ip=ip, user_agent=user_agent)
+            await self.admin_end_sessions(actor, held, user.id, ip=ip, user_agent=user_agent)
         return user
 
     async def admin_end_sessions(
-        self, actor: User, user_id: str, *, ip: str | None = None, user_agent: str | None = None
+        self,
+        actor: User,
+        held: frozenset[str] | None,
+        user_id: str,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
     ) -> int:
-        """End every session of the user (audited); returns how many."""
-        await self.admin_get_user(user_id)
+        """End every session of the user (audited); returns how many. A superuser's only by a
+        superuser (`held` None)."""
+        target = await self.admin_get_user(user_id)
+        if held is not None and target.is_superuser:
+            raise PermissionDenied("only a superuser ends a superuser's sessions")
         ended = await self.sessions.revoke_all(user_id)
         await self.audit.record(
             "sessions_ended",

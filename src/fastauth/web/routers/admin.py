@@ -18,7 +18,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 
 from fastauth.authz import Principal
-from fastauth.errors import PermissionDenied
 from fastauth.storage.base import RoleRecord, User
 from fastauth.web.errors import AnsweringRoute, web_error
 from fastauth.web.openapi import AUTH, BODY, answers, body, no_store
@@ -268,9 +267,7 @@ def build(auth: FastAuth) -> APIRouter:
     ) -> EndedOut:
         """Sign the user out everywhere now: their refresh tokens stop working and their access tokens
         are refused at once."""
-        if admin.held is not None and (await service.admin_get_user(user_id)).is_superuser:
-            raise PermissionDenied("only a superuser ends a superuser's sessions")
-        ended = await service.admin_end_sessions(admin.user, user_id, **seen(request))
+        ended = await service.admin_end_sessions(admin.user, admin.held, user_id, **seen(request))
         response.headers.update(NO_STORE)
         return EndedOut(ended=ended)
 
