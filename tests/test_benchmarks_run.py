@@ -67,6 +67,9 @@ SCRIPTS = {
     "bench/scale_users.py": Script(
         (), ("### Admin listing", "| users | first page | deep page |", "| 10,000 |", "Machine:")
     ),
+    "bench/dependencies.py": Script(
+        (), ("| dependency | CPU µs per call (median) |", "| `get_current_claims` |", "### Machine")
+    ),
     "bench/cli.py": Script(
         (),
         ("### Command line", "| fastauth --help (this tree) |", "| fastauth generate-secret (this tree) |"),
