@@ -1909,16 +1909,18 @@ class AuthService:
         return principal, owner
 
     async def admin_of(self, principal: Principal) -> tuple[User, frozenset[str] | None]:
-        """The acting administrator and the permissions they may hand out (None: all, a superuser),
-        read now (never from the token: taking admin rights away works at once). `PermissionDenied`
-        unless the principal is an active superuser (through a token) or holds `fastauth:admin`."""
+        """The acting administrator and the permissions they may hand out (None: all, a superuser
+        through an access token), read now (never from the token: taking admin rights away works at
+        once). An API key acts with its own scopes, a superuser's too: a key is a standing credential,
+        so it never sets `is_superuser` nor touches a superuser. `PermissionDenied` unless the
+        principal is an active superuser (through a token) or holds `fastauth:admin`."""
         user = await self.accounts.get_user(principal.user_id, fresh=True)
         if user is None or not user.is_active:
             raise PermissionDenied("not an administrator")
         if principal.is_api_key:
             if ADMIN not in principal.scopes:
                 raise PermissionDenied("the key lacks fastauth:admin")
-            return user, (None if user.is_superuser else principal.scopes)
+            return user, principal.scopes
         held = await self.holdable(user)
         if held is not None and ADMIN not in held:
             raise PermissionDenied("not an administrator")

@@ -146,6 +146,36 @@ async def test_an_api_key_with_fastauth_admin_acts_within_its_scopes(make_app: A
     assert (answer.status_code, answer.json()) == (403, DENIED)
 
 
+async def test_a_superusers_api_key_acts_with_its_scopes_never_as_a_superuser(make_app: Any) -> None:
+    """A key is a standing credential: even a superuser's, holding fastauth:admin, never makes a
+    superuser nor touches one (that takes the superuser's own sign-in)."""
+    c = await cast(make_app)
+    sid = claims(c.tokens["root"]["access_token"])["sid"]
+    key, _ = await c.service.create_api_key(c.root, sid, name="ops", scopes=[ADMIN], expires_in=3600)
+    headers = bearer(key)
+    assert (await c.client.get(USERS, headers=headers)).status_code == 200
+    promote = await c.client.patch(f"{USERS}/{c.alice.id}", json={"is_superuser": True}, headers=headers)
+    assert (promote.status_code, promote.json()) == (403, DENIED)
+    for method in ("PATCH", "DELETE"):
+        touch = await c.client.request(
+            method,
+            f"{USERS}/{c.root.id}",
+            json={"is_verified": True} if method == "PATCH" else None,
+            headers=headers,
+        )
+        assert (touch.status_code, touch.json()) == (403, DENIED), method
+    sessions = await c.client.delete(f"{USERS}/{c.root.id}/sessions", headers=headers)
+    assert (sessions.status_code, sessions.json()) == (403, DENIED)
+    # The key grants no role beyond its own scopes either (writer gives posts:write).
+    grant = await c.client.patch(f"{USERS}/{c.alice.id}", json={"roles": ["writer"]}, headers=headers)
+    assert (grant.status_code, grant.json()) == (403, DENIED)
+    alice = await c.service.store.get_user(c.alice.id)
+    assert alice is not None and not alice.is_superuser and alice.roles == ()
+    # The superuser's own access token still may.
+    done = await c.client.patch(f"{USERS}/{c.alice.id}", json={"is_superuser": True}, headers=c.as_("root"))
+    assert (done.status_code, done.json()["is_superuser"]) == (200, True)
+
+
 @SHARED
 async def test_the_audit_log_stays_for_superusers(shared: Cast) -> None:
     c = shared
