@@ -2348,7 +2348,7 @@ class AuthService:
             return False
         service_caller = caller.is_api_key and REVOKE in caller.scopes
         if looks_like_api_key(token):
-            try:  # the cached check: made-up keys, even well-formed ones, cost no query each
+            try:  # the cached check: a made-up key presented again costs no query
                 record = await self.api_keys.find(token)
             except InvalidApiKey:  # malformed, unknown, revoked or expired: nothing to end
                 return False

@@ -4,9 +4,10 @@ A key is `fa_` + 30 random base62 characters + a 6-character base62 CRC32 of tho
 token format): secret scanners spot the prefix, and the checksum tells a typo or a made-up string from
 a key without a database read. Only the key's SHA-256 is stored (it has 178 random bits: no slow hash
 is needed, and the hash is the lookup). A checked key is cached for `cache_ttl` seconds by hash (an
-unknown hash too, so a flood of made-up keys costs no queries); a revocation here drops the entry at
-once, in other processes through the event bus, and otherwise within `cache_ttl`. The last-use time
-is written in batches (`flush`), at most once per key per `touch_interval`, never per request.
+unknown hash too, so a made-up key presented again costs no query; each new one still costs one, as
+the checksum is public); a revocation here drops the entry at once, in other processes through the
+event bus, and otherwise within `cache_ttl`. The last-use time is written in batches (`flush`), at
+most once per key per `touch_interval`, never per request.
 """
 
 from __future__ import annotations
