@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -145,21 +146,26 @@ def main() -> int:
         )
     owasp, peers = names
 
-    def share(name: str) -> float:
-        return median([h / (r.cpu_us / 1000) for h, r in zip(raw[name], logins[name], strict=True)])
+    def ratio(pairs: Iterable[tuple[float, float]], fmt: str, unit: str = "") -> str:
+        """The median of a/b over the rounds where b is not 0 (a 1-second smoke round on a loaded
+        machine may complete no login at all): "n/a" when there is none."""
+        kept = [a / b for a, b in pairs if b]
+        return format(median(kept), fmt) + unit if kept else "n/a"
+
+    def share(name: str) -> str:
+        return ratio(((h, r.cpu_us / 1000) for h, r in zip(raw[name], logins[name], strict=True)), ".0%")
 
     out += [
         "",
         "| comparison (within each round, then the median) | figure |",
         "|---|---:|",
-        "| raw hash, peers' profile / OWASP | "
-        f"{median([p / o for p, o in zip(raw[peers], raw[owasp], strict=True)]):.2f}x |",
+        f"| raw hash, peers' profile / OWASP | {ratio(zip(raw[peers], raw[owasp], strict=True), '.2f', 'x')} |",
         "| login server CPU, peers' profile / OWASP | "
-        f"{median([p.cpu_us / o.cpu_us for p, o in zip(logins[peers], logins[owasp], strict=True)]):.2f}x |",
+        f"{ratio(((p.cpu_us, o.cpu_us) for p, o in zip(logins[peers], logins[owasp], strict=True)), '.2f', 'x')} |",
         "| logins/s, OWASP / peers' profile | "
-        f"{median([o.rps / p.rps for p, o in zip(logins[peers], logins[owasp], strict=True)]):.2f}x |",
+        f"{ratio(((o.rps, p.rps) for p, o in zip(logins[peers], logins[owasp], strict=True)), '.2f', 'x')} |",
         f"| share of a login's server CPU that is the hash: OWASP / peers' profile | "
-        f"{share(owasp):.0%} / {share(peers):.0%} |",
+        f"{share(owasp)} / {share(peers)} |",
         "",
         "Machine:",
         "",
