@@ -23,7 +23,6 @@ and 503 `temporarily_unavailable` carry `Retry-After`. Every answer carries `Cac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
@@ -32,7 +31,8 @@ from starlette.responses import JSONResponse
 from fastauth.authz.permissions import INTROSPECT
 from fastauth.errors import FastAuthError, InsufficientScope
 from fastauth.web.errors import AnsweringRoute, ErrorAnswer, as_http
-from fastauth.web.requests import client_ip, read_body
+from fastauth.web.requests import client_ip
+from fastauth.web.routers.token_endpoint import form_parameters, oauth_answer
 from fastauth.web.transports import NO_STORE
 
 if TYPE_CHECKING:
@@ -57,10 +57,7 @@ _OAUTH_ERRORS = {
 }
 
 
-def _answer(status: int, error: str, description: str, headers: Mapping[str, str] | None = None) -> Response:
-    return JSONResponse(
-        {"error": error, "error_description": description}, status, headers={**NO_STORE, **(headers or {})}
-    )
+_answer = oauth_answer
 
 
 def _refusal(error: FastAuthError) -> Response:
@@ -75,23 +72,9 @@ def _refusal(error: FastAuthError) -> Response:
 
 
 async def _parameters(request: Request) -> dict[str, str] | Response:
-    """The form's parameters (an empty one counts as omitted, RFC 6749 §3.1), or the refusal."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != _FORM:
-        return _answer(400, "invalid_request", f"The body must be {_FORM}")
-    try:
-        await read_body(request)
-    except ErrorAnswer as error:  # 413: over the size cap
-        return _answer(error.status_code, "invalid_request", str(error.detail))
-    params: dict[str, str] = {}
-    for name, value in (await request.form()).multi_items():
-        if not isinstance(value, str):  # pragma: no cover - a urlencoded form has no files
-            return _answer(400, "invalid_request", "File uploads are not parameters")
-        if name in params:
-            return _answer(400, "invalid_request", f"Parameter {name[:40]!r} is repeated (RFC 6749 §3.2)")
-        params[name] = value
-    params = {name: value for name, value in params.items() if value}
-    if "token" not in params:
+    """The form's parameters (the token endpoint's rules), or the refusal; `token` is required."""
+    params = await form_parameters(request)
+    if isinstance(params, dict) and "token" not in params:
         return _answer(400, "invalid_request", "Missing parameter: token")
     return params
 

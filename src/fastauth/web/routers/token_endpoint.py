@@ -17,6 +17,7 @@ carries `Cache-Control: no-store`. The descriptions are the error table's texts 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from fastauth.sessions import TokenPair
     from fastauth.web.auth import FastAuth
 
-__all__ = ["TOKEN_PATH", "build", "oauth_error"]
+__all__ = ["TOKEN_PATH", "build", "form_parameters", "oauth_answer", "oauth_error"]
 
 log = logging.getLogger("fastauth")
 
@@ -117,7 +118,10 @@ _OPENAPI: dict[str, Any] = {
 }
 
 
-def _answer(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
+def oauth_answer(
+    status: int, error: str, description: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An RFC 6749 §5.2 error body (`error`, `error_description`), never cached."""
     return JSONResponse(
         {"error": error, "error_description": description}, status, headers={**NO_STORE, **(headers or {})}
     )
@@ -136,7 +140,7 @@ def oauth_error(error: FastAuthError) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     if status == 500:
         log.error("answered 500 at the token endpoint for %s", error.code)
-    return _answer(status, code, description, headers)
+    return oauth_answer(status, code, description, headers)
 
 
 def _success(pair: TokenPair) -> Response:
@@ -147,21 +151,25 @@ def _success(pair: TokenPair) -> Response:
     return JSONResponse(body, 200, headers=NO_STORE)
 
 
-async def _parameters(request: Request) -> dict[str, str] | Response:
-    """The form's parameters (an empty one counts as omitted, RFC 6749 §3.1), or the refusal."""
+async def form_parameters(request: Request, rule: str = "") -> dict[str, str] | Response:
+    """An RFC 6749 form's parameters (an empty one counts as omitted, §3.1), or the refusal as an
+    RFC 6749 §5.2 error body: not a form (`rule` names the section wanting one), too large, a
+    parameter repeated (§3.2). Shared by the token, introspection and revocation endpoints."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != _FORM:
-        return _answer(400, "invalid_request", f"The body must be {_FORM} (RFC 6749 §4.3.2)")
+        return oauth_answer(400, "invalid_request", f"The body must be {_FORM}{rule}")
     try:
         await read_body(request)
     except HTTPException as error:  # 413: over the size cap
-        return _answer(error.status_code, "invalid_request", str(error.detail))
+        return oauth_answer(error.status_code, "invalid_request", str(error.detail))
     params: dict[str, str] = {}
     for name, value in (await request.form()).multi_items():
-        if not isinstance(value, str):
-            return _answer(400, "invalid_request", "File uploads are not parameters")
+        if not isinstance(value, str):  # pragma: no cover - a urlencoded form has no files
+            return oauth_answer(400, "invalid_request", "File uploads are not parameters")
         if name in params:
-            return _answer(400, "invalid_request", f"Parameter {name!r} is repeated (RFC 6749 §3.2)")
+            return oauth_answer(
+                400, "invalid_request", f"Parameter {name[:40]!r} is repeated (RFC 6749 §3.2)"
+            )
         params[name] = value
     return {name: value for name, value in params.items() if value}
 
@@ -176,19 +184,19 @@ def build(auth: FastAuth) -> APIRouter:
     async def token(request: Request) -> Response:
         """RFC 6749 token endpoint: `grant_type=password` or `refresh_token`, as a form; RFC 6749 answers."""
         await service.ensure_started()
-        params = await _parameters(request)
+        params = await form_parameters(request, " (RFC 6749 §4.3.2)")
         if isinstance(params, Response):
             return params
         grant = params.get("grant_type")
         if grant is None:
-            return _answer(400, "invalid_request", "grant_type is missing")
+            return oauth_answer(400, "invalid_request", "grant_type is missing")
         if grant not in _GRANTS:
-            return _answer(400, "unsupported_grant_type", "Supported: password, refresh_token")
+            return oauth_answer(400, "unsupported_grant_type", "Supported: password, refresh_token")
         missing = [name for name in _GRANTS[grant] if name not in params]
         if missing:
-            return _answer(400, "invalid_request", f"Missing parameter: {', '.join(missing)}")
+            return oauth_answer(400, "invalid_request", f"Missing parameter: {', '.join(missing)}")
         if params.get("client_id", client_id) != client_id:
-            return _answer(401, "invalid_client", "Unknown client_id")
+            return oauth_answer(401, "invalid_client", "Unknown client_id")
         ip, agent = client_ip(request), request.headers.get("user-agent")
         try:
             if grant == "password":
